@@ -1,0 +1,42 @@
+"""The `octoqa` command: parses the command line and hands each subcommand to its module.
+
+Each subcommand lives in `octopus_qa/cli/<name>.py` with `HELP`, `configure(parser)` and
+`main(args) -> int`; what a subcommand runs lives outside `cli/`. This is the one place that turns
+an `OctoqaError` into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ..errors import OctoqaError
+
+SUBCOMMANDS = ("sandbox", "contract", "load", "run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="octoqa", description="Contract and load testing for the Octopus Cards API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(sub)
+        sub.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except OctoqaError as exc:
+        print(f"octoqa: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("octoqa: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,413 @@
+"""The documented rules and the one implementation of each check.
+
+The catalogue (`rules.toml` beside this file) says what each rule is and where it comes from; the
+functions below decide whether one HTTP exchange keeps it. The contract suite registers them as
+schemathesis checks and calls them from its property tests; the load suite calls the cheap ones
+on every response under load. Neither keeps a second copy.
+
+Every check raises `RuleViolation`, an `AssertionError` (so schemathesis and pytest report it as
+a failure, not an error) whose message starts with the rule id and quotes the numbers that broke
+it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+from .ksuids import is_ksuid
+
+__all__ = [
+    "RULES",
+    "Exchange",
+    "Rule",
+    "RuleViolation",
+    "availability_false_outside_ranges",
+    "cheap_response_checks",
+    "denomination_ranges_are_sane",
+    "error_envelope_is_documented",
+    "items_are_sorted",
+    "items_match_filters",
+    "json_content_type",
+    "pagination_headers_are_consistent",
+    "product_matches_list_entry",
+    "request_id_follows_rules",
+    "status_is_documented",
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    basis: str  # "documented" or "assumed"
+    source: str
+    quote: str
+    assumption: tuple[str, ...] = ()
+
+    @property
+    def assumed(self) -> bool:
+        """True when the rule rests on ASSUMPTIONS.md rather than on a documented sentence."""
+        return self.basis == "assumed"
+
+
+def _load_rules() -> dict[str, Rule]:
+    text = resources.files(__package__).joinpath("rules.toml").read_text(encoding="utf-8")
+    rules = {}
+    for entry in tomllib.loads(text)["rule"]:
+        entry["assumption"] = tuple(entry.get("assumption", ()))
+        rules[entry["id"]] = Rule(**entry)
+    return rules
+
+
+RULES: Mapping[str, Rule] = _load_rules()
+
+
+class RuleViolation(AssertionError):
+    """One rule broken by one exchange; the message names the rule and what came back."""
+
+    def __init__(self, rule_id: str, detail: str) -> None:
+        self.rule = RULES[rule_id]
+        self.detail = detail
+        super().__init__(f"[{rule_id}] {self.rule.title}: {detail}")
+
+
+# --- The exchange under judgement -------------------------------------------------------------
+
+LIST_PATH = re.compile(r"/api/v1/products/?$")
+PRODUCT_PATH = re.compile(r"/api/v1/products/(?P<id>[^/]+)/?$")
+AVAILABILITY_PATH = re.compile(r"/api/v1/products/(?P<id>[^/]+)/availability/?$")
+LOGOUT_PATH = re.compile(r"/auth/logout/?$")
+
+
+@dataclass
+class Exchange:
+    """One request and its response, as plain data, whoever sent it (schemathesis, Locust, httpx).
+
+    Header names are lower-case in both mappings; `path` is the URL path without the query.
+    """
+
+    method: str
+    path: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    request_json: Any = None
+
+    @cached_property
+    def json(self) -> Any:
+        """The parsed body, or None when it is empty or not JSON."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def is_list(self) -> bool:
+        return self.method == "GET" and LIST_PATH.search(self.path) is not None
+
+
+def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """Header pairs as a dict keyed by lower-case name; list values (schemathesis) are joined."""
+    result: dict[str, str] = {}
+    for name, value in items:
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        result[name.lower()] = str(value)
+    return result
+
+
+# --- Headers ----------------------------------------------------------------------------------
+
+
+def request_id_follows_rules(exchange: Exchange) -> None:
+    """X-Request-Id is present (H1), echoed when a KSUID was sent (H2), else a fresh KSUID (H3)."""
+    returned = exchange.headers.get("x-request-id")
+    if not returned:
+        raise RuleViolation(
+            "request-id-present", f"{exchange.method} {exchange.path} → {exchange.status} has none"
+        )
+    sent = exchange.request_headers.get("x-request-id")
+    if sent is not None and is_ksuid(sent):
+        if returned != sent:
+            raise RuleViolation("request-id-echoed", f"sent {sent!r}, got back {returned!r}")
+        return
+    if not is_ksuid(returned):
+        raise RuleViolation(
+            "request-id-generated", f"server-generated X-Request-Id {returned!r} is not a KSUID"
+        )
+    if sent is not None and returned == sent:
+        raise RuleViolation("request-id-invalid-replaced", f"the non-KSUID {sent!r} was echoed")
+
+
+def json_content_type(exchange: Exchange) -> None:
+    """A response with a JSON body says so in Content-Type (H4)."""
+    if not exchange.body or exchange.json is None:
+        return
+    content_type = exchange.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise RuleViolation(
+            "json-content-type", f"JSON body served as Content-Type {content_type!r}"
+        )
+
+
+# --- Status codes and errors ------------------------------------------------------------------
+
+#: E1: the documented name/code pair for each documented error status.
+ERROR_PAIRS: Mapping[int, tuple[str, str]] = {
+    400: ("BadRequestError", "BAD_REQUEST"),
+    401: ("UnauthorizedError", "UNAUTHORIZED"),
+    404: ("NotFoundError", "NOT_FOUND"),
+    500: ("InternalServerError", "INTERNAL_SERVER_ERROR"),
+}
+#: E4: 429 means "retry later"; it is neither a pass nor a contract failure.
+RETRY_LATER = 429
+DOCUMENTED_STATUSES = frozenset({200, 204, 400, 401, 404, 500, RETRY_LATER})
+
+
+def status_is_documented(exchange: Exchange) -> None:
+    """Only documented status codes come back; 204 only from logout (E4)."""
+    status = exchange.status
+    if status not in DOCUMENTED_STATUSES:
+        raise RuleViolation(
+            "documented-status-codes", f"{exchange.method} {exchange.path} → undocumented {status}"
+        )
+    if status == 204 and not LOGOUT_PATH.search(exchange.path):
+        raise RuleViolation(
+            "documented-status-codes", f"{exchange.method} {exchange.path} → 204 (logout only)"
+        )
+
+
+def error_envelope_is_documented(exchange: Exchange) -> None:
+    """Every 4xx/5xx body is {"error": {name, code, message}} with the documented pair (E1)."""
+    status = exchange.status
+    if status < 400:
+        return
+    body = exchange.json
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not all(
+        isinstance(error.get(key), str) for key in ("name", "code", "message")
+    ):
+        raise RuleViolation(
+            "error-envelope", f"{status} body is not the envelope: {exchange.body[:200]!r}"
+        )
+    expected = ERROR_PAIRS.get(status)
+    if expected and (error["name"], error["code"]) != expected:
+        raise RuleViolation(
+            "error-envelope",
+            f"{status} carries name/code {error['name']}/{error['code']}, "
+            f"documented {expected[0]}/{expected[1]}",
+        )
+
+
+# --- Pagination -------------------------------------------------------------------------------
+
+PAGINATION_HEADERS = (
+    "x-page",
+    "x-per-page",
+    "x-total-count",
+    "x-total-pages",
+    "x-page-size",
+    "x-has-more",
+)
+DEFAULT_PAGE = 1
+DEFAULT_LIMIT = 50
+
+
+def _requested_int(query: Mapping[str, str], name: str, default: int) -> int | None:
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return None  # an invalid value that was accepted: the bounds checks judge that
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int:
+    try:
+        return int(headers[name])
+    except ValueError:
+        raise RuleViolation(
+            "pagination-headers-consistent", f"{name} is {headers[name]!r}, not an integer"
+        ) from None
+
+
+def pagination_headers_are_consistent(exchange: Exchange) -> None:
+    """The six pagination headers agree with the request, each other and the body (L2, L3)."""
+    if not exchange.is_list or exchange.status != 200:
+        return
+    headers = exchange.headers
+    missing = [name for name in PAGINATION_HEADERS if name not in headers]
+    if missing:
+        raise RuleViolation("pagination-headers-present", f"missing {', '.join(missing)}")
+    page, per_page, total, total_pages, page_size = (
+        _header_int(headers, name) for name in PAGINATION_HEADERS[:5]
+    )
+    has_more = headers["x-has-more"]
+    items = exchange.json
+    if not isinstance(items, list):
+        raise RuleViolation("pagination-headers-consistent", "the list body is not an array")
+
+    requested_page = _requested_int(exchange.query, "page", DEFAULT_PAGE)
+    requested_limit = _requested_int(exchange.query, "limit", DEFAULT_LIMIT)
+    if requested_page is not None and page != requested_page:
+        rule = "paging-defaults" if "page" not in exchange.query else "pagination-headers-consistent"
+        raise RuleViolation(rule, f"X-Page is {page}, requested page {requested_page}")
+    if requested_limit is not None and per_page != requested_limit:
+        rule = "paging-defaults" if "limit" not in exchange.query else "pagination-headers-consistent"
+        raise RuleViolation(rule, f"X-Per-Page is {per_page}, requested limit {requested_limit}")
+
+    def broken(detail: str) -> RuleViolation:
+        numbers = (
+            f"X-Page={page} X-Per-Page={per_page} X-Total-Count={total} "
+            f"X-Total-Pages={total_pages} X-Page-Size={page_size} X-Has-More={has_more}"
+        )
+        return RuleViolation("pagination-headers-consistent", f"{detail} ({numbers})")
+
+    if per_page < 1:
+        raise broken("X-Per-Page must be at least 1")
+    expected_pages = math.ceil(total / per_page)
+    if total_pages != expected_pages:
+        raise broken(f"X-Total-Pages should be ceil({total}/{per_page}) = {expected_pages}")
+    expected_size = max(0, min(per_page, total - (page - 1) * per_page))
+    if page_size != expected_size:
+        raise broken(f"X-Page-Size should be {expected_size}")
+    if page > total_pages and items:
+        raise RuleViolation(
+            "page-past-last-is-empty", f"page {page} of {total_pages} returned {len(items)} items"
+        )
+    if len(items) != page_size:
+        raise broken(f"the body holds {len(items)} items")
+    expected_more = "true" if page < total_pages else "false"
+    if has_more != expected_more:
+        raise broken(f"X-Has-More should be {expected_more}")
+
+
+# --- Catalog semantics ------------------------------------------------------------------------
+
+
+def _sort_key(field_name: str) -> Any:
+    if field_name.lower() == "name":
+        return lambda item: str(item.get("name", "")).casefold()
+    return lambda item: item.get(field_name.lower())
+
+
+def items_are_sorted(
+    items: Sequence[Mapping[str, Any]],
+    field_name: str = "id",
+    direction: str = "DESC",
+    rule_id: str = "sort-orders-results",
+) -> None:
+    """Items are ordered by `field_name` in `direction`; names compare casefolded, ties free (L5)."""
+    key = _sort_key(field_name)
+    descending = direction.upper() == "DESC"
+    for index, (first, second) in enumerate(zip(items, items[1:], strict=False)):
+        a, b = key(first), key(second)
+        out_of_order = a < b if descending else a > b
+        if out_of_order:
+            raise RuleViolation(
+                rule_id,
+                f"sorted by {field_name} {direction.upper()}, item {index} ({a!r}, "
+                f"id {first.get('id')}) comes before item {index + 1} ({b!r}, id {second.get('id')})",
+            )
+
+
+#: L6: which product field each list filter matches, exactly.
+FILTER_FIELDS: Mapping[str, str] = {
+    "category": "category",
+    "country_id": "country_code",
+    "currency_id": "currency_code",
+}
+
+
+def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str, str]) -> None:
+    """Every item matches every filter given (L6)."""
+    for parameter, value in filters.items():
+        product_field = FILTER_FIELDS[parameter]
+        for item in items:
+            if item.get(product_field) != value:
+                raise RuleViolation(
+                    "filters-match",
+                    f"{parameter}={value!r} returned product {item.get('id')} with "
+                    f"{product_field}={item.get(product_field)!r}",
+                )
+
+
+def denomination_ranges_are_sane(product: Mapping[str, Any]) -> None:
+    """Each range has min_value ≤ max_value and a discount from 0 to 100 (P2)."""
+    for entry in product.get("available_denominations") or ():
+        low, high, discount = entry.get("min_value"), entry.get("max_value"), entry.get("discount")
+        if low is not None and high is not None and low > high:
+            raise RuleViolation(
+                "denomination-ranges-sane",
+                f"product {product.get('id')} has min_value {low} > max_value {high}",
+            )
+        if discount is not None and not 0 <= discount <= 100:
+            raise RuleViolation(
+                "denomination-ranges-sane",
+                f"product {product.get('id')} has discount {discount}, outside 0..100",
+            )
+
+
+def availability_false_outside_ranges(
+    product: Mapping[str, Any], denomination: float, is_available: Any
+) -> None:
+    """is_available is false when the denomination lies outside every range (P5)."""
+    ranges = product.get("available_denominations") or ()
+    inside = any(r["min_value"] <= denomination <= r["max_value"] for r in ranges)
+    if not inside and is_available is not False:
+        spans = ", ".join(f"[{r['min_value']}, {r['max_value']}]" for r in ranges)
+        raise RuleViolation(
+            "availability-false-outside-ranges",
+            f"product {product.get('id')} answered is_available={is_available!r} for "
+            f"denomination {denomination}, outside its ranges {spans}",
+        )
+
+
+#: P3: optional fields a detail response may add to its list entry.
+DETAIL_ONLY_FIELDS = frozenset({"terms", "details", "how_to_use"})
+
+
+def product_matches_list_entry(detail: Mapping[str, Any], entry: Mapping[str, Any]) -> None:
+    """The detail of a product equals its list entry, plus the optional detail fields (P3)."""
+    differing = sorted(
+        key
+        for key in set(detail) | set(entry)
+        if key not in DETAIL_ONLY_FIELDS and detail.get(key) != entry.get(key)
+    )
+    if differing:
+        shown = ", ".join(f"{k}: list {entry.get(k)!r} vs detail {detail.get(k)!r}" for k in differing)
+        raise RuleViolation(
+            "details-match-list", f"product {entry.get('id')} differs in {shown}"
+        )
+
+
+# --- What the load suite runs on every response -------------------------------------------------
+
+CHEAP_CHECKS = (
+    status_is_documented,
+    request_id_follows_rules,
+    json_content_type,
+    error_envelope_is_documented,
+    pagination_headers_are_consistent,
+)
+
+
+def cheap_response_checks(exchange: Exchange) -> None:
+    """The checks cheap enough to run on every response under load, in order of cost."""
+    if exchange.status == RETRY_LATER:
+        return
+    for check in CHEAP_CHECKS:
+        check(exchange)

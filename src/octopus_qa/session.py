@@ -1,0 +1,75 @@
+"""Logging in to a target as a client, with the errors a user can act on.
+
+Used by the contract suite (one login per run, renewed before `exp`) and by the load suite's
+preflight. A4: the client reads `exp` from the access token without verifying its signature.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from .credentials import Credentials
+from .errors import LoginFailed, TargetMisbehaving, TargetUnreachable
+
+LOGIN_PATH = "/auth/login"
+REFRESH_PATH = "/auth/refresh"
+LOGOUT_PATH = "/auth/logout"
+#: Renew a token this many seconds before its `exp`, so no request races the expiry.
+RENEW_MARGIN = 5.0
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: float  # epoch seconds, from the access token's `exp`
+
+    @classmethod
+    def from_login_body(cls, body: Any) -> Tokens:
+        access = body["access_token"]
+        return cls(access, body["refresh_token"], token_expiry(access))
+
+    def fresh(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) < self.expires_at - RENEW_MARGIN
+
+    def secrets(self) -> tuple[str, str]:
+        return (self.access_token, self.refresh_token)
+
+
+def token_expiry(access_token: str) -> float:
+    """The `exp` claim of a JWT, read without verifying it (A4)."""
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    return float(claims["exp"])
+
+
+def login(base_url: str, credentials: Credentials, timeout: float = 10.0) -> Tokens:
+    """Log in once; every way this can go wrong becomes one OctoqaError with a clear line."""
+    url = base_url + LOGIN_PATH
+    try:
+        response = httpx.post(url, json=credentials.as_login_body(), timeout=timeout)
+    except httpx.TimeoutException:
+        raise TargetUnreachable(f"{base_url} did not answer within {timeout:g} s") from None
+    except httpx.TransportError as exc:
+        raise TargetUnreachable(f"cannot reach {base_url}: {type(exc).__name__}") from None
+    if response.status_code == 401:
+        raise LoginFailed(
+            f"{base_url} refused the credentials of {credentials.username!r} "
+            "(set OCTOPUS_USERNAME / OCTOPUS_PASSWORD)"
+        )
+    try:
+        body = response.json()
+        tokens = Tokens.from_login_body(body)
+    except (ValueError, KeyError, TypeError, jwt.PyJWTError):
+        kind = response.headers.get("content-type", "no content type")
+        raise TargetMisbehaving(
+            f"{base_url} does not look like the Octopus Cards API: POST {LOGIN_PATH} answered "
+            f"{response.status_code} with {kind}, not a login token"
+        ) from None
+    if response.status_code != 200:
+        raise TargetMisbehaving(f"POST {LOGIN_PATH} answered {response.status_code}")
+    return tokens
