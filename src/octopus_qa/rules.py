@@ -143,12 +143,12 @@ def request_id_follows_rules(exchange: Exchange) -> None:
         if returned != sent:
             raise RuleViolation("request-id-echoed", f"sent {sent!r}, got back {returned!r}")
         return
+    if sent is not None and returned == sent:
+        raise RuleViolation("request-id-invalid-replaced", f"the non-KSUID {sent!r} was echoed")
     if not is_ksuid(returned):
         raise RuleViolation(
             "request-id-generated", f"server-generated X-Request-Id {returned!r} is not a KSUID"
         )
-    if sent is not None and returned == sent:
-        raise RuleViolation("request-id-invalid-replaced", f"the non-KSUID {sent!r} was echoed")
 
 
 def json_content_type(exchange: Exchange) -> None:
@@ -263,10 +263,14 @@ def pagination_headers_are_consistent(exchange: Exchange) -> None:
     requested_page = _requested_int(exchange.query, "page", DEFAULT_PAGE)
     requested_limit = _requested_int(exchange.query, "limit", DEFAULT_LIMIT)
     if requested_page is not None and page != requested_page:
-        rule = "paging-defaults" if "page" not in exchange.query else "pagination-headers-consistent"
+        rule = (
+            "paging-defaults" if "page" not in exchange.query else "pagination-headers-consistent"
+        )
         raise RuleViolation(rule, f"X-Page is {page}, requested page {requested_page}")
     if requested_limit is not None and per_page != requested_limit:
-        rule = "paging-defaults" if "limit" not in exchange.query else "pagination-headers-consistent"
+        rule = (
+            "paging-defaults" if "limit" not in exchange.query else "pagination-headers-consistent"
+        )
         raise RuleViolation(rule, f"X-Per-Page is {per_page}, requested limit {requested_limit}")
 
     def broken(detail: str) -> RuleViolation:
@@ -310,7 +314,7 @@ def items_are_sorted(
     direction: str = "DESC",
     rule_id: str = "sort-orders-results",
 ) -> None:
-    """Items are ordered by `field_name` in `direction`; names compare casefolded, ties free (L5)."""
+    """Items are ordered by `field_name` in `direction`; names compare casefolded (L5)."""
     key = _sort_key(field_name)
     descending = direction.upper() == "DESC"
     for index, (first, second) in enumerate(zip(items, items[1:], strict=False)):
@@ -319,8 +323,8 @@ def items_are_sorted(
         if out_of_order:
             raise RuleViolation(
                 rule_id,
-                f"sorted by {field_name} {direction.upper()}, item {index} ({a!r}, "
-                f"id {first.get('id')}) comes before item {index + 1} ({b!r}, id {second.get('id')})",
+                f"sorted by {field_name} {direction.upper()}, item {index} ({a!r}, id "
+                f"{first.get('id')}) comes before item {index + 1} ({b!r}, id {second.get('id')})",
             )
 
 
@@ -388,10 +392,10 @@ def product_matches_list_entry(detail: Mapping[str, Any], entry: Mapping[str, An
         if key not in DETAIL_ONLY_FIELDS and detail.get(key) != entry.get(key)
     )
     if differing:
-        shown = ", ".join(f"{k}: list {entry.get(k)!r} vs detail {detail.get(k)!r}" for k in differing)
-        raise RuleViolation(
-            "details-match-list", f"product {entry.get('id')} differs in {shown}"
+        shown = ", ".join(
+            f"{k}: list {entry.get(k)!r} vs detail {detail.get(k)!r}" for k in differing
         )
+        raise RuleViolation("details-match-list", f"product {entry.get('id')} differs in {shown}")
 
 
 # --- What the load suite runs on every response -------------------------------------------------
