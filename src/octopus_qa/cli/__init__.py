@@ -40,3 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("octoqa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`octoqa sandbox --list-faults | head`): not an error of ours.
+        sys.stderr.close()
+        return 0

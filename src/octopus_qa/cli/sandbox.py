@@ -1,17 +1,158 @@
-"""`octoqa sandbox`: not built yet (placeholder owned by the sandbox work)."""
+"""`octoqa sandbox`: serve the local Octopus Cards API on loopback, clean or with planted bugs.
+
+What it serves lives in `octopus_qa.sandbox`; this module only reads options, refuses unsafe or
+malformed ones with one clear line (UsageError, exit 2) and prints where to connect.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
+import sys
 
+from ..credentials import DEMO_PASSWORD, Credentials
 from ..errors import UsageError
+from ..target import is_loopback
 
-HELP = "(sandbox: not built yet)"
+HELP = "serve the local sandbox API on loopback (optionally with planted faults)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    parser.add_argument("--port", default="8080", help="port to listen on (0: any free port)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not loopback (the sandbox has a public demo password)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="serve with this planted bug (repeatable; see --list-faults)",
+    )
+    parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument("--latency-ms", default="0", help="sleep this long before each answer")
+    parser.add_argument(
+        "--error-rate", default="0", help="share of /api/ requests answered 500 (0..1)"
+    )
+    parser.add_argument("--token-ttl", default="900", help="access token lifetime in seconds")
+    parser.add_argument("--seed", default="0", help="catalog seed (same seed, same products)")
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UsageError("octoqa sandbox is not built yet")
+    from ..sandbox.faults import FAULTS, unknown_faults
+
+    if args.list_faults:
+        print(_fault_table())
+        return 0
+    if unknown := unknown_faults(args.fault):
+        raise UsageError(
+            f"unknown fault {unknown[0]!r} (octoqa sandbox --list-faults shows the {len(FAULTS)})"
+        )
+    host = args.host.strip()
+    if not is_loopback(_url_for(host)) and not args.allow_remote:
+        raise UsageError(f"refusing to listen on non-loopback {host!r} without --allow-remote")
+    faults = tuple(dict.fromkeys(args.fault))
+    token_ttl = _number(args.token_ttl, "--token-ttl", minimum=0, exclusive_minimum=True)
+    seed = int(_number(args.seed, "--seed", integer=True))
+    latency_ms = _number(args.latency_ms, "--latency-ms", minimum=0)
+    error_rate = _number(args.error_rate, "--error-rate", minimum=0, maximum=1)
+    port = int(_number(args.port, "--port", minimum=0, maximum=65535, integer=True))
+
+    from ..sandbox.server import serve
+
+    # SIGTERM stops like Ctrl-C: uvicorn shuts down gracefully, then re-raises the signal here.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        serve(
+            host=host,
+            port=port,
+            announce=lambda url: _announce(url, faults, token_ttl, seed),
+            faults=faults,
+            token_ttl=token_ttl,
+            seed=seed,
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("octoqa sandbox: stopped", file=sys.stderr)
+    return 0
+
+
+def _url_for(host: str) -> str:
+    return f"http://[{host}]/" if ":" in host else f"http://{host}/"
+
+
+def _number(
+    text: str,
+    option: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    integer: bool = False,
+) -> float:
+    """A numeric option, or a UsageError naming the option and the allowed range."""
+    try:
+        value = float(int(text)) if integer else float(text)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise UsageError(f"{option} must be {kind}, got {text!r}") from None
+    low = -math.inf if minimum is None else minimum
+    high = math.inf if maximum is None else maximum
+    too_low = value <= low if exclusive_minimum else value < low
+    if math.isnan(value) or too_low or value > high:
+        bounds = f"> {low:g}" if exclusive_minimum else f"≥ {low:g}"
+        if maximum is not None:
+            bounds = f"from {low:g} to {high:g}"
+        raise UsageError(f"{option} must be {bounds}, got {text!r}")
+    return value
+
+
+def _announce(url: str, faults: tuple[str, ...], token_ttl: float, seed: int) -> None:
+    """Where to connect and with which account; a password is shown only if it is the public
+    demo one (never one from OCTOPUS_PASSWORD)."""
+    credentials = Credentials.from_env()
+    if os.environ.get("OCTOPUS_PASSWORD"):
+        password = "from OCTOPUS_PASSWORD"
+    else:
+        password = f"{DEMO_PASSWORD!r} (the public demo password)"
+    lines = [
+        f"Octopus Cards sandbox on {url}  (spec: {url}/openapi.yaml)",
+        f"  account: {credentials.username!r}, password {password}",
+        f"  faults: {', '.join(faults) or 'none'}; token ttl {token_ttl:g} s; seed {seed}",
+        *_fault_hints(faults),
+        "  Ctrl-C to stop",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _fault_hints(names: tuple[str, ...]) -> list[str]:
+    from ..sandbox.faults import FAULTS
+
+    return [
+        f"  note: {name} is observable with {' '.join(FAULTS[name].sandbox_args)}"
+        for name in names
+        if FAULTS[name].sandbox_args
+    ]
+
+
+def _fault_table() -> str:
+    from ..sandbox.faults import FAULTS
+
+    width = max(len(name) for name in FAULTS)
+    rule_width = max(len(fault.rule) for fault in FAULTS.values())
+    lines = [f"{'FAULT':<{width}}  {'BREAKS RULE':<{rule_width}}  DESCRIPTION"]
+    for fault in FAULTS.values():
+        extra = f" [needs {' '.join(fault.sandbox_args)}]" if fault.sandbox_args else ""
+        lines.append(
+            f"{fault.name:<{width}}  {fault.rule:<{rule_width}}  {fault.description}{extra}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""The sandbox's catalogue of planted bugs: each fault breaks one documented rule.
+
+A contract suite proves it can fail only by failing: `octoqa sandbox --fault NAME` serves the API
+with one rule broken, and the suite run against it must report that rule (tests/
+test_sandbox_faults.py shows each fault breaks its rule and the clean sandbox keeps it). Every
+rule id in rules.toml is broken by at least one fault. A fault acts at one point of the code (an
+`if NAME in faults:` hook where the rule is kept) and leaves the other rules alone as far as the
+rule allows (where a fault cannot help breaking a neighbour, its description says so).
+
+Modelled on schemathesis's `test/apps` catalogue of apps with planted, named bugs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    #: The rules.toml id of the rule this fault breaks.
+    rule: str
+    description: str
+    #: Extra `octoqa sandbox` options the fault needs to be observable (e.g. a short token ttl).
+    sandbox_args: tuple[str, ...] = ()
+
+
+_CATALOGUE = (
+    # --- Authentication ---------------------------------------------------------------------
+    Fault(
+        "auth-not-enforced",
+        "auth-required",
+        "Requests without an Authorization header are served as if logged in "
+        "(which also lets a bad request without a token reach validation).",
+    ),
+    Fault(
+        "validation-before-auth",
+        "auth-checked-first",
+        "Without a valid token the request is validated first: GET /api/v1/products/0 → 400, "
+        "unknown /api/ paths → 404; only a valid request gets its 401.",
+    ),
+    Fault(
+        "expired-token-accepted",
+        "expired-token-rejected",
+        "The access token's exp claim is not checked: expired tokens keep working.",
+        sandbox_args=("--token-ttl", "2"),
+    ),
+    Fault(
+        "login-broken",
+        "login-issues-tokens",
+        "The login body lacks token_type (the tokens themselves still work).",
+    ),
+    Fault(
+        "any-password-accepted",
+        "login-rejects-bad-credentials",
+        "Login checks the username only: any password is accepted.",
+    ),
+    Fault(
+        "login-malformed-body-500",
+        "login-rejects-malformed-body",
+        "A login body with a missing or non-string username/password → 500 instead of 400.",
+    ),
+    Fault(
+        "access-token-exp-mismatch",
+        "access-token-is-jwt",
+        "expires_at and expires_in claim one hour more than the token's exp.",
+    ),
+    Fault(
+        "refresh-returns-same-tokens",
+        "refresh-issues-new-tokens",
+        "Refresh hands back the access token already issued instead of a new one.",
+    ),
+    Fault(
+        "refresh-token-reusable",
+        "refresh-token-single-use",
+        "A refresh token is not consumed: it works any number of times.",
+    ),
+    Fault(
+        "refresh-accepts-access-token",
+        "refresh-rejects-access-token",
+        "/auth/refresh also accepts a valid access token and issues new tokens for it.",
+    ),
+    Fault(
+        "logout-does-not-revoke",
+        "logout-revokes-tokens",
+        "Logout answers 204 but revokes nothing.",
+    ),
+    # --- Errors -----------------------------------------------------------------------------
+    Fault(
+        "error-envelope-flat",
+        "error-envelope",
+        'Error bodies are flat: {"message": ...} instead of {"error": {name, code, message}}.',
+    ),
+    Fault(
+        "unknown-path-400",
+        "unknown-path-404",
+        "A path that matches no operation → 400 BadRequestError instead of 404.",
+    ),
+    Fault(
+        "post-any-content-type",
+        "post-requires-json",
+        "POST bodies are parsed as JSON whatever their Content-Type (text/plain accepted).",
+    ),
+    Fault(
+        "method-not-allowed-405",
+        "documented-status-codes",
+        "A documented path called with another method → 405 (undocumented) instead of 404.",
+    ),
+    # --- Headers ----------------------------------------------------------------------------
+    Fault(
+        "request-id-missing",
+        "request-id-present",
+        "Responses carry no X-Request-Id.",
+    ),
+    Fault(
+        "request-id-not-echoed",
+        "request-id-echoed",
+        "A valid KSUID sent in X-Request-Id is replaced by a fresh one.",
+    ),
+    Fault(
+        "request-id-not-ksuid",
+        "request-id-generated",
+        "Server-generated request ids are UUIDs, not KSUIDs.",
+    ),
+    Fault(
+        "request-id-invalid-echoed",
+        "request-id-invalid-replaced",
+        "Any X-Request-Id is echoed, KSUID or not.",
+    ),
+    Fault(
+        "content-type-text-plain",
+        "json-content-type",
+        "JSON bodies are served as Content-Type: text/plain.",
+    ),
+    # --- Listing, paging, sorting, filtering ------------------------------------------------
+    Fault(
+        "page-zero-accepted",
+        "page-bounds",
+        "page=0 is accepted (and served as the first page, X-Page: 0).",
+    ),
+    Fault(
+        "limit-off-by-one",
+        "limit-bounds",
+        "limit=10001 is accepted: the maximum is compared off by one.",
+    ),
+    Fault(
+        "default-limit-20",
+        "paging-defaults",
+        "Without limit, pages hold 20 items instead of 50.",
+    ),
+    Fault(
+        "pagination-headers-missing",
+        "pagination-headers-present",
+        "List responses lack X-Has-More.",
+    ),
+    Fault(
+        "total-pages-off-by-one",
+        "pagination-headers-consistent",
+        "X-Total-Pages is one more than ceil(X-Total-Count / X-Per-Page).",
+    ),
+    Fault(
+        "past-last-page-repeats",
+        "page-past-last-is-empty",
+        "A page past the last serves the last page's items again (headers still say 0 items).",
+    ),
+    Fault(
+        "sort-ignored",
+        "sort-orders-results",
+        "A valid sort is accepted and ignored: results stay in id DESC order.",
+    ),
+    Fault(
+        "sort-keys-case-sensitive",
+        "sort-format",
+        'Only lower-case sort keys are understood: {"Field": ..., "Direction": ...} → 400.',
+    ),
+    Fault(
+        "default-order-ascending",
+        "default-order-id-desc",
+        "Without sort, results come in id ascending order.",
+    ),
+    Fault(
+        "filter-case-insensitive",
+        "filters-match",
+        "Filters compare case-insensitively: category=gift cards returns 'Gift Cards' products.",
+    ),
+    Fault(
+        "page-overlap",
+        "pages-partition-listing",
+        "Each page after the first starts with the last item of the page before "
+        "(the headers stay consistent).",
+    ),
+    # --- Products ---------------------------------------------------------------------------
+    Fault(
+        "product-field-missing",
+        "product-schema",
+        "Products (list and detail alike) lack sub_category.",
+    ),
+    Fault(
+        "product-id-zero-accepted",
+        "product-id-bounds",
+        "Product id 0 passes validation (→ 404 Product not found instead of 400).",
+    ),
+    Fault(
+        "unknown-product-500",
+        "unknown-product-404",
+        "A well-formed id that no product has → 500 instead of 404.",
+    ),
+    Fault(
+        "denomination-range-inverted",
+        "denomination-ranges-sane",
+        "Every denomination range is served with min_value and max_value swapped "
+        "(list and detail alike).",
+    ),
+    Fault(
+        "details-differ-from-list",
+        "details-match-list",
+        "The detail of a product shows another delivery_time than its list entry.",
+    ),
+    Fault(
+        "denomination-max-off-by-one",
+        "denomination-bounds",
+        "The maximum denomination is exclusive: 1,000,000,000 → 400.",
+    ),
+    Fault(
+        "quantity-zero-accepted",
+        "quantity-bounds",
+        "quantity 0 is accepted (→ 200 is_available false).",
+    ),
+    Fault(
+        "availability-string",
+        "availability-response",
+        'is_available is the string "yes" or "no", not a boolean.',
+    ),
+    Fault(
+        "available-outside-range",
+        "availability-false-outside-ranges",
+        "Every valid availability check answers is_available true, in range or not.",
+    ),
+)
+
+FAULTS: Mapping[str, Fault] = MappingProxyType({fault.name: fault for fault in _CATALOGUE})
+
+
+def unknown_faults(names: Iterable[str]) -> list[str]:
+    """The names that are not in the catalogue, in the order given."""
+    return [name for name in names if name not in FAULTS]

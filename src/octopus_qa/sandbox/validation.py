@@ -1,0 +1,301 @@
+"""Reading requests the way the documents and ASSUMPTIONS.md say, by hand.
+
+Every function here turns untrusted input into plain values or raises `ApiError(400, ...)` with
+a message naming what was wrong. Nothing is derived from the OpenAPI spec on purpose: the
+contract suite tests the spec against this reading, so the two must be written apart.
+
+Bad input never becomes a 500 or a hang: bodies and query strings are capped, JSON is parsed
+with NaN/Infinity and runaway nesting refused, and invalid UTF-8 is a 400.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+from urllib.parse import unquote_to_bytes
+
+from starlette.requests import Request
+
+from .responses import bad_request
+from .settings import Settings
+
+#: An integer as a path or query value: ASCII digits only (int() would also take "+1", " 1",
+#: "1_000" and non-ASCII digits, none of which the documents call a number).
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+#: Python refuses int() on longer strings; a longer number is "too large" for any bound here.
+_MAX_DIGITS = 4000
+
+# --- Query strings --------------------------------------------------------------------------
+
+
+def parse_query(raw: bytes, max_bytes: int) -> dict[str, str]:
+    """The query string as a dict; too long, repeated names or invalid UTF-8 → 400."""
+    if not raw:
+        return {}
+    if len(raw) > max_bytes:
+        raise bad_request(f"query string longer than {max_bytes} bytes")
+    params: dict[str, str] = {}
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        name_raw, _, value_raw = pair.partition(b"=")
+        name, value = _decode_component(name_raw), _decode_component(value_raw)
+        if name in params:
+            raise bad_request(f"query parameter {name!r} given more than once")
+        params[name] = value
+    return params
+
+
+def _decode_component(raw: bytes) -> str:
+    try:
+        if b"%" not in raw and b"+" not in raw:
+            return raw.decode("utf-8")  # the common case, without unquoting
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("query string is not valid UTF-8") from None
+
+
+def _integer(text: str, what: str) -> int:
+    """ASCII digits → int; a sign, decimals, words and empty text are not integers here."""
+    if _DIGITS.fullmatch(text) is None or len(text) > _MAX_DIGITS:
+        raise bad_request(f"{what} must be an integer, got {text[:40]!r}")
+    return int(text)
+
+
+# --- Listing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    page: int
+    limit: int
+    sort_field: str
+    descending: bool
+    sorted_explicitly: bool
+    category: str | None
+    country: str | None
+    currency: str | None
+
+
+def parse_list_query(
+    params: Mapping[str, str],
+    settings: Settings,
+    sortable: frozenset[str],
+    faults: frozenset[str],
+) -> ListQuery:
+    """page/limit (L1), sort (L4) and the exact-match filters (L6) of GET /api/v1/products."""
+    page = _page(params.get("page"), settings, faults)
+    limit = _limit(params.get("limit"), settings, faults)
+    sort = params.get("sort")
+    if sort is None:
+        field = settings.default_sort_field
+        # Planted bug: the documented default order is id DESC.
+        descending = settings.default_sort_descending and "default-order-ascending" not in faults
+    else:
+        field, descending = parse_sort(sort, sortable, faults)
+    return ListQuery(
+        page=page,
+        limit=limit,
+        sort_field=field,
+        descending=descending,
+        sorted_explicitly=sort is not None,
+        category=params.get("category"),
+        country=params.get("country_id"),
+        currency=params.get("currency_id"),
+    )
+
+
+def _page(text: str | None, settings: Settings, faults: frozenset[str]) -> int:
+    if text is None:
+        return settings.default_page
+    page = _integer(text, "page")
+    if page < 1 and not (page == 0 and "page-zero-accepted" in faults):
+        raise bad_request(f"page must be at least 1, got {page}")
+    return page
+
+
+def _limit(text: str | None, settings: Settings, faults: frozenset[str]) -> int:
+    if text is None:
+        return 20 if "default-limit-20" in faults else settings.default_limit
+    limit = _integer(text, "limit")
+    maximum = settings.max_limit + 1 if "limit-off-by-one" in faults else settings.max_limit
+    if not 1 <= limit <= maximum:
+        raise bad_request(f"limit must be from 1 to {settings.max_limit}, got {limit}")
+    return limit
+
+
+_SORT_KEYS = ("field", "direction")
+_DIRECTIONS = {"asc": False, "desc": True}
+
+
+def parse_sort(text: str, sortable: frozenset[str], faults: frozenset[str]) -> tuple[str, bool]:
+    """L4: a JSON object whose keys match `field`/`direction` case-insensitively.
+
+    Missing keys take the default (id, DESC); the field name and the direction are matched
+    case-insensitively too. Anything else (not an object, other keys, unknown field, other
+    direction) → 400.
+    """
+    parsed = _loads_or_invalid(text)
+    if not isinstance(parsed, dict):
+        raise bad_request('sort must be a JSON object like {"field":"name","direction":"ASC"}')
+    config: dict[str, Any] = {}
+    for key, value in parsed.items():
+        # Planted bug: the getting-started page writes Field/Direction; L4 accepts both.
+        normal = key if "sort-keys-case-sensitive" in faults else key.lower()
+        if normal not in _SORT_KEYS:
+            raise bad_request(f"sort has an unknown key {key!r}; expected field and direction")
+        if normal in config:
+            raise bad_request(f"sort gives {normal!r} more than once")
+        config[normal] = value
+    field = config.get("field", "id")
+    direction = config.get("direction", "DESC")
+    if not isinstance(field, str) or field.lower() not in sortable:
+        raise bad_request(f"sort field must be one of {', '.join(sorted(sortable))}")
+    if not isinstance(direction, str) or direction.lower() not in _DIRECTIONS:
+        raise bad_request("sort direction must be ASC or DESC")
+    return field.lower(), _DIRECTIONS[direction.lower()]
+
+
+# --- Path ids -------------------------------------------------------------------------------
+
+
+def parse_product_id(text: str, faults: frozenset[str]) -> int:
+    """P1: an integer > 0; 0, negatives and non-integers → 400."""
+    product_id = _integer(text, "product id")
+    if product_id < 1 and "product-id-zero-accepted" not in faults:
+        raise bad_request(f"product id must be greater than 0, got {product_id}")
+    return product_id
+
+
+# --- JSON bodies ------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+#: What `_loads_or_invalid` returns for text that is not strict JSON (None is JSON's null).
+INVALID_JSON = object()
+
+
+def _loads_or_invalid(raw: bytes | str) -> Any:
+    """Strict JSON (no NaN/Infinity, no overflowing numbers, bounded nesting) or INVALID_JSON.
+
+    json.loads decodes bytes strictly, so invalid UTF-8 is a ValueError like any syntax error;
+    deep nesting is a RecursionError.
+    """
+    try:
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        return INVALID_JSON
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """E3/H4: `application/json`, parameters such as charset allowed, any letter case."""
+    if content_type is None:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, read chunk by chunk and refused past `max_bytes` (Content-Length is
+    checked first, but not trusted: a chunked or lying body is counted as it arrives)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise bad_request(f"request body larger than {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise bad_request(f"request body larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+#: What `read_json_body(optional=True)` returns when no body was sent.
+NO_BODY = object()
+
+
+async def read_json_body(
+    request: Request, max_bytes: int, faults: frozenset[str], *, optional: bool = False
+) -> Any:
+    """E3: a POST body must be JSON sent as application/json; otherwise 400.
+
+    With `optional` (refresh, logout: A2/A3 send no body) an empty body is fine and gives
+    `NO_BODY`; a Content-Type other than JSON is still refused.
+    """
+    content_type = request.headers.get("content-type")
+    # Planted bug: any Content-Type is parsed as JSON.
+    json_required = "post-any-content-type" not in faults
+    if json_required and content_type is not None and not is_json_media_type(content_type):
+        raise bad_request(f"Content-Type must be application/json, got {content_type[:60]!r}")
+    body = await read_body(request, max_bytes)
+    if optional and not body.strip():
+        return NO_BODY
+    if json_required and content_type is None:
+        raise bad_request("Content-Type must be application/json")
+    parsed = _loads_or_invalid(body)
+    if parsed is INVALID_JSON:
+        raise bad_request("request body is not valid JSON")
+    return parsed
+
+
+# --- Login and availability bodies ------------------------------------------------------------
+
+
+def parse_login(body: Any) -> tuple[str, str]:
+    """A1: {"username": string, "password": string}; anything else → 400."""
+    if not isinstance(body, dict):
+        raise bad_request("login body must be a JSON object with username and password")
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise bad_request("username and password are required strings")
+    return username, password
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number: bool is an int subclass in Python, but true/false are not numbers."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class AvailabilityQuery:
+    denomination: float
+    quantity: int
+
+
+def parse_availability(body: Any, settings: Settings, faults: frozenset[str]) -> AvailabilityQuery:
+    """P4: denomination a number in [0.01, 1e9], quantity an integer ≥ 1; otherwise 400.
+
+    A float with no fraction (2.0) counts as an integer, as JSON Schema's `integer` does.
+    """
+    if not isinstance(body, dict):
+        raise bad_request("availability body must be a JSON object")
+    denomination, quantity = body.get("denomination"), body.get("quantity")
+    if not _is_number(denomination):
+        raise bad_request("denomination is required and must be a number")
+    low, high = settings.min_denomination, settings.max_denomination
+    # Planted bug: the documented maximum is inclusive.
+    above_max = (
+        denomination >= high if "denomination-max-off-by-one" in faults else denomination > high
+    )
+    if denomination < low or above_max:
+        raise bad_request(f"denomination must be from {low} to {high:,.0f}, got {denomination}")
+    if not _is_number(quantity) or (isinstance(quantity, float) and not quantity.is_integer()):
+        raise bad_request("quantity is required and must be an integer")
+    minimum = 0 if "quantity-zero-accepted" in faults else settings.min_quantity
+    if quantity < minimum:
+        raise bad_request(f"quantity must be at least {settings.min_quantity}, got {quantity}")
+    return AvailabilityQuery(float(denomination), int(quantity))

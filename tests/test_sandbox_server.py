@@ -1,0 +1,154 @@
+"""The sandbox over real HTTP: `running_sandbox` (uvicorn in a thread) and `octoqa sandbox`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from octopus_qa.cli import main as octoqa
+from octopus_qa.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
+from octopus_qa.rules import Exchange, cheap_response_checks, lower_headers
+from octopus_qa.sandbox.faults import FAULTS
+from octopus_qa.sandbox.server import running_sandbox
+from octopus_qa.session import login
+
+
+def exchange_of(response: httpx.Response) -> Exchange:
+    return Exchange(
+        method=response.request.method,
+        path=response.request.url.path,
+        status=response.status_code,
+        headers=lower_headers(response.headers.multi_items()),
+        body=response.content,
+        query=dict(response.request.url.params),
+        request_headers=lower_headers(response.request.headers.multi_items()),
+    )
+
+
+def test_running_sandbox_serves_the_api_over_loopback() -> None:
+    credentials = Credentials("server@octopus.example", "a server test password")
+    with running_sandbox(credentials=credentials, seed=3) as url:
+        assert url.startswith("http://127.0.0.1:")
+        tokens = login(url, credentials)
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=5) as client:
+            for path in ("/api/v1/products?limit=20&page=3", "/api/v1/products/1001", "/api/v1/x"):
+                cheap_response_checks(exchange_of(client.get(path)))
+            empty = client.post("/auth/logout")
+            assert empty.status_code == 204 and empty.content == b""
+        port = int(url.rsplit(":", 1)[1])
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass  # stopped: nothing listens any more
+
+
+def test_running_sandbox_passes_faults_through() -> None:
+    with running_sandbox(faults=["unknown-path-400"]) as url:
+        assert httpx.get(f"{url}/nothing-here", timeout=5).status_code == 400
+
+
+def test_running_sandbox_refuses_a_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(Exception, match="cannot listen"), running_sandbox(port=port):
+            pass
+
+
+# --- octoqa sandbox ---------------------------------------------------------------------------
+
+
+def test_list_faults_names_each_fault_and_its_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert octoqa(["sandbox", "--list-faults"]) == 0
+    out = capsys.readouterr().out
+    for fault in FAULTS.values():
+        assert fault.name in out and fault.rule in out
+
+
+@pytest.mark.parametrize(
+    "arguments, complaint",
+    [
+        (["--fault", "no-such-fault"], "unknown fault 'no-such-fault'"),
+        (["--latency-ms", "-1"], "--latency-ms must be ≥ 0"),
+        (["--latency-ms", "soon"], "--latency-ms must be a number"),
+        (["--error-rate", "1.5"], "--error-rate must be from 0 to 1"),
+        (["--error-rate", "nan"], "--error-rate must be from 0 to 1"),
+        (["--token-ttl", "0"], "--token-ttl must be > 0"),
+        (["--port", "70000"], "--port must be from 0 to 65535"),
+        (["--port", "http"], "--port must be an integer"),
+        (["--seed", "1.5"], "--seed must be an integer"),
+        (["--host", "0.0.0.0"], "refusing to listen on non-loopback '0.0.0.0'"),
+        (["--host", "example.com"], "refusing to listen on non-loopback"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], arguments: list[str], complaint: str
+) -> None:
+    assert octoqa(["sandbox", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert complaint in err and err.count("\n") == 1
+
+
+def test_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        assert octoqa(["sandbox", "--port", str(taken.getsockname()[1])]) == 2
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def _start_cli(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
+    """Start `octoqa sandbox --port 0`; return the process, its URL and its whole banner."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "octopus_qa", "sandbox", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    banner = []
+    for line in process.stdout:  # bounded: the banner ends with "Ctrl-C to stop"
+        banner.append(line)
+        if "Ctrl-C" in line or len(banner) > 10:
+            break
+    text = "".join(banner)
+    if "sandbox on http://" not in text:
+        process.kill()
+        pytest.fail(f"no banner: {text!r} {process.communicate(timeout=10)}")
+    return process, text.split(" on ", 1)[1].split()[0], text
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cli_serves_until_stopped_and_never_prints_a_configured_password(
+    stop: signal.Signals,
+) -> None:
+    env = dict(os.environ, OCTOPUS_USERNAME="ops@example.com", OCTOPUS_PASSWORD="s3cret-pass")
+    process, url, banner = _start_cli(env)
+    try:
+        tokens = login(url, Credentials("ops@example.com", "s3cret-pass"))
+        assert tokens.fresh()
+    finally:
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "s3cret-pass" not in banner + out + err
+    assert "password from OCTOPUS_PASSWORD" in banner and "stopped" in err
+
+
+def test_cli_shows_the_public_demo_password_only() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCTOPUS_")}
+    process, url, banner = _start_cli(env)
+    try:
+        assert login(url, Credentials(DEMO_USERNAME, DEMO_PASSWORD)).fresh()
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert DEMO_PASSWORD in banner and DEMO_USERNAME in banner and "stopped" in err
