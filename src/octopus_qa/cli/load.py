@@ -1,17 +1,78 @@
-"""`octoqa load`: not built yet (placeholder owned by the load work)."""
+"""`octoqa load`: the load suite against a target (default: an embedded sandbox on loopback).
+
+The command line only; what it runs is `octopus_qa.loadtest.runner`.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ..errors import UsageError
+from ..loadtest.runner import DEFAULT_LOAD_DIR, LoadOptions, run_load
 
-HELP = "(load: not built yet)"
+HELP = "run the Locust load scenario with SLO gates (default target: an embedded sandbox)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument(
+        "--target",
+        metavar="URL",
+        help="base URL of the API (default: $OCTOPUS_BASE_URL, else an embedded sandbox)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="smoke",
+        help="a profile of load/profiles.toml, e.g. smoke, ramp, step, spike, soak, arrival "
+        "(default: smoke)",
+    )
+    parser.add_argument(
+        "--run-time",
+        metavar="DURATION",
+        help="hard time limit, e.g. 90s or 15m (default and maximum: the profile's duration)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Locust worker processes on this machine (--processes N); 0: one process",
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help="run directory to write into (reports go to DIR/load/; default: a new reports/<id>)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SUMMARY",
+        help="an earlier run's load summary.json: p95 or throughput regressions fail the run",
+    )
+    parser.add_argument(
+        "--allow-any-host",
+        action="store_true",
+        help="send load to a host outside load/allowed-hosts.toml (only to a service you own)",
+    )
+    parser.add_argument(
+        "--load-dir",
+        type=Path,
+        default=DEFAULT_LOAD_DIR,
+        metavar="DIR",
+        help="directory with locustfile.py, profiles.toml, slo.toml, allowed-hosts.toml",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UsageError("octoqa load is not built yet")
+    return run_load(
+        LoadOptions(
+            target=args.target,
+            profile=args.profile,
+            run_time=args.run_time,
+            workers=args.workers,
+            report_dir=args.report_dir,
+            baseline=args.baseline,
+            allow_any_host=args.allow_any_host,
+            load_dir=args.load_dir,
+        )
+    )

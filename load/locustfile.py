@@ -1,0 +1,351 @@
+"""Who uses the Octopus Cards API, and how often: the load scenario.
+
+Three kinds of client, weighted like real traffic:
+
+- Browser (most users): logs in once, lists products with random pages, limits, filters and
+  sort orders, opens the details of products it saw, checks their availability at
+  denominations inside and outside their ranges, and thinks between steps.
+- CatalogCrawler (a partner syncing the catalog): walks every page with large limits.
+- TokenChurner (short-lived clients): logs in, refreshes, logs out, again.
+
+Tokens are renewed before their `exp` and after a 401, never once per request (`tokens.py`).
+Every response is judged under load by the contract suite's own rule checks
+(`octopus_qa.rules`, through `validation.py`): a broken rule is a Locust failure named by its
+rule id. Users over time follow the profile named with `--profile` (`profiles.toml`, played by
+`shapes.py`); every profile ends by itself.
+
+Run it through octoqa (target checks, preflight login, SLO gates, summary.json):
+
+    octoqa load --profile smoke                  # against an embedded sandbox on loopback
+    octoqa load --target http://127.0.0.1:8080 --profile ramp --workers 2
+
+or with plain Locust (no gates; Locust's own reports):
+
+    octoqa sandbox --port 8080 &
+    locust -f load/locustfile.py --host http://127.0.0.1:8080 --profile smoke --headless \\
+        --csv reports/manual/locust --csv-full-history --html reports/manual/locust.html
+
+Credentials come from OCTOPUS_USERNAME / OCTOPUS_PASSWORD (default: the sandbox's demo account).
+A host that is neither loopback nor in `allowed-hosts.toml` is refused unless `--allow-any-host`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import between, events, task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.env import Environment
+from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
+from shapes import DEFAULT_PROFILES_FILE, THINK_TIME, ProfileShape, pacing, selected_profile
+from tokens import TokenKeeper
+from validation import send
+
+from octopus_qa.credentials import Credentials
+from octopus_qa.errors import OctoqaError
+from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
+from octopus_qa.loadtest.endpoints import ENDPOINTS
+from octopus_qa.rules import (
+    Exchange,
+    availability_false_outside_ranges,
+    product_matches_list_entry,
+)
+
+__all__ = ["Browser", "CatalogCrawler", "ProfileShape", "TokenChurner"]
+
+HERE = Path(__file__).resolve().parent
+PRODUCTS = "/api/v1/products"
+LIST, CRAWL, DETAIL, AVAILABILITY = (
+    ENDPOINTS[key] for key in ("list", "crawl", "detail", "availability")
+)
+#: How many products a browser remembers to open and check later.
+REMEMBERED_PRODUCTS = 50
+SORT_FIELDS = ("id", "name")
+BROWSE_LIMITS = (10, 20, 50, 100)
+CRAWL_LIMITS = (500, 1000, 2000)
+
+
+class ApiUser(FastHttpUser):
+    """A client of the API: its own login, its pacing from the profile."""
+
+    abstract = True
+    wait_time = pacing
+    think_time = THINK_TIME  # closed-model pause between tasks; the open model ignores it
+
+    def on_start(self) -> None:
+        self.tokens = TokenKeeper(self.client, Credentials.from_env())
+
+    def authorized(self) -> dict[str, str] | None:
+        return self.tokens.authorization()
+
+    def after(self, status: int) -> None:
+        if status == 401:
+            self.tokens.unauthorized()
+
+
+def random_sort() -> dict[str, str]:
+    """A sort object as either document writes it: keys and direction in any case (L4)."""
+    field_key, direction_key = random.choice((("field", "direction"), ("Field", "Direction")))
+    direction = random.choice(("ASC", "DESC", "asc", "desc"))
+    return {field_key: random.choice(SORT_FIELDS), direction_key: direction}
+
+
+class Browser(ApiUser):
+    """Someone choosing a gift card: browse, look closer, check the amount they want."""
+
+    weight = 8
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.seen: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.facets: dict[str, set[str]] = {
+            "category": set(),
+            "country_id": set(),
+            "currency_id": set(),
+        }
+        self.total_pages = 1
+        self.tokens.login()
+
+    @task(5)
+    def browse_products(self) -> None:
+        query = {"page": str(random.randint(1, max(1, min(self.total_pages, 20))))}
+        if random.random() < 0.7:
+            query["limit"] = str(random.choice(BROWSE_LIMITS))
+        if random.random() < 0.4:
+            query["sort"] = json.dumps(random_sort(), separators=(",", ":"))
+        known = [name for name, values in self.facets.items() if values]
+        if known and random.random() < 0.3:
+            parameter = random.choice(known)
+            query[parameter] = random.choice(sorted(self.facets[parameter]))
+            query["page"] = "1"
+        auth = self.authorized()
+        if auth is None:
+            return
+        reply = send(self.client, LIST, PRODUCTS, query=query, headers=auth)
+        self.after(reply.status)
+        # Under a contract fault the page still lists products: keep browsing them.
+        if reply.status == 200 and reply.exchange is not None and isinstance(reply.json, list):
+            self.remember(reply.exchange)
+
+    def remember(self, exchange: Exchange) -> None:
+        unfiltered = not any(name in exchange.query for name in self.facets)
+        pages = exchange.headers.get("x-total-pages", "")
+        if unfiltered and pages.isdigit():  # an unfiltered listing tells how far paging goes
+            self.total_pages = int(pages)
+        for product in exchange.json or ():
+            self.seen[product["id"]] = product
+            self.facets["category"].add(product["category"])
+            self.facets["country_id"].add(product["country_code"])
+            self.facets["currency_id"].add(product["currency_code"])
+        while len(self.seen) > REMEMBERED_PRODUCTS:
+            self.seen.popitem(last=False)
+        for values in self.facets.values():
+            while len(values) > REMEMBERED_PRODUCTS:
+                values.pop()
+
+    def pick_seen_product(self) -> dict[str, Any] | None:
+        return random.choice(list(self.seen.values())) if self.seen else None
+
+    @task(3)
+    def open_product(self) -> None:
+        entry = self.pick_seen_product()
+        auth = self.authorized() if entry else None
+        if entry is None or auth is None:
+            return
+
+        def same_as_list_entry(exchange: Exchange) -> None:
+            product_matches_list_entry(exchange.json, entry)
+
+        reply = send(
+            self.client, DETAIL, f"{PRODUCTS}/{entry['id']}", headers=auth, judge=same_as_list_entry
+        )
+        self.after(reply.status)
+
+    @task(2)
+    def check_availability(self) -> None:
+        product = self.pick_seen_product()
+        auth = self.authorized() if product else None
+        if product is None or auth is None:
+            return
+        denomination = choose_denomination(product["available_denominations"])
+
+        def false_outside_ranges(exchange: Exchange) -> None:
+            body = exchange.json
+            is_available = body.get("is_available") if isinstance(body, dict) else None
+            availability_false_outside_ranges(product, denomination, is_available)
+
+        reply = send(
+            self.client,
+            AVAILABILITY,
+            f"{PRODUCTS}/{product['id']}/availability",
+            body={"denomination": denomination, "quantity": random.randint(1, 5)},
+            headers=auth,
+            judge=false_outside_ranges,
+        )
+        self.after(reply.status)
+
+
+def choose_denomination(ranges: list[dict[str, float]]) -> float:
+    """Mostly an amount inside one of the ranges; sometimes one below or above all of them."""
+    low = min(r["min_value"] for r in ranges)
+    high = max(r["max_value"] for r in ranges)
+    roll = random.random()
+    if roll < 0.15 and low >= 0.04:
+        return round(low / 2, 2)  # below every range, still a valid denomination (P4)
+    if roll < 0.3:
+        return round(min(high * 2 + 1, 1_000_000_000), 2)  # above every range
+    chosen = random.choice(ranges)
+    amount = round(random.uniform(chosen["min_value"], chosen["max_value"]), 2)
+    return min(max(amount, chosen["min_value"]), chosen["max_value"])
+
+
+class CatalogCrawler(ApiUser):
+    """A partner mirroring the catalog: every page, large limits, one sort order per pass."""
+
+    weight = 1
+    think_time = between(0.2, 1.0)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.tokens.login()
+        self.start_pass()
+
+    def start_pass(self) -> None:
+        self.page = 1
+        self.pass_query = {"limit": str(random.choice(CRAWL_LIMITS))}
+        if random.random() < 0.5:
+            self.pass_query["sort"] = json.dumps(random_sort(), separators=(",", ":"))
+
+    @task
+    def fetch_next_page(self) -> None:
+        auth = self.authorized()
+        if auth is None:
+            return
+        query = {**self.pass_query, "page": str(self.page)}
+        reply = send(self.client, CRAWL, PRODUCTS, query=query, headers=auth)
+        self.after(reply.status)
+        more = reply.exchange is not None and reply.exchange.headers.get("x-has-more") == "true"
+        if reply.status == 200 and more and reply.json:
+            self.page += 1
+        else:
+            self.start_pass()
+
+
+class TokenChurner(ApiUser):
+    """A short-lived client: log in, refresh twice, log out, and start over."""
+
+    weight = 1
+    think_time = between(0.2, 0.6)
+    REFRESHES_PER_LOGIN = 2
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.refreshes = 0
+
+    @task
+    def next_auth_step(self) -> None:
+        if not self.tokens.logged_in:
+            self.tokens.login()
+            self.refreshes = 0
+        elif self.refreshes < self.REFRESHES_PER_LOGIN:
+            self.tokens.refresh()
+            self.refreshes += 1
+        else:
+            self.tokens.logout()
+
+
+# --- Options and run-wide checks -----------------------------------------------------------------
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser: Any) -> None:
+    parser.add_argument(
+        "--profiles-file",
+        default=str(DEFAULT_PROFILES_FILE),
+        include_in_web_ui=False,
+        help="Load profiles (TOML); --profile NAME picks one (default: smoke)",
+    )
+    parser.add_argument(
+        "--allowed-hosts-file",
+        default=str(HERE / "allowed-hosts.toml"),
+        include_in_web_ui=False,
+        help="Hosts besides loopback that may receive load",
+    )
+    parser.add_argument(
+        "--allow-any-host",
+        action="store_true",
+        default=False,
+        include_in_web_ui=False,
+        help="Send load to a host outside the allow-list (only to a service you own)",
+    )
+    parser.add_argument(
+        "--facts-file",
+        default="",
+        include_in_web_ui=False,
+        help="Write run facts Locust's CSV lacks (profile, cpu_warning) as JSON to this path",
+    )
+
+
+@events.init.add_listener
+def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
+    """An unlisted host or an unknown/unbounded profile stops Locust with exit code 2."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    options = environment.parsed_options
+    try:
+        selected_profile(options)
+        if environment.host:
+            allowed = load_allowed_hosts(Path(options.allowed_hosts_file))
+            check_target_allowed(environment.host, allowed, options.allow_any_host)
+    except OctoqaError as exc:
+        logging.error("%s", exc)
+        sys.exit(exc.exit_code)
+
+
+GENERATOR: dict[str, Any] = {"cpu_warning": False, "workers_reported": set()}
+
+
+@events.cpu_warning.add_listener
+def note_starved_generator(**_: Any) -> None:
+    """A generator above ~90 % CPU measured itself, not the API: the summary must say so."""
+    GENERATOR["cpu_warning"] = True
+
+
+@events.worker_report.add_listener
+def note_reporting_worker(client_id: str, **_: Any) -> None:
+    """Which workers sent statistics to this master: proof the merged numbers are theirs."""
+    GENERATOR["workers_reported"].add(client_id)
+
+
+@events.quitting.add_listener
+def write_facts(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    options = environment.parsed_options
+    if getattr(options, "csv_prefix", None):
+        # Locust's CSV writer snapshots once a second and is not flushed at the end: give it one
+        # more tick so the final CSV holds every request of the run.
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
+    if not options.facts_file:
+        return
+    runner = environment.runner
+    profile = selected_profile(options)
+    facts = {
+        "profile": profile.name,
+        "model": "open" if profile.per_user_rps is not None else "closed",
+        "cpu_warning": bool(
+            GENERATOR["cpu_warning"]
+            or getattr(runner, "cpu_warning_emitted", False)
+            or getattr(runner, "worker_cpu_warning_emitted", False)
+        ),
+        "workers_reported": len(GENERATOR["workers_reported"]),
+    }
+    Path(options.facts_file).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,98 @@
+"""One simulated client's login: renewed before `exp` and after a 401, never once per request.
+
+The access token is a JWT whose `exp` the client reads without verifying it (ASSUMPTIONS A4,
+`octopus_qa.session.token_expiry`). A token is renewed a little before `exp`: five seconds
+(`session.RENEW_MARGIN`), or a third of its lifetime when it lives shorter than that, so a
+three-second token is renewed about once every two seconds, not on every request. A refresh
+token works once (A2): a failed refresh falls back to a fresh login.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+from locust.contrib.fasthttp import FastHttpSession
+from validation import Reply, send
+
+from octopus_qa.credentials import Credentials
+from octopus_qa.loadtest.endpoints import ENDPOINTS
+from octopus_qa.session import LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH, RENEW_MARGIN, token_expiry
+
+LOGIN, REFRESH, LOGOUT = ENDPOINTS["login"], ENDPOINTS["refresh"], ENDPOINTS["logout"]
+
+
+class TokenKeeper:
+    """The tokens of one simulated client, and the three auth calls that manage them."""
+
+    def __init__(self, client: FastHttpSession, credentials: Credentials) -> None:
+        self._client = client
+        self._credentials = credentials
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._renew_at = 0.0
+
+    @property
+    def logged_in(self) -> bool:
+        return self._access is not None
+
+    def authorization(self) -> dict[str, str] | None:
+        """The Authorization header for the next request, renewing first if `exp` is near."""
+        if self._access is None:
+            self.login()
+        elif time.time() >= self._renew_at:
+            self.refresh()
+        return {"Authorization": f"Bearer {self._access}"} if self._access else None
+
+    def login(self) -> bool:
+        reply = send(self._client, LOGIN, LOGIN_PATH, body=self._credentials.as_login_body())
+        return self._keep(reply)
+
+    def refresh(self) -> bool:
+        """Exchange the refresh token for new tokens; log in again when that fails."""
+        if self._refresh is None:
+            return self.login()
+        reply = send(
+            self._client,
+            REFRESH,
+            REFRESH_PATH,
+            headers={"Authorization": f"Bearer {self._refresh}"},
+        )
+        return self._keep(reply) or self.login()
+
+    def logout(self) -> bool:
+        if self._access is None:
+            return False
+        reply = send(
+            self._client,
+            LOGOUT,
+            LOGOUT_PATH,
+            headers={"Authorization": f"Bearer {self._access}"},
+            expect=204,
+        )
+        self._forget()
+        return reply.ok
+
+    def unauthorized(self) -> None:
+        """A protected request came back 401: renew now rather than repeat the failure."""
+        self.refresh()
+
+    def _keep(self, reply: Reply) -> bool:
+        body = reply.json
+        if not reply.ok or not isinstance(body, dict):
+            self._forget()
+            return False
+        try:
+            access, refresh = str(body["access_token"]), str(body["refresh_token"])
+            expires_at = token_expiry(access)
+        except (KeyError, TypeError, ValueError, jwt.PyJWTError):  # a target fault, not a crash
+            self._forget()
+            return False
+        self._access, self._refresh = access, refresh
+        lifetime = expires_at - time.time()
+        self._renew_at = expires_at - min(RENEW_MARGIN, max(lifetime, 0.0) / 3)
+        return True
+
+    def _forget(self) -> None:
+        self._access = self._refresh = None
+        self._renew_at = 0.0

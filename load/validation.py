@@ -1,0 +1,135 @@
+"""Every response under load, judged by the same rule checks as the contract suite.
+
+`send()` makes one request through a FastHttpUser's client, turns the response into an
+`octopus_qa.rules.Exchange` and runs `cheap_response_checks` on it (status, envelope, pagination
+arithmetic, request id), then the scenario's own check where it knows more (the product's
+denomination ranges, the list entry a detail must match). A broken rule becomes a Locust
+failure whose message starts with the rule id, so the failures table and CSV name the rule; the
+runner counts them per rule from there. There is no second copy of any rule here.
+
+A 429 is "retry later" (ASSUMPTIONS E4): it is reported under a separate request name (so it
+neither counts as a failure nor bends the endpoint's percentiles) and the user sleeps for its
+Retry-After before the next request.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+from locust.contrib.fasthttp import FastHttpSession
+
+from octopus_qa.ksuids import new_ksuid
+from octopus_qa.loadtest.endpoints import Endpoint, rate_limited_name
+from octopus_qa.rules import (
+    RETRY_LATER,
+    Exchange,
+    RuleViolation,
+    cheap_response_checks,
+    lower_headers,
+)
+
+#: A Retry-After longer than this is capped: the run's own time limit bounds every wait.
+MAX_RETRY_AFTER_S = 30.0
+#: Without a usable Retry-After, back off this long.
+DEFAULT_RETRY_AFTER_S = 1.0
+
+#: Share of requests that carry a client trace id: those check the echo (H2), the others the
+#: server's own KSUID (H3). Both branches are judged, and a KSUID is not drawn for every request.
+CLIENT_TRACE_SHARE = 0.25
+
+Judge = Callable[[Exchange], None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a scenario learns from one request: the exchange when it was usable."""
+
+    status: int  # 0 when no HTTP response came back (connection error, timeout)
+    exchange: Exchange | None
+    ok: bool  # the expected status came back and every rule held
+
+    @property
+    def json(self) -> Any:
+        return self.exchange.json if self.exchange is not None else None
+
+
+def send(
+    client: FastHttpSession,
+    endpoint: Endpoint,
+    path: str,
+    *,
+    query: Mapping[str, str] | None = None,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    expect: int = 200,
+    judge: Judge | None = None,
+) -> Reply:
+    """Send one request under `endpoint`'s name and judge the response by the rules."""
+    request_headers = dict(headers or {})
+    request_id = None
+    if random.random() < CLIENT_TRACE_SHARE:
+        request_id = request_headers["X-Request-Id"] = new_ksuid()
+    url = f"{path}?{urlencode(query)}" if query else path
+    retry_after = None
+    with client.request(
+        endpoint.method,
+        url,
+        name=endpoint.name,
+        headers=request_headers,
+        json=body,
+        catch_response=True,
+    ) as response:
+        status = response.status_code
+        if not status:
+            response.failure(f"no HTTP response: {type(response.error).__name__}")
+            return Reply(0, None, False)
+        exchange = Exchange(
+            method=endpoint.method,
+            path=path,
+            status=status,
+            headers=lower_headers(response.headers.items()),
+            body=response.content or b"",
+            query=dict(query or {}),
+            request_headers={"x-request-id": request_id} if request_id else {},
+            request_json=body,
+        )
+        if status == RETRY_LATER:
+            response.request_meta["name"] = rate_limited_name(endpoint)
+            response.success()
+            retry_after = _retry_after_s(exchange.headers.get("retry-after"))
+        else:
+            ok = _judge(response, exchange, expect, judge)
+    if retry_after is not None:
+        gevent.sleep(retry_after)
+        return Reply(status, exchange, False)
+    return Reply(status, exchange, ok)
+
+
+def _judge(response: Any, exchange: Exchange, expect: int, judge: Judge | None) -> bool:
+    """Mark the Locust request failed when a rule breaks or the status is not the expected one."""
+    try:
+        cheap_response_checks(exchange)
+        if exchange.status == expect and judge is not None:
+            judge(exchange)
+    except RuleViolation as violation:
+        response.failure(str(violation))
+        return False
+    if exchange.status != expect:
+        response.failure(f"HTTP {exchange.status} (expected {expect})")
+        return False
+    response.success()
+    return True
+
+
+def _retry_after_s(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header (delta-seconds; a date falls back to 1 s)."""
+    try:
+        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER_S
+    except ValueError:
+        seconds = DEFAULT_RETRY_AFTER_S
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)

@@ -1,0 +1,98 @@
+"""The verdict on a load run: each objective of `slo.toml`, and each baseline comparison, as a gate.
+
+A gate is one number measured against one limit. Latencies and error rates must stay at or
+below their limit, throughput at or above; the run-wide rule-violation budget is a gate too. With
+a baseline (an earlier run's summary.json), an endpoint's p95 may not grow, nor its throughput
+shrink, beyond the tolerance in `slo.toml`: a regression is a failed gate like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .results import EndpointStats
+from .slo import BaselineTolerance, ServiceLevels
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+AT_MOST, AT_LEAST = "<=", ">="
+
+
+@dataclass(frozen=True)
+class Gate:
+    endpoint: str
+    metric: str
+    limit: float
+    measured: float | None
+    verdict: str
+    comparison: str = AT_MOST
+    source: str = "slo"  # or "baseline"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge(
+    endpoint: str,
+    metric: str,
+    limit: float,
+    measured: float | None,
+    comparison: str = AT_MOST,
+    source: str = "slo",
+) -> Gate:
+    """One gate: skipped when nothing was measured, else pass or fail by the comparison."""
+    if measured is None:
+        verdict = SKIP
+    elif comparison == AT_MOST:
+        verdict = PASS if measured <= limit else FAIL
+    else:
+        verdict = PASS if measured >= limit else FAIL
+    return Gate(endpoint, metric, limit, measured, verdict, comparison, source)
+
+
+def slo_gates(
+    levels: ServiceLevels,
+    endpoints: Mapping[str, EndpointStats],
+    rule_violations: Mapping[str, int],
+) -> list[Gate]:
+    """Every objective of every endpoint, and the run's rule-violation budget."""
+    gates = []
+    for key, objectives in levels.endpoints.items():
+        stats = endpoints.get(key, EndpointStats(0, 0, 0.0, None, None, None))
+        gates += [
+            judge(key, "p50_ms", objectives.p50_ms, stats.p50_ms),
+            judge(key, "p95_ms", objectives.p95_ms, stats.p95_ms),
+            judge(key, "p99_ms", objectives.p99_ms, stats.p99_ms),
+            judge(key, "error_rate", objectives.max_error_rate, stats.error_rate),
+            judge(key, "rps", objectives.min_rps, stats.rps, AT_LEAST),
+        ]
+    violations = sum(rule_violations.values())
+    gates.append(judge("all", "rule_violations", levels.max_rule_violations, violations))
+    return gates
+
+
+def baseline_gates(
+    tolerance: BaselineTolerance,
+    endpoints: Mapping[str, EndpointStats],
+    baseline_endpoints: Mapping[str, Mapping[str, Any]],
+) -> list[Gate]:
+    """p95 growth and throughput loss against the baseline, for endpoints both runs measured."""
+    gates = []
+    for key, before in sorted(baseline_endpoints.items()):
+        now = endpoints.get(key)
+        if key == "total" or now is None:
+            continue
+        if min(now.requests, int(before.get("requests") or 0)) < tolerance.min_requests:
+            continue
+        if before.get("p95_ms") is not None:
+            limit = round(float(before["p95_ms"]) * (1 + tolerance.p95_tolerance), 3)
+            gates.append(judge(key, "p95_ms", limit, now.p95_ms, AT_MOST, "baseline"))
+        if before.get("rps") is not None:
+            floor = round(float(before["rps"]) * (1 - tolerance.throughput_tolerance), 3)
+            gates.append(judge(key, "rps", floor, round(now.rps, 3), AT_LEAST, "baseline"))
+    return gates
+
+
+def failed(gates: list[Gate]) -> list[Gate]:
+    return [gate for gate in gates if gate.verdict == FAIL]

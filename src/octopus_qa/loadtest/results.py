@@ -1,0 +1,153 @@
+"""What a Locust run measured, read back from the CSV files Locust wrote.
+
+The runner judges a run from these files after Locust has exited (so a run killed for
+overrunning still leaves what it measured): `<prefix>_stats.csv` for each endpoint's counts,
+throughput and percentiles, `<prefix>_failures.csv` for the rule violations (the locustfile names
+each failure by its rule id), `<prefix>_stats_history.csv` for the run over time, and the small
+facts file the locustfile writes for what CSV lacks (the profile, Locust's CPU warning).
+
+Locust rounds response times into buckets of about two significant digits before it computes
+percentiles; the values here are those buckets.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..rules import RULES
+from .endpoints import RATE_LIMITED_PREFIX, endpoint_for_name
+
+AGGREGATED = "Aggregated"
+#: A failure message that names a rule: "[rule-id] ..." (possibly wrapped by Locust's
+#: CatchResponseError('...') repr).
+RULE_IN_MESSAGE = re.compile(r"^(?:\w+\(['\"])?\[(?P<rule>[a-z0-9-]+)\]")
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failures / self.requests if self.requests else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "rps": round(self.rps, 3),
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Measurements:
+    endpoints: Mapping[str, EndpointStats]  # by endpoint key, plus "total"
+    rate_limited: int
+    rule_violations: Mapping[str, int]
+    history: list[dict[str, Any]]
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    if not path.exists():
+        return iter(())
+    with path.open(newline="", encoding="utf-8") as handle:
+        return iter(list(csv.DictReader(handle)))
+
+
+def _percentile(value: str | None) -> float | None:
+    if value in (None, "", "N/A"):
+        return None
+    return float(value)
+
+
+def _endpoint_stats(row: Mapping[str, str]) -> EndpointStats:
+    return EndpointStats(
+        requests=int(row["Request Count"]),
+        failures=int(row["Failure Count"]),
+        rps=float(row["Requests/s"]),
+        p50_ms=_percentile(row.get("50%")),
+        p95_ms=_percentile(row.get("95%")),
+        p99_ms=_percentile(row.get("99%")),
+    )
+
+
+def read_stats(stats_csv: Path) -> tuple[dict[str, EndpointStats], int]:
+    """Per-endpoint statistics (keyed by endpoint key, "total" for Locust's aggregate) and the
+    number of 429 answers, which the locustfile reports under separate names."""
+    endpoints: dict[str, EndpointStats] = {}
+    rate_limited = 0
+    for row in _rows(stats_csv):
+        name = row["Name"]
+        if name == AGGREGATED:
+            endpoints["total"] = _endpoint_stats(row)
+        elif name.startswith(RATE_LIMITED_PREFIX):
+            rate_limited += int(row["Request Count"])
+        elif (endpoint := endpoint_for_name(name)) is not None:
+            endpoints[endpoint.key] = _endpoint_stats(row)
+    return endpoints, rate_limited
+
+
+def read_rule_violations(failures_csv: Path) -> dict[str, int]:
+    """How many responses broke each rule, from the failure messages that name one."""
+    counts: Counter[str] = Counter()
+    for row in _rows(failures_csv):
+        match = RULE_IN_MESSAGE.match(row["Error"])
+        if match and match["rule"] in RULES:
+            counts[match["rule"]] += int(row["Occurrences"])
+    return dict(sorted(counts.items()))
+
+
+def read_history(history_csv: Path) -> list[dict[str, Any]]:
+    """The run second by second (Locust's aggregate rows): users, throughput, latency, failures."""
+    history = []
+    start: int | None = None
+    for row in _rows(history_csv):
+        if row["Name"] != AGGREGATED:
+            continue
+        timestamp = int(row["Timestamp"])
+        start = timestamp if start is None else start
+        history.append(
+            {
+                "t": timestamp - start,
+                "users": int(row["User Count"]),
+                "rps": round(float(row["Requests/s"]), 3),
+                "p50_ms": _percentile(row["50%"]),
+                "p95_ms": _percentile(row["95%"]),
+                "failures_per_s": round(float(row["Failures/s"]), 3),
+            }
+        )
+    return history
+
+
+def read_measurements(csv_prefix: Path) -> Measurements:
+    endpoints, rate_limited = read_stats(Path(f"{csv_prefix}_stats.csv"))
+    return Measurements(
+        endpoints=endpoints,
+        rate_limited=rate_limited,
+        rule_violations=read_rule_violations(Path(f"{csv_prefix}_failures.csv")),
+        history=read_history(Path(f"{csv_prefix}_stats_history.csv")),
+    )
+
+
+def read_facts(path: Path) -> dict[str, Any]:
+    """The facts file the locustfile writes at the end ({} when Locust never got that far)."""
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return facts if isinstance(facts, dict) else {}

@@ -1,0 +1,70 @@
+"""`<run>/load/summary.json`, the gates table printed at the end, and reading a baseline back.
+
+The summary has the shape every stage agreed on (see the team briefing): verdict, target,
+profile, timing, gates with measured value, limit and verdict, per-endpoint statistics, rule
+violations, 429s, Locust's CPU warning and the run over time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .gates import FAIL, Gate
+
+SUMMARY_FILE = "summary.json"
+
+
+def read_baseline(path: Path, profile: str) -> dict[str, Mapping[str, Any]]:
+    """The per-endpoint numbers of an earlier load summary, from a run of the same profile."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the baseline {path}: {exc}") from None
+    endpoints = data.get("endpoints") if isinstance(data, dict) else None
+    if data.get("stage") != "load" or not isinstance(endpoints, dict):
+        raise UsageError(f"{path} is not a load summary.json (no stage 'load' with endpoints)")
+    if data.get("profile") != profile:
+        raise UsageError(
+            f"the baseline {path} is a {data.get('profile')!r} run; compare a {profile!r} run "
+            "with a baseline of the same profile"
+        )
+    return {key: value for key, value in endpoints.items() if isinstance(value, dict)}
+
+
+def write_summary(directory: Path, summary: Mapping[str, Any]) -> Path:
+    path = directory / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def gates_table(gates: list[Gate]) -> str:
+    """The gates as an aligned text table, failed ones marked so they stand out."""
+    header = ("endpoint", "metric", "source", "measured", "limit", "verdict")
+    rows = [
+        (
+            gate.endpoint,
+            gate.metric,
+            gate.source,
+            _number(gate.measured),
+            f"{gate.comparison} {_number(gate.limit)}",
+            gate.verdict.upper() if gate.verdict == FAIL else gate.verdict,
+        )
+        for gate in gates
+    ]
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in (header, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)

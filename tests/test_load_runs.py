@@ -1,0 +1,287 @@
+"""`octoqa load` end to end: real Locust runs against real sandboxes on loopback.
+
+Each sandbox is `octoqa sandbox --port P ...` in its own process, with the latency, error rate,
+token lifetime or planted fault the test needs; each load run is Locust in a subprocess for
+10-15 seconds. The runs prove the gates can fail: slow answers break the latency gate, 500s
+the error gate, a broken pagination header the rule-violation gate, a far better baseline the
+regression gate. Targets outside the allow-list, dead ones and garbage ones are refused with
+exit code 2 before any load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from octopus_qa.credentials import DEMO_PASSWORD
+from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
+from octopus_qa.target import free_port
+
+RUN_TIMEOUT_S = 180
+STARTUP_DEADLINE_S = 20.0
+#: The environment of a run: no target or credentials inherited from the caller's shell.
+CLEAN_ENV = {
+    key: value
+    for key, value in os.environ.items()
+    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
+}
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {STARTUP_DEADLINE_S} s")
+
+
+@contextmanager
+def serving(command: list[str], port: int) -> Iterator[str]:
+    """Run a loopback server in its own process for the block; yield its base URL."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLEAN_ENV
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def sandbox(*options: str) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port), *options]
+    with serving(command, port) as url:
+        yield url
+
+
+def octoqa_load(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "octopus_qa", "load", *args],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        cwd=cwd,
+        env=CLEAN_ENV,
+    )
+
+
+def summary_of(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "load" / "summary.json").read_text(encoding="utf-8"))
+
+
+def failed_gates(summary: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(g["endpoint"], g["metric"]) for g in summary["gates"] if g["verdict"] == "fail"}
+
+
+def load_against(url: str, run_dir: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = octoqa_load("--target", url, "--report-dir", str(run_dir), *args)
+    return result.returncode, summary_of(run_dir), result.stdout + result.stderr
+
+
+# --- Runs that pass ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_smoke_run_against_the_embedded_sandbox_passes_its_gates_with_zero_failures(
+    tmp_path: Path,
+) -> None:
+    result = octoqa_load("--profile", "smoke", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = (tmp_path / "reports" / "latest").resolve()
+    summary = summary_of(run_dir)
+    assert summary["verdict"] == "pass"
+    assert summary["stage"] == "load" and summary["profile"] == "smoke"
+    assert summary["endpoints"]["total"]["requests"] > 50
+    assert summary["endpoints"]["total"]["failures"] == 0
+    assert summary["rule_violations"] == {}
+    assert {"login", "list", "detail", "availability", "refresh", "logout"} <= set(
+        summary["endpoints"]
+    )
+    assert not failed_gates(summary)
+    assert len(summary["history"]) >= 5 and max(p["users"] for p in summary["history"]) == 12
+    for artifact in ("load/locust.html", "load/locust_stats.csv", "load/locust_stats_history.csv"):
+        assert (run_dir / artifact).is_file(), artifact
+    assert "load verdict: pass" in result.stdout
+
+
+@pytest.mark.slow
+def test_reports_carry_no_password_and_no_token(tmp_path: Path) -> None:
+    with sandbox() as url:
+        code, _, output = load_against(url, tmp_path / "run")
+    assert code == 0, output
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert DEMO_PASSWORD not in text, path
+            assert "eyJ" not in text, f"{path} holds what looks like a JWT"
+            assert "Bearer " not in text, path
+    assert DEMO_PASSWORD not in output
+
+
+@pytest.mark.slow
+def test_short_lived_tokens_are_refreshed_without_a_single_auth_failure(tmp_path: Path) -> None:
+    with sandbox("--token-ttl", "3") as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--profile", "soak-smoke")
+    assert code == 0, output
+    endpoints = summary["endpoints"]
+    assert endpoints["total"]["failures"] == 0
+    assert endpoints["refresh"]["requests"] >= 12  # every user renewed, over five lifetimes
+    protected = sum(
+        endpoints[key]["requests"] for key in ("list", "crawl", "detail", "availability")
+    )
+    # Renewed before exp (every ~2 s per user at a 3 s lifetime), not before every request.
+    assert endpoints["refresh"]["requests"] < protected * 0.8
+
+
+@pytest.mark.slow
+def test_workers_run_in_locusts_distributed_mode_and_results_merge(tmp_path: Path) -> None:
+    with sandbox() as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--workers", "2")
+    assert code == 0, output
+    assert summary["workers"] == 2
+    assert summary["workers_reported"] == 2
+    assert summary["endpoints"]["total"]["requests"] > 50
+
+
+@pytest.mark.slow
+def test_run_time_cuts_a_profile_short(tmp_path: Path) -> None:
+    with sandbox() as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--run-time", "4s")
+    assert code == 0, output
+    assert summary["history"][-1]["t"] <= 6  # the smoke profile alone would run 10 s
+    assert summary["endpoints"]["total"]["requests"] > 0
+
+
+# --- Runs that must fail (exit code 1) --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_slow_answers_break_the_latency_gate(tmp_path: Path) -> None:
+    with sandbox("--latency-ms", "300") as url:
+        code, summary, output = load_against(url, tmp_path / "run")
+    assert code == 1, output
+    assert summary["verdict"] == "fail"
+    assert ("list", "p95_ms") in failed_gates(summary)
+    assert "FAIL" in output
+
+
+@pytest.mark.slow
+def test_server_errors_break_the_error_rate_gate(tmp_path: Path) -> None:
+    with sandbox("--error-rate", "0.05") as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--profile", "soak-smoke")
+    assert code == 1, output
+    assert any(metric == "error_rate" for _, metric in failed_gates(summary))
+    assert summary["rule_violations"] == {}  # a documented 500 is an error, not a broken rule
+
+
+@pytest.mark.slow
+def test_a_contract_fault_is_named_by_its_rule_under_load(tmp_path: Path) -> None:
+    with sandbox("--fault", "total-pages-off-by-one") as url:
+        code, summary, output = load_against(url, tmp_path / "run")
+    assert code == 1, output
+    assert summary["rule_violations"].get("pagination-headers-consistent", 0) > 0
+    assert ("all", "rule_violations") in failed_gates(summary)
+    assert "[pagination-headers-consistent]" in output
+
+
+@pytest.mark.slow
+def test_a_regression_against_a_far_better_baseline_fails_the_run(tmp_path: Path) -> None:
+    better = {"requests": 100_000, "failures": 0, "rps": 10_000.0, "p50_ms": 0.1, "p95_ms": 0.1}
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(
+        json.dumps({"stage": "load", "profile": "smoke", "endpoints": {"list": better}}),
+        encoding="utf-8",
+    )
+    with sandbox() as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--baseline", str(baseline))
+    assert code == 1, output
+    regressions = {(g["endpoint"], g["metric"]) for g in summary["regressions"]}
+    assert regressions == {("list", "p95_ms"), ("list", "rps")}
+    assert all(g["source"] == "baseline" for g in summary["regressions"])
+
+
+# --- Refusals (exit code 2, before any load) --------------------------------------------------
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_host_outside_the_allow_list_is_refused_before_any_traffic(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = octoqa_load("--target", "https://example.invalid", cwd=tmp_path)
+    assert_refused(result, "allow-list")
+    assert time.monotonic() - started < 15
+    assert not (tmp_path / "reports").exists()  # refused before a run directory was made
+
+
+def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = octoqa_load("--target", f"http://127.0.0.1:{free_port()}", cwd=tmp_path)
+    assert_refused(result, "cannot reach")
+
+
+def test_a_target_that_is_not_the_api_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    with serving(command, port) as url:
+        result = octoqa_load("--target", url, cwd=tmp_path)
+    assert_refused(result, "does not look like the Octopus Cards API")
+
+
+def test_an_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
+    assert_refused(octoqa_load("--profile", "forever", cwd=tmp_path), "unknown load profile")
+
+
+def test_a_run_time_beyond_the_cap_is_refused(tmp_path: Path) -> None:
+    assert_refused(octoqa_load("--run-time", "100h", cwd=tmp_path), "--run-time")
+
+
+@pytest.mark.slow
+def test_plain_locust_refuses_a_host_outside_the_allow_list(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(DEFAULT_LOAD_DIR / "locustfile.py"),
+            "--host",
+            "https://example.invalid",
+            "--headless",
+            "--run-time",
+            "5s",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=CLEAN_ENV,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "allow-list" in result.stderr
+    assert "All users spawned" not in result.stderr
