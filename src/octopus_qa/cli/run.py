@@ -1,17 +1,103 @@
-"""`octoqa run`: not built yet (placeholder owned by the run work)."""
+"""`octoqa run`: the whole pipeline (spec, contract, load, report) against one target.
+
+What the stages are and how they are judged lives in `octopus_qa.pipeline`; this module parses
+the options and shows progress: on a terminal, a live line per stage with its elapsed time; in a
+log (CI), one quiet line per stage as it ends.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
 
-from ..errors import UsageError
+from ..pipeline import PipelineConfig, RunOptions, StageResult, run_pipeline
 
-HELP = "(run: not built yet)"
+HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    del parser
+    config = PipelineConfig.default()
+    parser.add_argument(
+        "--target",
+        metavar="URL",
+        help="base URL of the API, or 'embedded' (default: $OCTOPUS_BASE_URL, else embedded)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(config.profiles),
+        default=config.default_profile,
+        help=f"how hard each stage tries (default: {config.default_profile}; see pipeline.toml)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="catalog and generation seed (default: 0)"
+    )
+    parser.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        type=Path,
+        help="write the run here (default: a new reports/<run-id>/, with reports/latest)",
+    )
+
+
+class Progress:
+    """Stage n/4, its name and the time it has taken, shown as the run goes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self._started = 0.0
+        self._label = ""
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def start(self, index: int, count: int, name: str) -> None:
+        self._label = f"[{index}/{count}] {name:<9}"
+        self._started = time.monotonic()
+        if not self.live:
+            return
+        self._stop.clear()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            elapsed = time.monotonic() - self._started
+            self.stream.write(f"\r{self._label} running  {elapsed:5.0f} s")
+            self.stream.flush()
+
+    def end(self, index: int, count: int, result: StageResult) -> None:
+        del index, count
+        if self._ticker is not None:
+            self._stop.set()
+            self._ticker.join()
+            self._ticker = None
+        elapsed = time.monotonic() - self._started
+        why = f"  {result.reason}" if result.reason else ""
+        line = f"{self._label} {result.verdict.upper():<8} {elapsed:5.1f} s{why}"
+        self.stream.write(("\r\x1b[K" if self.live else "") + line + "\n")
+        self.stream.flush()
 
 
 def main(args: argparse.Namespace) -> int:
-    raise UsageError("octoqa run is not built yet")
+    progress = Progress(sys.stdout)
+    outcome = run_pipeline(
+        RunOptions(
+            target=args.target,
+            profile=args.profile,
+            seed=args.seed,
+            report_dir=args.report_dir,
+        ),
+        on_start=progress.start,
+        on_end=progress.end,
+    )
+    print(f"{outcome.verdict.upper()}: report at {outcome.run_dir / 'index.html'}")
+    problem = outcome.first_problem
+    if outcome.exit_code == 2 and problem is not None:
+        print(
+            f"octoqa: error: stage {problem.name} could not run: {problem.reason}", file=sys.stderr
+        )
+    return outcome.exit_code
