@@ -12,7 +12,6 @@ it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import tomllib
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from typing import Any
+
+from orjson import loads as json_loads
 
 from .ksuids import is_ksuid
 
@@ -105,12 +106,16 @@ class Exchange:
 
     @cached_property
     def json(self) -> Any:
-        """The parsed body, or None when it is empty or not JSON."""
+        """The parsed body, or None when it is empty or not JSON.
+
+        orjson, not the standard library: the load suite parses every page it receives, and the
+        parse was most of what validation cost per request (bench/README.md, bench_load.py).
+        """
         if not self.body:
             return None
         try:
-            return json.loads(self.body)
-        except ValueError:
+            return json_loads(self.body)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
             return None
 
     @property
