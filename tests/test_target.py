@@ -20,7 +20,9 @@ def test_option_wins_over_environment_and_trailing_slash_is_dropped() -> None:
     assert resolve_target(None, environ=environ) == "https://from-env.test"
 
 
-@pytest.mark.parametrize("value", ["ftp://host", "127.0.0.1:8080", "http://", "http://h:99999", "x"])
+@pytest.mark.parametrize(
+    "value", ["ftp://host", "127.0.0.1:8080", "http://", "http://h:99999", "x"]
+)
 def test_malformed_target_is_a_usage_error(value: str) -> None:
     with pytest.raises(UsageError, match="target"):
         resolve_target(value, environ={})

@@ -1,0 +1,167 @@
+"""The rules of rules.py registered as schemathesis checks: one thin adapter per rule.
+
+Each adapter turns schemathesis's (case, response) into a `rules.Exchange` read from the request
+as it went on the wire (the coverage phase sends undeclared methods and mutated queries under an
+operation's label) and calls the one implementation in `octopus_qa.rules`. A 429 is "retry later"
+(ASSUMPTIONS E4), never judged. Under `--documented-only` a violation of an assumed rule is not
+reported. Registered on import: conftest.py lists this module in `pytest_plugins`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import schemathesis
+
+from octopus_qa import rules
+from octopus_qa.contract.exchanges import from_schemathesis
+from octopus_qa.rules import RULES, Exchange, RuleViolation
+
+from .plugin import current_suite
+
+
+def _judge(response: Any, check: Callable[[Exchange], None]) -> None:
+    exchange = from_schemathesis(response)
+    if exchange.status == rules.RETRY_LATER:
+        return
+    current_suite().coverage.record(exchange.method, exchange.path, exchange.status)
+    _report(check, exchange)
+
+
+def _report(check: Callable[[Exchange], None], exchange: Exchange) -> None:
+    try:
+        check(exchange)
+    except RuleViolation as violation:
+        if current_suite().documented_only and violation.rule.assumed:
+            return
+        raise
+
+
+@schemathesis.check
+def request_id_follows_rules(ctx: Any, response: Any, case: Any) -> None:
+    """H1-H3: X-Request-Id present, echoed when a KSUID was sent, else a fresh KSUID."""
+    _judge(response, rules.request_id_follows_rules)
+
+
+@schemathesis.check
+def json_content_type(ctx: Any, response: Any, case: Any) -> None:
+    """H4: JSON bodies are served as application/json."""
+    _judge(response, rules.json_content_type)
+
+
+@schemathesis.check
+def status_is_documented(ctx: Any, response: Any, case: Any) -> None:
+    """E4: only documented status codes (204 from logout only)."""
+    _judge(response, rules.status_is_documented)
+
+
+@schemathesis.check
+def error_envelope_is_documented(ctx: Any, response: Any, case: Any) -> None:
+    """E1: every 4xx/5xx body is the documented envelope with the documented name/code pair."""
+    _judge(response, rules.error_envelope_is_documented)
+
+
+@schemathesis.check
+def pagination_headers_are_consistent(ctx: Any, response: Any, case: Any) -> None:
+    """L2/L3: the pagination headers agree with the request, each other and the body."""
+    _judge(response, rules.pagination_headers_are_consistent)
+
+
+def requested_sort(query: Mapping[str, str]) -> tuple[str, str] | None:
+    """(field, direction) of a well-formed `sort` query value (L4: keys case-insensitive)."""
+    raw = query.get("sort")
+    if raw is None:
+        return ("id", "DESC")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    keys = {str(key).lower(): item for key, item in value.items()}
+    field, direction = keys.get("field"), keys.get("direction")
+    if not isinstance(field, str) or not isinstance(direction, str):
+        return None
+    if field.lower() not in ("id", "name") or direction.upper() not in ("ASC", "DESC"):
+        return None
+    return field.lower(), direction.upper()
+
+
+def _listed_items(exchange: Exchange) -> list[Any] | None:
+    if not exchange.is_list or exchange.status != 200 or not isinstance(exchange.json, list):
+        return None
+    return [item for item in exchange.json if isinstance(item, dict)]
+
+
+@schemathesis.check
+def items_are_sorted(ctx: Any, response: Any, case: Any) -> None:
+    """L5: a list comes in the order its `sort` asks for (default id DESC)."""
+
+    def check(exchange: Exchange) -> None:
+        items = _listed_items(exchange)
+        sort = requested_sort(exchange.query)
+        if items is None or sort is None:
+            return
+        rule_id = "default-order-id-desc" if "sort" not in exchange.query else "sort-orders-results"
+        rules.items_are_sorted(items, sort[0], sort[1], rule_id=rule_id)
+
+    _judge(response, check)
+
+
+@schemathesis.check
+def items_match_filters(ctx: Any, response: Any, case: Any) -> None:
+    """L6: every listed item matches every filter of the query."""
+
+    def check(exchange: Exchange) -> None:
+        items = _listed_items(exchange)
+        filters = {
+            name: exchange.query[name] for name in rules.FILTER_FIELDS if name in exchange.query
+        }
+        if items is not None and filters:
+            rules.items_match_filters(items, filters)
+
+    _judge(response, check)
+
+
+@schemathesis.check
+def denomination_ranges_are_sane(ctx: Any, response: Any, case: Any) -> None:
+    """P2: every product body (list entry or details) has sane denomination ranges."""
+
+    def check(exchange: Exchange) -> None:
+        if exchange.method != "GET" or exchange.status != 200:
+            return
+        body = exchange.json
+        products = body if isinstance(body, list) else [body]
+        for product in products:
+            if isinstance(product, dict) and isinstance(
+                product.get("available_denominations"), list
+            ):
+                rules.denomination_ranges_are_sane(product)
+
+    _judge(response, check)
+
+
+#: The rules these checks judge, for the property test's rule marks.
+CHECKED_RULES = tuple(
+    rule_id
+    for rule_id in (
+        "request-id-present",
+        "request-id-echoed",
+        "request-id-generated",
+        "request-id-invalid-replaced",
+        "json-content-type",
+        "documented-status-codes",
+        "error-envelope",
+        "pagination-headers-present",
+        "pagination-headers-consistent",
+        "page-past-last-is-empty",
+        "paging-defaults",
+        "sort-orders-results",
+        "default-order-id-desc",
+        "filters-match",
+        "denomination-ranges-sane",
+    )
+    if rule_id in RULES
+)

@@ -1,0 +1,275 @@
+"""Authentication, one rule at a time: login (A1), the token (A4), refresh (A2), logout (A3),
+auth before validation (A6), missing and malformed Authorization, expiry. The stateful walk over
+the same operations is test_auth_flow.py."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import jwt
+import pytest
+
+from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.suite import Suite
+from octopus_qa.session import LOGOUT_PATH, REFRESH_PATH
+
+from .fixtures import LIST
+
+PROTECTED = [
+    pytest.param("GET", LIST, id="list"),
+    pytest.param("GET", f"{LIST}/1001", id="details"),
+    pytest.param("POST", f"{LIST}/1001/availability", id="availability"),
+    pytest.param("POST", LOGOUT_PATH, id="logout"),
+]
+TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_in", "expires_at")
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def tampered_tokens(token: str) -> dict[str, str]:
+    """Ways to break a good token: flip a signature character, alg none, edit the payload."""
+    header, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}."
+    extended = f"{header}.{_b64({**claims, 'exp': int(claims['exp']) + 86_400})}.{signature}"
+    return {
+        "flipped-signature": f"{header}.{payload}.{flipped}",
+        "alg-none": unsigned,
+        "edited-exp": extended,
+    }
+
+
+def _assert_token_body(body: Any, rule: str) -> None:
+    assert isinstance(body, dict), f"[{rule}] token body {body!r} is not an object"
+    missing = [name for name in TOKEN_FIELDS if name not in body]
+    assert not missing, f"[{rule}] token body lacks {missing}"
+    assert body["token_type"] == "Bearer", f"[{rule}] token_type is {body['token_type']!r}"
+    assert isinstance(body["expires_in"], int) and body["expires_in"] >= 0, (
+        f"[{rule}] expires_in {body['expires_in']!r}"
+    )
+    assert isinstance(body["refresh_token"], str) and body["refresh_token"], (
+        f"[{rule}] empty refresh_token"
+    )
+
+
+# --- login (A1) --------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("login-issues-tokens")
+def test_login_issues_tokens(api: ApiClient) -> None:
+    exchange = api.login()
+    assert exchange.status == 200, f"[login-issues-tokens] login answered {exchange.status}"
+    _assert_token_body(exchange.json, "login-issues-tokens")
+    assert api.get(LIST, token=exchange.json["access_token"], params={"limit": 1}).status == 200
+
+
+@pytest.mark.rule("access-token-is-jwt")
+def test_access_token_is_a_jwt_whose_exp_matches_expires_at(api: ApiClient) -> None:
+    issued_at = time.time()
+    body = api.login().json
+    try:
+        claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise AssertionError(
+            f"[access-token-is-jwt] the access token is not a JWT: {error}"
+        ) from None
+    exp = float(claims["exp"])
+    expires_at = datetime.fromisoformat(body["expires_at"]).timestamp()
+    assert abs(exp - expires_at) <= 1, (
+        f"[access-token-is-jwt] exp {exp} vs expires_at {body['expires_at']}"
+    )
+    assert abs(exp - (issued_at + body["expires_in"])) <= 5, (
+        f"[access-token-is-jwt] exp {exp} is not about now + expires_in ({body['expires_in']} s)"
+    )
+
+
+@pytest.mark.rule("login-rejects-bad-credentials")
+@pytest.mark.parametrize("which", ["password", "username", "both"])
+def test_wrong_credentials_are_refused(api: ApiClient, suite: Suite, which: str) -> None:
+    body = suite.credentials.as_login_body()
+    if which in ("password", "both"):
+        body["password"] = body["password"] + "-wrong"
+    if which in ("username", "both"):
+        body["username"] = "nobody-" + body["username"]
+    exchange = api.login(body)
+    assert exchange.status == 401, (
+        f"[login-rejects-bad-credentials] wrong {which} answered {exchange.status}, not 401"
+    )
+
+
+@pytest.mark.rule("login-rejects-malformed-body")
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"username": "x"},
+        {"password": "x"},
+        {"username": 1, "password": "x"},
+        {"username": "x", "password": None},
+        [],
+        "x",
+    ],
+    ids=[
+        "empty",
+        "no-password",
+        "no-username",
+        "number-username",
+        "null-password",
+        "array",
+        "string",
+    ],
+)
+def test_malformed_login_body_is_rejected(api: ApiClient, body: Any) -> None:
+    exchange = api.login(body)
+    assert exchange.status == 400, (
+        f"[login-rejects-malformed-body] body {body!r} answered {exchange.status}, not 400"
+    )
+
+
+@pytest.mark.rule("login-rejects-malformed-body")
+def test_login_body_that_is_not_json_is_rejected(api: ApiClient) -> None:
+    exchange = api.login(
+        json=None, content="username=a&password=b", headers={"Content-Type": "application/json"}
+    )
+    assert exchange.status == 400, (
+        f"[login-rejects-malformed-body] a non-JSON body answered {exchange.status}, not 400"
+    )
+
+
+# --- missing, malformed and tampered Authorization (A6) ----------------------------------------
+
+
+@pytest.mark.rule("auth-required")
+@pytest.mark.parametrize("method,path", PROTECTED)
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Basic dXNlcjpwYXNz", "bearer-token-without-scheme", "Bearer not.a.jwt"],
+    ids=["missing", "empty", "scheme-only", "basic", "no-scheme", "garbage-jwt"],
+)
+def test_protected_operation_without_a_valid_token_is_unauthorized(
+    api: ApiClient, method: str, path: str, authorization: str | None
+) -> None:
+    body = {"denomination": 10, "quantity": 1} if path.endswith("availability") else None
+    if authorization is None:
+        exchange = api.request(method, path, token=None, json=body)
+    else:
+        exchange = api.request(method, path, authorization=authorization, json=body)
+    assert exchange.status == 401, (
+        f"[auth-required] {method} {path} with {authorization!r} answered {exchange.status}, not 401"
+    )
+
+
+@pytest.mark.rule("auth-required")
+@pytest.mark.parametrize("how", ["flipped-signature", "alg-none", "edited-exp"])
+def test_tampered_token_is_unauthorized(api: ApiClient, how: str) -> None:
+    token = tampered_tokens(api.shared_login.access_token())[how]
+    exchange = api.get(LIST, token=token)
+    assert exchange.status == 401, (
+        f"[auth-required] a token with {how} answered {exchange.status}, not 401"
+    )
+
+
+@pytest.mark.rule("auth-checked-first")
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("GET", f"{LIST}/0", None),
+        ("GET", f"{LIST}?limit=0", None),
+        ("POST", f"{LIST}/-1/availability", {"denomination": -5}),
+        ("GET", "/api/v1/no-such-thing", None),
+    ],
+    ids=["bad-id", "bad-limit", "bad-body", "unknown-api-path"],
+)
+def test_auth_is_checked_before_validation(
+    api: ApiClient, method: str, path: str, body: Any
+) -> None:
+    exchange = api.request(method, path, token=None, json=body)
+    assert exchange.status == 401, (
+        f"[auth-checked-first] {method} {path} without a token answered {exchange.status}, not 401"
+    )
+
+
+# --- refresh (A2) and logout (A3) --------------------------------------------------------------
+
+
+@pytest.mark.rule("refresh-issues-new-tokens")
+def test_refresh_issues_new_working_tokens(api: ApiClient) -> None:
+    tokens = api.own_tokens()
+    exchange = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
+    assert exchange.status == 200, f"[refresh-issues-new-tokens] refresh answered {exchange.status}"
+    _assert_token_body(exchange.json, "refresh-issues-new-tokens")
+    body = exchange.json
+    assert body["access_token"] != tokens.access_token, (
+        "[refresh-issues-new-tokens] the same access token came back"
+    )
+    assert body["refresh_token"] != tokens.refresh_token, (
+        "[refresh-issues-new-tokens] the same refresh token came back"
+    )
+    works = api.get(LIST, token=body["access_token"], params={"limit": 1})
+    assert works.status == 200, (
+        f"[refresh-issues-new-tokens] the new access token answered {works.status}"
+    )
+
+
+@pytest.mark.rule("refresh-token-single-use")
+def test_refresh_token_works_once(api: ApiClient) -> None:
+    tokens = api.own_tokens()
+    assert api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token)).status == 200
+    again = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
+    assert again.status == 401, (
+        f"[refresh-token-single-use] a second use answered {again.status}, not 401"
+    )
+
+
+@pytest.mark.rule("refresh-rejects-access-token")
+def test_refresh_refuses_an_access_token(api: ApiClient) -> None:
+    tokens = api.own_tokens()
+    exchange = api.remember(api.post(REFRESH_PATH, token=tokens.access_token))
+    assert exchange.status == 401, (
+        f"[refresh-rejects-access-token] answered {exchange.status}, not 401"
+    )
+
+
+@pytest.mark.rule("logout-revokes-tokens")
+def test_logout_revokes_both_tokens(api: ApiClient) -> None:
+    tokens = api.own_tokens()
+    logout = api.post(LOGOUT_PATH, token=tokens.access_token)
+    assert logout.status == 204 and logout.body == b"", (
+        f"[logout-revokes-tokens] logout answered {logout.status} with {len(logout.body)} bytes"
+    )
+    after = api.get(LIST, token=tokens.access_token, params={"limit": 1})
+    assert after.status == 401, (
+        f"[logout-revokes-tokens] the access token still works ({after.status})"
+    )
+    refresh = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
+    assert refresh.status == 401, (
+        f"[logout-revokes-tokens] the refresh token still works ({refresh.status})"
+    )
+
+
+# --- expiry (A4) -------------------------------------------------------------------------------
+
+
+@pytest.mark.rule("expired-token-rejected")
+def test_expired_access_token_is_rejected(api: ApiClient, suite: Suite) -> None:
+    body = api.login().json
+    lifetime = float(body["expires_in"])
+    budget = suite.profile.expiry_wait_s
+    if lifetime + 1 > budget:
+        pytest.skip(
+            f"the target's tokens live {lifetime:g} s; profile {suite.profile.name} waits at most "
+            f"{budget:g} s (a target with shorter-lived tokens, e.g. octoqa sandbox --token-ttl 3)"
+        )
+    exp = jwt.decode(body["access_token"], options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, float(exp) - time.time() + 1.0))
+    exchange = api.get(LIST, token=body["access_token"], params={"limit": 1})
+    assert exchange.status == 401, (
+        f"[expired-token-rejected] a token {lifetime:g} s old answered {exchange.status}, not 401"
+    )

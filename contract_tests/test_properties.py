@@ -1,0 +1,98 @@
+"""Every operation of the spec, driven by schemathesis with positive and negative data.
+
+All built-in checks that apply run (configured in profiles.toml, not switched off), plus the rule
+checks of checks.py. The run's single login is schemathesis's auth; logout and refresh get a
+login of their own per example, since they spend the tokens they are given.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from schemathesis.core.failures import FailureGroup
+
+from octopus_qa.contract.ledger import BUILTIN_CHECK_RULES, OPERATION_INPUT_RULES
+from octopus_qa.contract.schema import load_schema
+from octopus_qa.rules import RETRY_LATER, RULES
+
+from .checks import CHECKED_RULES
+from .plugin import current_suite
+
+schema = load_schema(current_suite())
+
+#: Operations that spend the tokens they are sent; each example gets its own login.
+SPENDS_TOKENS = {"POST /auth/logout": "access_token", "POST /auth/refresh": "refresh_token"}
+
+
+@schema.auth(refresh_interval=None).skip_for(path="/auth/login")
+class RunLogin:
+    """The run's shared access token (renewed before `exp`), or a login of its own."""
+
+    def get(self, case: Any, context: Any) -> str:
+        suite = current_suite()
+        spent = SPENDS_TOKENS.get(case.operation.label)
+        if spent is None:
+            return suite.shared_login.access_token()
+        from octopus_qa.session import login
+
+        tokens = login(suite.base_url, suite.credentials)
+        suite.secrets.add(*tokens.secrets())
+        return tokens.refresh_token if spent == "refresh_token" else tokens.access_token
+
+    def set(self, case: Any, data: str, context: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+PROPERTY_RULES = tuple(
+    dict.fromkeys(
+        CHECKED_RULES
+        + tuple(rule for rules in BUILTIN_CHECK_RULES.values() for rule in rules)
+        + tuple(rule for rules in OPERATION_INPUT_RULES.values() for rule in rules)
+    )
+)
+
+
+def _rules_broken(group: FailureGroup, operation: str) -> list[str]:
+    broken: list[str] = []
+    for failure in group.exceptions:
+        text = f"{getattr(failure, 'title', '')} {getattr(failure, 'message', '')}"
+        names = [rule for rule in RULES if f"[{rule}]" in text]
+        for check in type(failure).checks:
+            if check in ("negative_data_rejection", "positive_data_acceptance"):
+                names.extend(OPERATION_INPUT_RULES.get(operation, ()))
+            else:
+                names.extend(BUILTIN_CHECK_RULES.get(check, ()))
+        broken.extend(names)
+    return list(dict.fromkeys(broken))
+
+
+def _call_with_retry_later(case: Any, base_url: str, max_wait: float) -> Any:
+    """Send the case; a 429 is waited for (bounded) and retried, never judged (E4)."""
+    response = case.call(base_url=base_url)
+    for _ in range(3):
+        if response.status_code != RETRY_LATER:
+            return response
+        try:
+            wait = float((response.headers.get("retry-after") or ["1"])[0])
+        except ValueError:
+            wait = 1.0
+        time.sleep(max(0.0, min(wait, max_wait)))
+        response = case.call(base_url=base_url)
+    return response
+
+
+@pytest.mark.rule(*PROPERTY_RULES)
+@schema.parametrize()
+def test_operation_keeps_the_contract(case: Any) -> None:
+    suite = current_suite()
+    response = _call_with_retry_later(case, suite.base_url, suite.profile.retry_after_max_s)
+    suite.secrets.add_from_body(response.content)  # login/refresh bodies carry tokens
+    if response.status_code == RETRY_LATER:
+        pytest.skip("the target kept answering 429 (retry later, ASSUMPTIONS E4)")
+    try:
+        case.validate_response(response, transport_kwargs={"base_url": suite.base_url})
+    except FailureGroup as group:
+        broken = " ".join(f"[{rule}]" for rule in _rules_broken(group, case.operation.label))
+        raise AssertionError(f"rules broken: {broken}\n{group.message}") from None

@@ -1,0 +1,170 @@
+"""The one HTTP client every hand-written contract test goes through.
+
+Each response is turned into a `rules.Exchange` and, unless a test opts out, judged by
+`rules.cheap_response_checks` (documented status, X-Request-Id, JSON Content-Type, error
+envelope, pagination arithmetic), so every test checks H1/H4/E1/E4/L2 on every response for free.
+A 429 is "retry later" (ASSUMPTIONS E4): waited for and retried, never judged.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from ..rules import RETRY_LATER, Exchange, cheap_response_checks
+from ..session import LOGIN_PATH, Tokens
+from .coverage import Coverage
+from .exchanges import from_httpx
+from .tokens import Secrets, SharedLogin
+
+#: Sentinel: use the run's shared access token.
+SHARED = object()
+RETRIES_ON_429 = 3
+
+
+class RetryLater(Exception):
+    """The target kept answering 429; the test cannot judge anything (E4)."""
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        shared_login: SharedLogin,
+        coverage: Coverage,
+        secrets: Secrets,
+        retry_after_max_s: float = 5.0,
+        on_exchange: Callable[[Exchange], None] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.shared_login = shared_login
+        self.coverage = coverage
+        self.secrets = secrets
+        self.retry_after_max_s = retry_after_max_s
+        self.on_exchange = on_exchange
+        self._http = httpx.Client(base_url=base_url, timeout=15.0)
+        #: The last requests sent, for the curl lines a failure report prints.
+        self.recent: deque[httpx.Request] = deque(maxlen=3)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: object = SHARED,
+        authorization: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> Exchange:
+        """Send one request and return the judged exchange.
+
+        `token`: SHARED (the run's login), None (no Authorization) or an access token string;
+        `authorization` sends that header value verbatim (malformed headers).
+        """
+        sent_headers = dict(headers or {})
+        if authorization is not None:
+            sent_headers["Authorization"] = authorization
+        elif token is SHARED:
+            sent_headers["Authorization"] = f"Bearer {self.shared_login.access_token()}"
+        elif isinstance(token, str):
+            sent_headers["Authorization"] = f"Bearer {token}"
+        exchange = self._send(method, path, sent_headers, params, json, content)
+        if exchange.status == 401 and token is SHARED and authorization is None:
+            # The shared token may have been revoked or expired early: renew once, then judge.
+            sent_headers["Authorization"] = f"Bearer {self.shared_login.renew()}"
+            exchange = self._send(method, path, sent_headers, params, json, content)
+        if check:
+            cheap_response_checks(exchange)
+        return exchange
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | str | None,
+    ) -> Exchange:
+        for _attempt in range(RETRIES_ON_429 + 1):
+            response = self._http.request(
+                method, path, headers=headers, params=params, json=json, content=content
+            )
+            self.recent.append(response.request)
+            exchange = from_httpx(response)
+            if exchange.path.startswith("/auth/"):
+                self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
+            self.coverage.record(exchange.method, exchange.path, exchange.status)
+            if self.on_exchange is not None:
+                self.on_exchange(exchange)
+            if exchange.status != RETRY_LATER:
+                return exchange
+            time.sleep(self._retry_after(exchange))
+        raise RetryLater(f"{method} {path} kept answering 429 after {RETRIES_ON_429} retries")
+
+    def _retry_after(self, exchange: Exchange) -> float:
+        try:
+            wanted = float(exchange.headers.get("retry-after", "1"))
+        except ValueError:
+            wanted = 1.0
+        return max(0.0, min(wanted, self.retry_after_max_s))
+
+    def get(self, path: str, **kwargs: Any) -> Exchange:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Exchange:
+        return self.request("POST", path, **kwargs)
+
+    def login(self, body: Any = None, **kwargs: Any) -> Exchange:
+        """POST /auth/login without Authorization; tokens it returns are registered as secrets."""
+        if body is None:
+            body = self.shared_login.credentials.as_login_body()
+        kwargs.setdefault("json", body)
+        exchange = self.request("POST", LOGIN_PATH, token=None, **kwargs)
+        self._remember_tokens(exchange)
+        return exchange
+
+    def own_tokens(self) -> Tokens:
+        """A separate login, for tests that spend or revoke their tokens."""
+        exchange = self.login()
+        assert exchange.status == 200, f"login for a test of its own answered {exchange.status}"
+        return Tokens.from_login_body(exchange.json)
+
+    def _remember_tokens(self, exchange: Exchange) -> None:
+        self.secrets.add_from_body(exchange.body)
+
+    def remember(self, exchange: Exchange) -> Exchange:
+        """Register the tokens an exchange (refresh) returned, then hand it back."""
+        self._remember_tokens(exchange)
+        return exchange
+
+
+def curl_for(request: httpx.Request) -> str:
+    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value)."""
+    parts = ["curl", "-i", "-X", request.method, shlex.quote(str(request.url))]
+    for name, value in request.headers.multi_items():
+        lowered = name.lower()
+        if lowered in ("host", "accept-encoding", "connection", "user-agent", "content-length"):
+            continue
+        if lowered == "authorization":
+            if value.startswith("Bearer "):
+                parts += ["-H", '"Authorization: Bearer $OCTOPUS_TOKEN"']
+            else:
+                parts += ["-H", shlex.quote("Authorization: <malformed, as the test sent it>")]
+            continue
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
+    body = request.content
+    if body:
+        parts += ["--data-binary", shlex.quote(body.decode("utf-8", "replace"))]
+    return " ".join(parts)

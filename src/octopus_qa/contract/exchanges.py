@@ -1,0 +1,60 @@
+"""Turning what an HTTP client saw into a `rules.Exchange`, so rules.py judges it.
+
+Two sources: httpx (the hand-written tests' client) and schemathesis (case + response). Both read
+the request as it went on the wire, so the coverage phase's undeclared methods and mutated
+queries are judged as sent, not as labelled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from ..rules import Exchange, lower_headers
+
+
+def _request_json(body: bytes | str | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _query(query_string: str) -> dict[str, str]:
+    # Repeated keys: the last one wins, as most servers (Starlette included) read them.
+    return dict(parse_qsl(query_string, keep_blank_values=True))
+
+
+def from_httpx(response: httpx.Response) -> Exchange:
+    request = response.request
+    return Exchange(
+        method=request.method,
+        path=request.url.path,
+        status=response.status_code,
+        headers=lower_headers(response.headers.multi_items()),
+        body=response.content,
+        query=_query(request.url.query.decode("ascii", "replace")),
+        request_headers=lower_headers(request.headers.multi_items()),
+        request_json=_request_json(request.content),
+    )
+
+
+def from_schemathesis(response: Any) -> Exchange:
+    """The exchange behind a schemathesis `Response` (its `.request` is what was sent)."""
+    request = response.request
+    url = urlsplit(str(request.url))
+    return Exchange(
+        method=str(request.method).upper(),
+        path=url.path,
+        status=response.status_code,
+        headers=lower_headers(response.headers.items()),
+        body=response.content or b"",
+        query=_query(url.query),
+        request_headers=lower_headers(request.headers.items()),
+        request_json=_request_json(request.body),
+    )

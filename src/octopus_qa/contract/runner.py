@@ -1,0 +1,110 @@
+"""What `octoqa contract` runs: the preflight, pytest over contract_tests/, and the run directory.
+
+The preflight (target, embedded sandbox, the one login) happens here, before pytest starts, so a
+wrong URL, refused credentials or a target that is not this API end in one line and exit code 2
+with no pytest output at all. The open Suite is handed to pytest as a plugin object.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ..spec import REPO_ROOT
+from .suite import Suite
+
+CONTRACT_TESTS = REPO_ROOT / "contract_tests"
+REPORTS_ROOT = REPO_ROOT / "reports"
+
+#: pytest's exit codes → ours (0 all hold, 1 a contract failure, 2 usage/target problem).
+EXIT_CODES = {
+    pytest.ExitCode.OK: 0,
+    pytest.ExitCode.TESTS_FAILED: 1,
+    pytest.ExitCode.INTERRUPTED: 2,
+    pytest.ExitCode.INTERNAL_ERROR: 2,
+    pytest.ExitCode.USAGE_ERROR: 2,
+    pytest.ExitCode.NO_TESTS_COLLECTED: 2,
+}
+
+
+@dataclass(frozen=True)
+class ContractRun:
+    target: str | None = None
+    profile: str = "default"
+    seed: int | None = None
+    report_dir: Path | None = None
+    documented_only: bool = False
+    pytest_args: Sequence[str] = field(default_factory=tuple)
+
+
+def new_run_dir(root: Path = REPORTS_ROOT) -> Path:
+    """reports/<YYYYMMDD-HHMMSS-xxxx>/, and reports/latest pointing at it."""
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    latest = root / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    os.symlink(run_id, latest)
+    return run_dir
+
+
+def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list[str]:
+    args = [
+        str(CONTRACT_TESTS),
+        "--rootdir",
+        str(REPO_ROOT),
+        "-c",
+        str(REPO_ROOT / "pyproject.toml"),
+        "--profile",
+        suite.profile.name,
+        "--seed",
+        str(suite.seed),
+        "--junitxml",
+        str(contract_dir / "junit.xml"),
+        "--summary-json",
+        str(contract_dir / "summary.json"),
+        "-p",
+        "no:cacheprovider",
+        # In this process the preflight imported anyio (via httpx) already; pytest warns that its
+        # plugin cannot be assertion-rewritten, an error under filterwarnings = error.
+        "-W",
+        "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
+    ]
+    if run.documented_only:
+        args.append("--documented-only")
+    return args + list(run.pytest_args)
+
+
+def run_contract(run: ContractRun) -> int:
+    """Preflight, run the suite, write the reports; the exit code as the briefing defines it."""
+    suite = Suite.open(run.target, run.profile, run.seed)  # OctoqaError → one line, exit 2
+    try:
+        run_dir = run.report_dir if run.report_dir is not None else new_run_dir()
+        contract_dir = Path(run_dir) / "contract"
+        contract_dir.mkdir(parents=True, exist_ok=True)
+        print(
+            f"octoqa contract: target {suite.target_label} ({suite.base_url}), profile "
+            f"{suite.profile.name}, seed {suite.seed}, reports in {contract_dir}",
+            file=sys.stderr,
+        )
+        code = pytest.main(pytest_arguments(run, suite, contract_dir), plugins=[suite])
+    finally:
+        suite.close()
+    mapped = EXIT_CODES.get(pytest.ExitCode(code), 2) if code in set(pytest.ExitCode) else 2
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        _say("no contract test was selected (check -k / -m / --documented-only)")
+    elif mapped == 2:
+        _say(f"the contract run could not complete (pytest exit code {int(code)})")
+    return mapped
+
+
+def _say(line: str) -> None:
+    print(f"octoqa: error: {line}", file=sys.stderr)

@@ -1,0 +1,95 @@
+"""What one run of the contract suite shares: the target, the profile, the seed, the login.
+
+Built once, before any test (the preflight): either by `octoqa contract` (which then hands it to
+pytest as a plugin object, so the run logs in once) or by the pytest plugin itself when a user
+runs `pytest contract_tests`. Closing it stops an embedded sandbox.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..credentials import Credentials
+from ..spec import load_spec
+from ..target import resolve_target, target_url
+from .coverage import Coverage
+from .ledger import RuleLedger
+from .profiles import Profile, load_profile
+from .tokens import Secrets, SharedLogin
+
+
+def new_seed() -> int:
+    """A seed for a run that was not given one, small enough to type back in."""
+    return random.SystemRandom().randrange(1, 2**31)
+
+
+@dataclass(eq=False)  # hashable by identity: pytest registers it as a plugin object
+class Suite:
+    base_url: str
+    target_label: str
+    profile: Profile
+    seed: int
+    credentials: Credentials
+    secrets: Secrets
+    shared_login: SharedLogin
+    coverage: Coverage
+    ledger: RuleLedger = field(default_factory=RuleLedger)
+    #: Check only documented rules (ASSUMPTIONS.md readings are deselected or not judged).
+    documented_only: bool = False
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        target_option: str | None,
+        profile_name: str,
+        seed: int | None,
+        credentials: Credentials | None = None,
+    ) -> Suite:
+        """Resolve the target (starting the embedded sandbox if asked) and log in once.
+
+        Raises the OctoqaError subclasses (UsageError, TargetUnreachable, LoginFailed,
+        TargetMisbehaving) with one clear line; nothing is left running when it does.
+        """
+        profile = load_profile(profile_name)
+        credentials = credentials or Credentials.from_env()
+        secrets = Secrets(credentials.secrets())
+        label = resolve_target(target_option)  # a malformed URL fails here, before anything runs
+        stack = ExitStack()
+        try:
+            base_url = stack.enter_context(target_url(target_option))
+            shared_login = SharedLogin(base_url, credentials, secrets)
+            shared_login.start()
+        except BaseException:
+            stack.close()
+            raise
+        return cls(
+            base_url=base_url,
+            target_label=label,
+            profile=profile,
+            seed=new_seed() if seed is None else seed,
+            credentials=credentials,
+            secrets=secrets,
+            shared_login=shared_login,
+            coverage=Coverage(load_spec()),
+            _stack=stack,
+        )
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def repro_hint(self) -> str:
+        """How to reproduce a failure without any secret in the text."""
+        return (
+            f"reproduce with --seed {self.seed} --profile {self.profile.name}; curl lines use "
+            "$OCTOPUS_TOKEN: export OCTOPUS_TOKEN=$(curl -s -X POST "
+            f"{self.base_url}/auth/login -H 'Content-Type: application/json' "
+            '-d \'{"username":"\'$OCTOPUS_USERNAME\'","password":"\'$OCTOPUS_PASSWORD\'"}\' '
+            "| python -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"target": self.target_label, "profile": self.profile.name, "seed": self.seed}

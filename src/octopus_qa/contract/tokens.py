@@ -1,0 +1,85 @@
+"""One login per run, shared by every test and by schemathesis's auth (renewed before `exp`).
+
+Tests that need tokens of their own (logout, refresh reuse) log in separately through
+`ApiClient.login`; every token either way is remembered so reports can be scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from ..credentials import Credentials
+from ..session import Tokens, login
+
+#: Any JWT (three base64url segments, header and payload JSON): a token whoever issued it.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
+class Secrets:
+    """Every string that must never reach output or reports: the password and all tokens seen."""
+
+    def __init__(self, initial: tuple[str, ...] = ()) -> None:
+        self._values: set[str] = {value for value in initial if value}
+        self._lock = threading.Lock()
+
+    def add(self, *values: str) -> None:
+        with self._lock:
+            self._values.update(value for value in values if value)
+
+    def add_from_body(self, body: bytes | str | None) -> None:
+        """Remember the tokens a login or refresh response body carries, if it carries any."""
+        try:
+            parsed: Any = json.loads(body) if body else None
+        except (ValueError, UnicodeDecodeError):
+            return
+        if isinstance(parsed, dict):
+            self.add(*(str(parsed[key]) for key in TOKEN_FIELDS if parsed.get(key)))
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret replaced by a placeholder (longest first, so none leaks);
+        any JWT left (one issued where the suite did not look) is replaced too."""
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, "$OCTOPUS_SECRET")
+        return _JWT.sub("$OCTOPUS_TOKEN", text)
+
+
+class SharedLogin:
+    """The run's login: an access token that is fresh whenever a test asks for it."""
+
+    def __init__(self, base_url: str, credentials: Credentials, secrets: Secrets) -> None:
+        self.base_url = base_url
+        self.credentials = credentials
+        self.secrets = secrets
+        self._lock = threading.Lock()
+        self._tokens: Tokens | None = None
+
+    def start(self) -> Tokens:
+        """Log in now (the preflight); raises the session module's one-line errors."""
+        with self._lock:
+            return self._login()
+
+    def _login(self) -> Tokens:
+        tokens = login(self.base_url, self.credentials)
+        self.secrets.add(*tokens.secrets())
+        self._tokens = tokens
+        return tokens
+
+    def access_token(self) -> str:
+        """A token that will not expire in the next few seconds (A4: read from its `exp`)."""
+        with self._lock:
+            if self._tokens is None or not self._tokens.fresh():
+                self._login()
+            assert self._tokens is not None
+            return self._tokens.access_token
+
+    def renew(self) -> str:
+        """Log in again, after the target refused the current token (401)."""
+        with self._lock:
+            return self._login().access_token

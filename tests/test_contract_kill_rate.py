@@ -1,0 +1,27 @@
+"""Kill rate: for every planted fault of the sandbox, the quick contract run must fail and name the
+fault's rule. Parametrized from the fault catalogue itself, so a fault added without a suite that
+catches it fails CI. Run in parallel with `-n 2` (pytest-xdist) on the 2-core CI machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_contract_support import run_contract, sandbox
+
+from octopus_qa.sandbox.faults import FAULTS, Fault
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=list(FAULTS))
+def test_quick_profile_catches_the_fault(fault: Fault, tmp_path: Path) -> None:
+    with sandbox("--fault", fault.name, *fault.sandbox_args) as url:
+        result = run_contract(tmp_path, "--target", url, "--profile", "quick", "--seed", "1")
+    assert result.exit_code == 1, (
+        f"fault {fault.name} (rule {fault.rule}): octoqa contract exited {result.exit_code}\n"
+        f"{result.stderr[-2000:]}"
+    )
+    assert result.rule_status(fault.rule) == "fail", (
+        f"fault {fault.name}: summary.json marks {fault.rule} as {result.rule_status(fault.rule)!r}; "
+        f"failing rules: {[r for r, e in result.summary['rules'].items() if e['status'] == 'fail']}"
+    )
