@@ -31,9 +31,10 @@ from typing import Any
 
 from .credentials import Credentials
 from .errors import UsageError
-from .report import EXIT_CODES, new_run_dir, point_latest_at, read_stage_summary, worst_verdict
+from .report import EXIT_CODES, read_stage_summary, worst_verdict
 from .report import write_report as write_run_report
 from .report.redact import leaks, redact_text
+from .rundir import REPORTS_ROOT, new_run_dir, point_latest_at
 from .session import login
 from .spec import SPEC_PATH, load_spec, spec_version
 from .target import EMBEDDED, resolve_target, target_url
@@ -100,7 +101,7 @@ class RunOptions:
     profile: str | None = None
     seed: int = 0
     report_dir: Path | None = None
-    reports_root: Path = Path("reports")
+    reports_root: Path = REPORTS_ROOT
 
 
 # --- What each stage reports ------------------------------------------------------------------

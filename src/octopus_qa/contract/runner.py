@@ -7,21 +7,18 @@ with no pytest output at all. The open Suite is handed to pytest as a plugin obj
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from ..rundir import new_run_dir, point_latest_at
 from ..spec import REPO_ROOT
 from .suite import Suite
 
 CONTRACT_TESTS = REPO_ROOT / "contract_tests"
-REPORTS_ROOT = REPO_ROOT / "reports"
 
 #: pytest's exit codes → ours (0 all hold, 1 a contract failure, 2 usage/target problem).
 EXIT_CODES = {
@@ -42,18 +39,6 @@ class ContractRun:
     report_dir: Path | None = None
     documented_only: bool = False
     pytest_args: Sequence[str] = field(default_factory=tuple)
-
-
-def new_run_dir(root: Path = REPORTS_ROOT) -> Path:
-    """reports/<YYYYMMDD-HHMMSS-xxxx>/, and reports/latest pointing at it."""
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    run_dir = root / run_id
-    run_dir.mkdir(parents=True)
-    latest = root / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    os.symlink(run_id, latest)
-    return run_dir
 
 
 def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list[str]:
@@ -87,7 +72,11 @@ def run_contract(run: ContractRun) -> int:
     """Preflight, run the suite, write the reports; the exit code as the briefing defines it."""
     suite = Suite.open(run.target, run.profile, run.seed)  # OctoqaError → one line, exit 2
     try:
-        run_dir = run.report_dir if run.report_dir is not None else new_run_dir()
+        if run.report_dir is not None:
+            run_dir = run.report_dir
+        else:
+            run_dir = new_run_dir()
+            point_latest_at(run_dir)
         contract_dir = Path(run_dir) / "contract"
         contract_dir.mkdir(parents=True, exist_ok=True)
         print(

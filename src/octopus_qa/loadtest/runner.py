@@ -29,13 +29,13 @@ from typing import Any, TextIO
 
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
+from ..rundir import new_run_dir, point_latest_at
 from ..session import login
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
 from .gates import FAIL, Gate, baseline_gates, failed, slo_gates
 from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
-from .rundir import new_run_dir
 from .slo import ServiceLevels, load_slo
 from .summary import gates_table, read_baseline, write_summary
 
@@ -122,7 +122,11 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
     resolved = resolve_target(options.target)
     if resolved != EMBEDDED:
         check_target_allowed(resolved, plan.allowed_hosts, options.allow_any_host)
-    run_dir = options.report_dir if options.report_dir is not None else new_run_dir()
+    if options.report_dir is not None:
+        run_dir = options.report_dir
+    else:
+        run_dir = new_run_dir()
+        point_latest_at(run_dir)
     load_dir = run_dir / "load"
     load_dir.mkdir(parents=True, exist_ok=True)
     with target_url(options.target) as url:

@@ -16,7 +16,6 @@ from typing import Any
 from .markdown import render_markdown
 from .page import render_html
 from .redact import leaks, redact_tree
-from .rundir import new_run_dir, point_latest_at
 from .summary import EXIT_CODES, build_run_summary, read_stage_summary, worst_verdict
 from .trend import build_trend
 
@@ -24,8 +23,6 @@ __all__ = [
     "EXIT_CODES",
     "DEFAULT_TREND_RUNS",
     "leaks",
-    "new_run_dir",
-    "point_latest_at",
     "read_stage_summary",
     "redact_tree",
     "worst_verdict",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .rundir import earlier_run_dirs
+from ..rundir import earlier_run_dirs
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 LATEST = "latest"
+#: Reports go under the working directory, like any test runner's output.
+REPORTS_ROOT = Path("reports")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -22,7 +24,7 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-def new_run_dir(reports_root: Path) -> Path:
+def new_run_dir(reports_root: Path = REPORTS_ROOT) -> Path:
     """Create and return an empty run folder under `reports_root`."""
     reports_root.mkdir(parents=True, exist_ok=True)
     while True:
