@@ -9,8 +9,7 @@ reported. Registered on import: conftest.py lists this module in `pytest_plugins
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import schemathesis
@@ -69,26 +68,6 @@ def pagination_headers_are_consistent(ctx: Any, response: Any, case: Any) -> Non
     _judge(response, rules.pagination_headers_are_consistent)
 
 
-def requested_sort(query: Mapping[str, str]) -> tuple[str, str] | None:
-    """(field, direction) of a well-formed `sort` query value (L4: keys case-insensitive)."""
-    raw = query.get("sort")
-    if raw is None:
-        return ("id", "DESC")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    keys = {str(key).lower(): item for key, item in value.items()}
-    field, direction = keys.get("field"), keys.get("direction")
-    if not isinstance(field, str) or not isinstance(direction, str):
-        return None
-    if field.lower() not in ("id", "name") or direction.upper() not in ("ASC", "DESC"):
-        return None
-    return field.lower(), direction.upper()
-
-
 def _listed_items(exchange: Exchange) -> list[Any] | None:
     if not exchange.is_list or exchange.status != 200 or not isinstance(exchange.json, list):
         return None
@@ -101,7 +80,7 @@ def items_are_sorted(ctx: Any, response: Any, case: Any) -> None:
 
     def check(exchange: Exchange) -> None:
         items = _listed_items(exchange)
-        sort = requested_sort(exchange.query)
+        sort = rules.requested_sort(exchange.query)
         if items is None or sort is None:
             return
         rule_id = "default-order-id-desc" if "sort" not in exchange.query else "sort-orders-results"

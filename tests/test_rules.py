@@ -294,3 +294,24 @@ def test_details_must_equal_list_entry_but_may_add_optional_fields() -> None:
     rules.product_matches_list_entry({**entry, "terms": "t", "how_to_use": "h"}, entry)
     changed = {**entry, "name": "B"}
     assert broken_rule(rules.product_matches_list_entry, changed, entry) == "details-match-list"
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (None, ("id", "DESC")),
+        ('{"field":"name","direction":"ASC"}', ("name", "ASC")),
+        ('{"Field":"Name","Direction":"desc"}', ("name", "DESC")),
+        ('{"field":"price","direction":"ASC"}', None),
+        ('["name","ASC"]', None),
+        ("not json", None),
+    ],
+)
+def test_requested_sort_reads_both_key_spellings(sort: str | None, expected: Any) -> None:
+    query = {} if sort is None else {"sort": sort}
+    assert rules.requested_sort(query) == expected
+
+
+def test_non_numeric_denomination_range_is_a_violation_not_an_error() -> None:
+    product = {"id": 7, "available_denominations": [{"min_value": "10", "max_value": 5}]}
+    assert broken_rule(rules.denomination_ranges_are_sane, product) == "denomination-ranges-sane"

@@ -32,6 +32,8 @@ __all__ = [
     "RuleViolation",
     "availability_false_outside_ranges",
     "cheap_response_checks",
+    "FILTER_FIELDS",
+    "RETRY_LATER",
     "denomination_ranges_are_sane",
     "error_envelope_is_documented",
     "items_are_sorted",
@@ -39,6 +41,7 @@ __all__ = [
     "json_content_type",
     "pagination_headers_are_consistent",
     "product_matches_list_entry",
+    "requested_sort",
     "request_id_follows_rules",
     "status_is_documented",
 ]
@@ -313,6 +316,26 @@ def _sort_key(field_name: str) -> Any:
     return lambda item: item.get(field_name.lower())
 
 
+def requested_sort(query: Mapping[str, str]) -> tuple[str, str] | None:
+    """(field, direction) of a well-formed `sort` query value (L4: keys case-insensitive)."""
+    raw = query.get("sort")
+    if raw is None:
+        return ("id", "DESC")
+    try:
+        value = json_loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    keys = {str(key).lower(): item for key, item in value.items()}
+    field, direction = keys.get("field"), keys.get("direction")
+    if not isinstance(field, str) or not isinstance(direction, str):
+        return None
+    if field.lower() not in ("id", "name") or direction.upper() not in ("ASC", "DESC"):
+        return None
+    return field.lower(), direction.upper()
+
+
 def items_are_sorted(
     items: Sequence[Mapping[str, Any]],
     field_name: str = "id",
@@ -354,10 +377,19 @@ def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str
                 )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def denomination_ranges_are_sane(product: Mapping[str, Any]) -> None:
     """Each range has min_value ≤ max_value and a discount from 0 to 100 (P2)."""
     for entry in product.get("available_denominations") or ():
         low, high, discount = entry.get("min_value"), entry.get("max_value"), entry.get("discount")
+        if not all(_is_number(value) for value in (low, high)):
+            raise RuleViolation(
+                "denomination-ranges-sane",
+                f"product {product.get('id')} has a non-numeric range {low!r}..{high!r}",
+            )
         if low is not None and high is not None and low > high:
             raise RuleViolation(
                 "denomination-ranges-sane",
