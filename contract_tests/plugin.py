@@ -265,6 +265,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     if _SUITE is None:
         return report
+    # Read the crash line before the long report is scrubbed into plain text and loses it.
+    message = _scrub(_message_of(report))
+    named = rules_named_in(str(report.longrepr)) if report.failed else []
     if report.failed and report.longrepr is not None:
         report.longrepr = _scrub(str(report.longrepr) + _repro_lines(item))
     elif report.skipped and isinstance(report.longrepr, tuple):
@@ -273,8 +276,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.sections = [(title, _scrub(text)) for title, text in report.sections]
     final = report.when == "call" or (report.when == "setup" and not report.passed)
     if final or (report.when == "teardown" and report.failed):
-        message = _scrub(_message_of(report))
-        named = rules_named_in(str(report.longrepr)) if report.failed else []
         rules = tuple(named) or rules_of(item)
         _SUITE.ledger.record(TestOutcome(item.nodeid, _outcome_of(report), message, rules))
     return report
