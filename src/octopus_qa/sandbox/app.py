@@ -275,9 +275,10 @@ class Endpoints:
     def _tampered_page(self, products: Sequence[Product], query: ListQuery) -> bytes:
         """The page as the page faults cut and render it (slow path, faults only)."""
         start = max(0, (query.page - 1) * query.limit)
+        size = max(0, min(query.limit, len(products) - start))  # what X-Page-Size promises
         if "page-overlap" in self.faults and query.page > 1:
-            start -= 1
-        chunk = products[start : start + query.limit]
+            start -= 1  # repeat the previous page's last item, keeping the promised size
+        chunk = products[start : start + size]
         if not chunk and products and "past-last-page-repeats" in self.faults:
             last_start = (len(products) - 1) // query.limit * query.limit
             chunk = products[last_start : last_start + query.limit]
