@@ -25,12 +25,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from octopus_qa.credentials import Credentials
+from octopus_qa.sandbox.server import sandbox_process
 from octopus_qa.session import login
-from octopus_qa.target import free_port
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -73,29 +71,9 @@ GOAL = 0.75
 
 @contextmanager
 def sandbox() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("the sandbox did not start within 30 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """The sandbox on its own core, as a user would run it."""
+    with sandbox_process() as url:
+        yield url
 
 
 def run_locust(variant: str, url: str, seconds: int, users: int, workdir: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_contract_support import run_contract, sandbox
+from contract_runs import run_contract, sandbox
 
 SEEDS = [1, 2, 3, 20240601, 987654321]
 

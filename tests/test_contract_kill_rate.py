@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_contract_support import run_contract, sandbox
+from contract_runs import run_contract, sandbox
 
 from octopus_qa.sandbox.faults import FAULTS, Fault
 

@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_contract_support import free_port, run_contract, sandbox, stderr_lines
+from contract_runs import run_contract, sandbox, stderr_lines
+
+from octopus_qa.target import free_port
 
 PREFLIGHT_BUDGET_S = 15.0
 
@@ -100,7 +102,7 @@ def test_plain_pytest_preflight_exits_2_too(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from test_contract_support import REPO_ROOT
+    from contract_runs import REPO_ROOT
 
     url = f"http://127.0.0.1:{free_port()}"
     completed = subprocess.run(

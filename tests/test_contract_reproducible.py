@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_contract_support import run_contract, sandbox
+from contract_runs import run_contract, sandbox
 
 #: Any JWT: three base64url segments starting with the encoded `{"`.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

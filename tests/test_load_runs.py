@@ -25,6 +25,7 @@ import pytest
 
 from octopus_qa.credentials import DEMO_PASSWORD
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
+from octopus_qa.sandbox.server import sandbox_process
 from octopus_qa.target import free_port
 
 RUN_TIMEOUT_S = 180
@@ -52,7 +53,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def serving(command: list[str], port: int) -> Iterator[str]:
-    """Run a loopback server in its own process for the block; yield its base URL."""
+    """Run a loopback server that is not the sandbox (a plain HTTP server) for the block."""
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLEAN_ENV
     )
@@ -70,9 +71,7 @@ def serving(command: list[str], port: int) -> Iterator[str]:
 
 @contextmanager
 def sandbox(*options: str) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port), *options]
-    with serving(command, port) as url:
+    with sandbox_process(*options, env=CLEAN_ENV) as url:
         yield url
 
 

@@ -1,5 +1,6 @@
-"""Serving the sandbox with uvicorn: in the foreground (`octoqa sandbox`) or in a background
-thread for the length of a `with` block (embedded runs and tests).
+"""Serving the sandbox with uvicorn: in the foreground (`octoqa sandbox`), in a background
+thread for the length of a `with` block (embedded runs and tests), or in a process of its own
+for a block (`sandbox_process`: suites run as a user would, benchmarks).
 
 The listening socket is bound here, before uvicorn starts, so "port in use" is one clear
 UsageError rather than a log line from inside the server, and the announced URL is the real one.
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import uvicorn
@@ -116,3 +120,45 @@ def serve(
         uvicorn.Server(_config(app)).run(sockets=[sock])
     finally:
         sock.close()
+
+
+@contextlib.contextmanager
+def sandbox_process(
+    *cli_args: str, env: Mapping[str, str] | None = None, timeout: float = 30.0
+) -> Iterator[str]:
+    """`octoqa sandbox --port P [cli_args]` in its own process for the block; yield its URL.
+
+    For what must not share a process with the code under test: the tests that run the suites as
+    a user would, and the benchmarks (a server on its own core). `env` replaces the environment
+    (its account, for instance); on exit the sandbox gets Ctrl-C, then is killed if it lingers.
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port), *cli_args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=None if env is None else dict(env),
+    )
+    try:
+        _wait_listening(port, process, timeout)
+        yield base_url("127.0.0.1", port)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TargetUnreachable(f"octoqa sandbox exited with {process.returncode} at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TargetUnreachable(f"octoqa sandbox did not listen on port {port} within {timeout:g} s")

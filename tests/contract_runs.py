@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,50 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from octopus_qa.sandbox.server import sandbox_process
+
 OCTOQA = [sys.executable, "-m", "octopus_qa"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"octoqa sandbox exited early with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"octoqa sandbox did not listen on {port} within {deadline_s} s")
 
 
 @contextmanager
 def sandbox(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`octoqa sandbox --port P [args]` for the block (env: e.g. its account); yields its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*OCTOQA, "sandbox", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    with sandbox_process(*args, env={**os.environ, **(env or {})}) as url:
+        yield url
 
 
 @dataclass
