@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pycountry
 import pytest
+from documented_examples import DETAIL_FIELDS_1001, LIST_ENTRIES
 
 from octopus_qa.rules import (
     RuleViolation,
@@ -26,41 +27,6 @@ from octopus_qa.rules import (
 )
 from octopus_qa.sandbox.catalog import Catalog, Product, build_catalog
 
-#: products-api.txt, List Products: the two example entries, verbatim.
-DOCUMENTED_LIST_ENTRIES = {
-    1001: {
-        "id": 1001,
-        "name": "Amazon Gift Card - USD",
-        "category": "Gift Cards",
-        "sub_category": "E-commerce",
-        "country_code": "USA",
-        "currency_code": "USD",
-        "image_url": "https://cdn.octopus.com/products/amazon-gc.jpg",
-        "delivery_mode": "Digital",
-        "delivery_time": "Instant",
-        "validity": "No expiry",
-        "available_denominations": [{"min_value": 10.00, "max_value": 500.00, "discount": 2.5}],
-    },
-    2001: {
-        "id": 2001,
-        "name": "Google Play Gift Card - USD",
-        "category": "Gift Cards",
-        "sub_category": "Digital Entertainment",
-        "country_code": "USA",
-        "currency_code": "USD",
-        "image_url": "https://cdn.octopus.com/products/google-play.jpg",
-        "delivery_mode": "Digital",
-        "delivery_time": "Instant",
-        "validity": "No expiry",
-        "available_denominations": [{"min_value": 5.00, "max_value": 100.00, "discount": 1.8}],
-    },
-}
-#: products-api.txt, Get Product Details: what 1001's detail adds to its list entry, verbatim.
-DOCUMENTED_1001_DETAIL_FIELDS = {
-    "terms": "Redeemable on Amazon.com. Cannot be resold or transferred for cash. Gift card will not be replaced if lost, stolen, or used without permission.",
-    "details": "Digital gift card for Amazon.com purchases. Valid for millions of items across all categories. Perfect for personal use or as a gift.",
-    "how_to_use": "1. Add items to your Amazon cart\n2. Proceed to checkout\n3. Enter gift card code in the payment section\n4. Complete your purchase",
-}
 OPTIONAL_FIELDS = ("terms", "details", "how_to_use")
 
 
@@ -149,24 +115,24 @@ def test_another_seed_builds_another_catalog(catalog: Catalog) -> None:
 # --- The documented examples ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("product_id", sorted(DOCUMENTED_LIST_ENTRIES))
+@pytest.mark.parametrize("product_id", sorted(LIST_ENTRIES))
 def test_documented_example_is_listed_exactly_as_documented(
     catalog: Catalog, product_id: int
 ) -> None:
     product = catalog.get(product_id)
     assert product is not None
-    assert product.list_entry() == DOCUMENTED_LIST_ENTRIES[product_id]
+    assert product.list_entry() == LIST_ENTRIES[product_id]
     served = _every_page(catalog, catalog.query(), 10_000)
-    assert DOCUMENTED_LIST_ENTRIES[product_id] in served
+    assert LIST_ENTRIES[product_id] in served
 
 
 def test_documented_example_1001_detail_is_exactly_as_documented(catalog: Catalog) -> None:
     product = catalog.get(1001)
     assert product is not None
-    expected = DOCUMENTED_LIST_ENTRIES[1001] | DOCUMENTED_1001_DETAIL_FIELDS
+    expected = LIST_ENTRIES[1001] | DETAIL_FIELDS_1001
     assert json.loads(catalog.detail_json(product)) == expected
     documented_order = [
-        *[name for name in DOCUMENTED_LIST_ENTRIES[1001] if name != "available_denominations"],
+        *[name for name in LIST_ENTRIES[1001] if name != "available_denominations"],
         *OPTIONAL_FIELDS,
         "available_denominations",
     ]
@@ -184,7 +150,7 @@ def test_documented_example_2001_has_detail_fields(catalog: Catalog) -> None:
     assert product is not None
     detail = json.loads(catalog.detail_json(product))
     assert all(isinstance(detail[name], str) and detail[name] for name in OPTIONAL_FIELDS)
-    product_matches_list_entry(detail, DOCUMENTED_LIST_ENTRIES[2001])
+    product_matches_list_entry(detail, LIST_ENTRIES[2001])
 
 
 # --- Product shape ----------------------------------------------------------------------------

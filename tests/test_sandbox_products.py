@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from documented_examples import DETAIL_1001
 from sandbox_client import Api
 from sandbox_probes import product_schema_holds
 
@@ -15,23 +16,6 @@ from octopus_qa.rules import (
     product_matches_list_entry,
 )
 
-#: products-api.txt § Get Product Details, Response: the documented example, verbatim.
-DOCUMENTED_1001 = {
-    "id": 1001,
-    "name": "Amazon Gift Card - USD",
-    "category": "Gift Cards",
-    "sub_category": "E-commerce",
-    "country_code": "USA",
-    "currency_code": "USD",
-    "image_url": "https://cdn.octopus.com/products/amazon-gc.jpg",
-    "delivery_mode": "Digital",
-    "delivery_time": "Instant",
-    "validity": "No expiry",
-    "terms": "Redeemable on Amazon.com. Cannot be resold or transferred for cash. Gift card will not be replaced if lost, stolen, or used without permission.",
-    "details": "Digital gift card for Amazon.com purchases. Valid for millions of items across all categories. Perfect for personal use or as a gift.",
-    "how_to_use": "1. Add items to your Amazon cart\n2. Proceed to checkout\n3. Enter gift card code in the payment section\n4. Complete your purchase",
-    "available_denominations": [{"min_value": 10.00, "max_value": 500.00, "discount": 2.5}],
-}
 AVAILABILITY_1001 = "/api/v1/products/1001/availability"
 
 
@@ -39,7 +23,7 @@ AVAILABILITY_1001 = "/api/v1/products/1001/availability"
 
 
 def test_product_schema_of_the_documented_example(api: Api) -> None:
-    assert api.get("/api/v1/products/1001").json == DOCUMENTED_1001
+    assert api.get("/api/v1/products/1001").json == DETAIL_1001
 
 
 def test_product_schema_of_every_listed_product(api: Api) -> None:
@@ -94,7 +78,7 @@ def test_unknown_product_404(api: Api, product_id: str) -> None:
 
 
 def test_product_id_with_leading_zeros_is_the_same_product(api: Api) -> None:
-    assert api.get("/api/v1/products/001001").json == DOCUMENTED_1001
+    assert api.get("/api/v1/products/001001").json == DETAIL_1001
 
 
 # --- P4: the availability body ------------------------------------------------------------------
