@@ -66,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=None, help="reproduce a run exactly")
     group.addoption("--summary-json", default=None, help="write the run's summary.json here")
     group.addoption(
+        "--schemathesis-report",
+        default=None,
+        metavar="DIR",
+        help="write schemathesis's own HTML report of the property tests into DIR",
+    )
+    group.addoption(
         "--documented-only",
         action="store_true",
         help="check only rules the provider's documents state (deselect ASSUMPTIONS.md readings)",
@@ -136,6 +142,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         except OctoqaError as exc:
             pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     suite.documented_only = bool(config.getoption("documented_only"))
+    report = config.getoption("schemathesis_report")
+    suite.schemathesis_report = Path(report) if report else None
     _SUITE = suite
 
 
@@ -281,8 +289,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _artifacts(suite: Suite) -> dict[str, str]:
+    """The run's files, relative to the run directory (the report page links them)."""
+    artifacts = {"junit": "contract/junit.xml", "summary": "contract/summary.json"}
+    page = suite.schemathesis_report and suite.schemathesis_report / "index.html"
+    if page and page.is_file():
+        artifacts["schemathesis_html"] = "contract/schemathesis/index.html"
+    return artifacts
+
+
+def _scrub_schemathesis_report(suite: Suite) -> None:
+    """Schemathesis masks sensitive headers but writes bodies as served: a login body carries
+    tokens. Runs after schemathesis closed its report (its sessionfinish; ours is trylast)."""
+    if suite.schemathesis_report is None or not suite.schemathesis_report.is_dir():
+        return
+    for path in suite.schemathesis_report.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            scrubbed = suite.secrets.scrub(text)
+            if scrubbed != text:
+                path.write_text(scrubbed, encoding="utf-8")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SUITE is not None:
+        _scrub_schemathesis_report(_SUITE)
     path = session.config.getoption("summary_json")
     if not path or _SUITE is None:
         return
@@ -291,6 +323,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         exit_code=int(exitstatus),
         started=session.config.stash.get(_STARTED_KEY, _now()),
         documented_only=bool(session.config.getoption("documented_only")),
-        artifacts={"junit": "contract/junit.xml", "summary": "contract/summary.json"},
+        artifacts=_artifacts(_SUITE),
     )
     write_summary(Path(path), summary)

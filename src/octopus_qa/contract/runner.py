@@ -56,6 +56,8 @@ def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list
         str(contract_dir / "junit.xml"),
         "--summary-json",
         str(contract_dir / "summary.json"),
+        "--schemathesis-report",
+        str(contract_dir / "schemathesis"),
         "-p",
         "no:cacheprovider",
         # In this process the preflight imported anyio (via httpx) already; pytest warns that its

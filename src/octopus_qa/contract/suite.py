@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..credentials import Credentials
@@ -39,6 +40,8 @@ class Suite:
     ledger: RuleLedger = field(default_factory=RuleLedger)
     #: Check only documented rules (ASSUMPTIONS.md readings are deselected or not judged).
     documented_only: bool = False
+    #: Where schemathesis writes its own HTML report of the property tests (None: no report).
+    schemathesis_report: Path | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @classmethod
