@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 
 from octopus_qa.credentials import DEMO_PASSWORD
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
-from octopus_qa.sandbox.server import sandbox_process
+from octopus_qa.sandbox.server import sandbox_process, wait_listening
 from octopus_qa.target import free_port
 
 RUN_TIMEOUT_S = 180
@@ -38,19 +37,6 @@ CLEAN_ENV = {
 }
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {STARTUP_DEADLINE_S} s")
-
-
 @contextmanager
 def serving(command: list[str], port: int) -> Iterator[str]:
     """Run a loopback server that is not the sandbox (a plain HTTP server) for the block."""
@@ -58,7 +44,7 @@ def serving(command: list[str], port: int) -> Iterator[str]:
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLEAN_ENV
     )
     try:
-        wait_for_port(port, process)
+        wait_listening(port, process, STARTUP_DEADLINE_S)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

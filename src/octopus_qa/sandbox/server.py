@@ -140,7 +140,7 @@ def sandbox_process(
         env=None if env is None else dict(env),
     )
     try:
-        _wait_listening(port, process, timeout)
+        wait_listening(port, process, timeout)
         yield base_url("127.0.0.1", port)
     finally:
         process.send_signal(signal.SIGINT)
@@ -151,14 +151,15 @@ def sandbox_process(
             process.wait()
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until something accepts connections on loopback `port`; the process dying ends it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise TargetUnreachable(f"octoqa sandbox exited with {process.returncode} at start")
+            raise TargetUnreachable(f"the server exited with {process.returncode} while starting")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise TargetUnreachable(f"octoqa sandbox did not listen on port {port} within {timeout:g} s")
+    raise TargetUnreachable(f"nothing listened on port {port} within {timeout:g} s")
