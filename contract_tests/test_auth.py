@@ -15,6 +15,7 @@ import pytest
 
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.suite import Suite
+from octopus_qa.rules import expect_status
 from octopus_qa.session import LOGOUT_PATH, REFRESH_PATH
 
 from .fixtures import LIST
@@ -99,9 +100,7 @@ def test_wrong_credentials_are_refused(api: ApiClient, suite: Suite, which: str)
     if which in ("username", "both"):
         body["username"] = "nobody-" + body["username"]
     exchange = api.login(body)
-    assert exchange.status == 401, (
-        f"[login-rejects-bad-credentials] wrong {which} answered {exchange.status}, not 401"
-    )
+    expect_status(exchange, 401, "login-rejects-bad-credentials", f"wrong {which}")
 
 
 @pytest.mark.rule("login-rejects-malformed-body")
@@ -128,9 +127,7 @@ def test_wrong_credentials_are_refused(api: ApiClient, suite: Suite, which: str)
 )
 def test_malformed_login_body_is_rejected(api: ApiClient, body: Any) -> None:
     exchange = api.login(body)
-    assert exchange.status == 400, (
-        f"[login-rejects-malformed-body] body {body!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "login-rejects-malformed-body", f"body {body!r}")
 
 
 @pytest.mark.rule("login-rejects-malformed-body")
@@ -138,9 +135,7 @@ def test_login_body_that_is_not_json_is_rejected(api: ApiClient) -> None:
     exchange = api.login(
         json=None, content="username=a&password=b", headers={"Content-Type": "application/json"}
     )
-    assert exchange.status == 400, (
-        f"[login-rejects-malformed-body] a non-JSON body answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "login-rejects-malformed-body", "a non-JSON body")
 
 
 # --- missing, malformed and tampered Authorization (A6) ----------------------------------------
@@ -161,9 +156,7 @@ def test_protected_operation_without_a_valid_token_is_unauthorized(
         exchange = api.request(method, path, token=None, json=body)
     else:
         exchange = api.request(method, path, authorization=authorization, json=body)
-    assert exchange.status == 401, (
-        f"[auth-required] {method} {path} with {authorization!r} answered {exchange.status}, not 401"
-    )
+    expect_status(exchange, 401, "auth-required", f"{method} {path} with {authorization!r}")
 
 
 @pytest.mark.rule("auth-required")
@@ -171,9 +164,7 @@ def test_protected_operation_without_a_valid_token_is_unauthorized(
 def test_tampered_token_is_unauthorized(api: ApiClient, how: str) -> None:
     token = tampered_tokens(api.shared_login.access_token())[how]
     exchange = api.get(LIST, token=token)
-    assert exchange.status == 401, (
-        f"[auth-required] a token with {how} answered {exchange.status}, not 401"
-    )
+    expect_status(exchange, 401, "auth-required", f"a token with {how}")
 
 
 @pytest.mark.rule("auth-checked-first")
@@ -191,9 +182,7 @@ def test_auth_is_checked_before_validation(
     api: ApiClient, method: str, path: str, body: Any
 ) -> None:
     exchange = api.request(method, path, token=None, json=body)
-    assert exchange.status == 401, (
-        f"[auth-checked-first] {method} {path} without a token answered {exchange.status}, not 401"
-    )
+    expect_status(exchange, 401, "auth-checked-first", f"{method} {path} without a token")
 
 
 # --- refresh (A2) and logout (A3) --------------------------------------------------------------
@@ -223,9 +212,7 @@ def test_refresh_token_works_once(api: ApiClient) -> None:
     tokens = api.own_tokens()
     assert api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token)).status == 200
     again = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
-    assert again.status == 401, (
-        f"[refresh-token-single-use] a second use answered {again.status}, not 401"
-    )
+    expect_status(again, 401, "refresh-token-single-use", "a second use")
 
 
 @pytest.mark.rule("refresh-rejects-access-token")
@@ -270,6 +257,4 @@ def test_expired_access_token_is_rejected(api: ApiClient, suite: Suite) -> None:
     exp = jwt.decode(body["access_token"], options={"verify_signature": False})["exp"]
     time.sleep(max(0.0, float(exp) - time.time() + 1.0))
     exchange = api.get(LIST, token=body["access_token"], params={"limit": 1})
-    assert exchange.status == 401, (
-        f"[expired-token-rejected] a token {lifetime:g} s old answered {exchange.status}, not 401"
-    )
+    expect_status(exchange, 401, "expired-token-rejected", f"a token {lifetime:g} s old")

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.rules import expect_status
 
 from .fixtures import LIST, CatalogSample
 
@@ -36,9 +37,7 @@ def test_denomination_within_bounds_is_accepted(
     api: ApiClient, product_id: int, denomination: float
 ) -> None:
     exchange = _availability(api, product_id, {"denomination": denomination, "quantity": 1})
-    assert exchange.status == 200, (
-        f"[denomination-bounds] denomination {denomination} answered {exchange.status}, not 200"
-    )
+    expect_status(exchange, 200, "denomination-bounds", f"denomination {denomination}")
 
 
 @pytest.mark.rule("denomination-bounds")
@@ -63,9 +62,7 @@ def test_denomination_outside_bounds_is_rejected(
     api: ApiClient, product_id: int, denomination: Any
 ) -> None:
     exchange = _availability(api, product_id, {"denomination": denomination, "quantity": 1})
-    assert exchange.status == 400, (
-        f"[denomination-bounds] denomination {denomination!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "denomination-bounds", f"denomination {denomination!r}")
 
 
 @pytest.mark.rule("denomination-bounds")
@@ -74,9 +71,7 @@ def test_any_denomination_in_range_is_accepted(
     api: ApiClient, product_id: int, denomination: float
 ) -> None:
     exchange = _availability(api, product_id, {"denomination": denomination, "quantity": 1})
-    assert exchange.status == 200, (
-        f"[denomination-bounds] denomination {denomination!r} answered {exchange.status}, not 200"
-    )
+    expect_status(exchange, 200, "denomination-bounds", f"denomination {denomination!r}")
 
 
 @pytest.mark.rule("denomination-bounds")
@@ -94,9 +89,7 @@ def test_any_denomination_out_of_range_is_rejected(
     api: ApiClient, product_id: int, denomination: float
 ) -> None:
     exchange = _availability(api, product_id, {"denomination": denomination, "quantity": 1})
-    assert exchange.status == 400, (
-        f"[denomination-bounds] denomination {denomination!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "denomination-bounds", f"denomination {denomination!r}")
 
 
 # --- quantity (P4) ---------------------------------------------------------------------------
@@ -108,9 +101,7 @@ def test_quantity_of_one_or_more_is_accepted(
     api: ApiClient, product_id: int, quantity: int
 ) -> None:
     exchange = _availability(api, product_id, {"denomination": 10, "quantity": quantity})
-    assert exchange.status == 200, (
-        f"[quantity-bounds] quantity {quantity} answered {exchange.status}, not 200"
-    )
+    expect_status(exchange, 200, "quantity-bounds", f"quantity {quantity}")
 
 
 @pytest.mark.rule("quantity-bounds")
@@ -123,18 +114,14 @@ def test_quantity_below_one_or_not_an_integer_is_rejected(
     api: ApiClient, product_id: int, quantity: Any
 ) -> None:
     exchange = _availability(api, product_id, {"denomination": 10, "quantity": quantity})
-    assert exchange.status == 400, (
-        f"[quantity-bounds] quantity {quantity!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "quantity-bounds", f"quantity {quantity!r}")
 
 
 @pytest.mark.rule("quantity-bounds")
 @given(quantity=st.integers(max_value=0))
 def test_any_quantity_below_one_is_rejected(api: ApiClient, product_id: int, quantity: int) -> None:
     exchange = _availability(api, product_id, {"denomination": 10, "quantity": quantity})
-    assert exchange.status == 400, (
-        f"[quantity-bounds] quantity {quantity} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "quantity-bounds", f"quantity {quantity}")
 
 
 @pytest.mark.rule("denomination-bounds", "quantity-bounds")
@@ -163,9 +150,7 @@ def test_product_id_not_a_positive_integer_is_rejected(
         exchange = api.get(f"{LIST}/{bad_id}")
     else:
         exchange = _availability(api, bad_id, {"denomination": 10, "quantity": 1})
-    assert exchange.status == 400, (
-        f"[product-id-bounds] id {bad_id!r} ({operation}) answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "product-id-bounds", f"id {bad_id!r} ({operation})")
 
 
 @pytest.mark.rule("product-id-bounds")
@@ -203,36 +188,28 @@ def _an_unknown_id(api: ApiClient, catalog: CatalogSample) -> int:
 @pytest.mark.parametrize("limit", [1, 2, 9_999, MAX_LIMIT])
 def test_limit_within_bounds_is_accepted(api: ApiClient, limit: int) -> None:
     exchange = api.get(LIST, params={"limit": limit, "page": 1})
-    assert exchange.status == 200, (
-        f"[limit-bounds] limit={limit} answered {exchange.status}, not 200"
-    )
+    expect_status(exchange, 200, "limit-bounds", f"limit={limit}")
 
 
 @pytest.mark.rule("limit-bounds")
 @pytest.mark.parametrize("limit", ["10001", "0", "-1", "2.5", "ten", "", "1e3"])
 def test_limit_outside_bounds_is_rejected(api: ApiClient, limit: str) -> None:
     exchange = api.get(LIST, params={"limit": limit})
-    assert exchange.status == 400, (
-        f"[limit-bounds] limit={limit!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "limit-bounds", f"limit={limit!r}")
 
 
 @pytest.mark.rule("limit-bounds")
 @given(limit=st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_LIMIT + 1)))
 def test_any_limit_out_of_range_is_rejected(api: ApiClient, limit: int) -> None:
     exchange = api.get(LIST, params={"limit": limit})
-    assert exchange.status == 400, (
-        f"[limit-bounds] limit={limit} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "limit-bounds", f"limit={limit}")
 
 
 @pytest.mark.rule("page-bounds")
 @pytest.mark.parametrize("page", ["0", "-1", "2.5", "one", "", "1e2"])
 def test_page_below_one_or_not_an_integer_is_rejected(api: ApiClient, page: str) -> None:
     exchange = api.get(LIST, params={"page": page})
-    assert exchange.status == 400, (
-        f"[page-bounds] page={page!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "page-bounds", f"page={page!r}")
 
 
 @pytest.mark.rule("page-bounds")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.rules import expect_status
 from octopus_qa.spec import load_spec
 
 from .fixtures import LIST, CatalogSample, SmallListing
@@ -81,9 +82,7 @@ def test_sort_keys_and_direction_are_case_insensitive(
 )
 def test_malformed_sort_is_rejected(api: ApiClient, sort: str) -> None:
     exchange = api.get(LIST, params={"sort": sort})
-    assert exchange.status == 400, (
-        f"[sort-format] sort={sort!r} answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "sort-format", f"sort={sort!r}")
 
 
 @pytest.mark.rule("default-order-id-desc")

@@ -7,6 +7,7 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.rules import expect_status
 from octopus_qa.session import LOGIN_PATH
 
 from .fixtures import LIST, CatalogSample
@@ -82,8 +83,8 @@ def test_availability_post_must_be_json(
     exchange = api.post(
         f"{LIST}/{catalog.products[0]['id']}/availability", content=body, headers=headers
     )
-    assert exchange.status == 400, (
-        f"[post-requires-json] Content-Type {content_type!r} body {body!r} answered {exchange.status}, not 400"
+    expect_status(
+        exchange, 400, "post-requires-json", f"Content-Type {content_type!r} body {body!r}"
     )
 
 
@@ -93,6 +94,4 @@ def test_login_post_must_be_json(api: ApiClient) -> None:
     exchange = api.request(
         "POST", LOGIN_PATH, token=None, content=body, headers={"Content-Type": "text/plain"}
     )
-    assert exchange.status == 400, (
-        f"[post-requires-json] a text/plain login answered {exchange.status}, not 400"
-    )
+    expect_status(exchange, 400, "post-requires-json", "a text/plain login")

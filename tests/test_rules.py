@@ -315,3 +315,9 @@ def test_requested_sort_reads_both_key_spellings(sort: str | None, expected: Any
 def test_non_numeric_denomination_range_is_a_violation_not_an_error() -> None:
     product = {"id": 7, "available_denominations": [{"min_value": "10", "max_value": 5}]}
     assert broken_rule(rules.denomination_ranges_are_sane, product) == "denomination-ranges-sane"
+
+
+def test_expected_status_names_the_rule_and_both_statuses() -> None:
+    rules.expect_status(exchange(400), 400, "limit-bounds", "limit=0")
+    with pytest.raises(RuleViolation, match=r"^\[limit-bounds\] .*limit=0 answered 200, not 400"):
+        rules.expect_status(exchange(200), 400, "limit-bounds", "limit=0")

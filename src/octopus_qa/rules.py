@@ -36,6 +36,7 @@ __all__ = [
     "RETRY_LATER",
     "denomination_ranges_are_sane",
     "error_envelope_is_documented",
+    "expect_status",
     "items_are_sorted",
     "items_match_filters",
     "json_content_type",
@@ -134,6 +135,12 @@ def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
             value = ", ".join(str(v) for v in value)
         result[name.lower()] = str(value)
     return result
+
+
+def expect_status(exchange: Exchange, expected: int, rule_id: str, what: str) -> None:
+    """The rule says this request gets `expected`: anything else breaks it, named as `what`."""
+    if exchange.status != expected:
+        raise RuleViolation(rule_id, f"{what} answered {exchange.status}, not {expected}")
 
 
 # --- Headers ----------------------------------------------------------------------------------
