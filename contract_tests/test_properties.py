@@ -45,6 +45,17 @@ class RunLogin:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
+def _reissue_stale_auth(case: Any) -> None:
+    """Schemathesis sets auth when it generates a case, but the coverage phase generates its
+    cases ahead and hypothesis replays examples: by the time a case is sent, a token we gave it
+    may have expired (short-lived targets) or been spent (logout, refresh). Give it a current
+    one. An Authorization header we did not issue (negative testing) is left as generated."""
+    value = (case.headers or {}).get("Authorization", "")
+    if value.startswith("Bearer ") and value.removeprefix("Bearer ") in current_suite().secrets:
+        login = RunLogin()
+        login.set(case, login.get(case, None), None)
+
+
 PROPERTY_RULES = tuple(
     dict.fromkeys(
         CHECKED_RULES
@@ -87,6 +98,7 @@ def _call_with_retry_later(case: Any, base_url: str, max_wait: float) -> Any:
 @schema.parametrize()
 def test_operation_keeps_the_contract(case: Any) -> None:
     suite = current_suite()
+    _reissue_stale_auth(case)
     response = _call_with_retry_later(case, suite.base_url, suite.profile.retry_after_max_s)
     suite.secrets.add_from_body(response.content)  # login/refresh bodies carry tokens
     if response.status_code == RETRY_LATER:

@@ -2,7 +2,7 @@
 
 The access token is a JWT whose `exp` the client reads without verifying it (ASSUMPTIONS A4,
 `octopus_qa.session.token_expiry`). A token is renewed a little before `exp`: five seconds
-(`session.RENEW_MARGIN`), or a third of its lifetime when it lives shorter than that, so a
+or a third of its lifetime when it lives shorter than that (`session.renewal_time`), so a
 three-second token is renewed about once every two seconds, not on every request. A refresh
 token works once (A2): a failed refresh falls back to a fresh login.
 """
@@ -17,7 +17,7 @@ from validation import Reply, send
 
 from octopus_qa.credentials import Credentials
 from octopus_qa.loadtest.endpoints import ENDPOINTS
-from octopus_qa.session import LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH, RENEW_MARGIN, token_expiry
+from octopus_qa.session import LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH, renewal_time, token_expiry
 
 LOGIN, REFRESH, LOGOUT = ENDPOINTS["login"], ENDPOINTS["refresh"], ENDPOINTS["logout"]
 
@@ -89,8 +89,7 @@ class TokenKeeper:
             self._forget()
             return False
         self._access, self._refresh = access, refresh
-        lifetime = expires_at - time.time()
-        self._renew_at = expires_at - min(RENEW_MARGIN, max(lifetime, 0.0) / 3)
+        self._renew_at = renewal_time(expires_at)
         return True
 
     def _forget(self) -> None:

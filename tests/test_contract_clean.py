@@ -50,3 +50,16 @@ def test_documented_only_deselects_assumed_rules(tmp_path: Path) -> None:
     rules = result.summary["rules"]
     assert "refresh-token-single-use" not in rules  # assumed (A2)
     assert rules["auth-required"]["status"] == "pass"  # documented
+
+
+@pytest.mark.slow
+def test_short_lived_tokens_are_renewed_mid_run_and_their_expiry_is_checked(
+    tmp_path: Path,
+) -> None:
+    """With 4 s tokens the run outlives many of them (one login, renewed before `exp`), and the
+    expiry rule is judged rather than skipped: it fits the quick profile's 5 s wait."""
+    with sandbox("--token-ttl", "4") as url:
+        result = run_contract(tmp_path, "--target", url, "--profile", "quick", "--seed", "5")
+    assert result.exit_code == 0, result.stdout[-4000:]
+    expiry = result.summary["rules"]["expired-token-rejected"]
+    assert expiry["status"] == "pass", expiry

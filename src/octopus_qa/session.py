@@ -19,7 +19,8 @@ from .errors import LoginFailed, TargetMisbehaving, TargetUnreachable
 LOGIN_PATH = "/auth/login"
 REFRESH_PATH = "/auth/refresh"
 LOGOUT_PATH = "/auth/logout"
-#: Renew a token this many seconds before its `exp`, so no request races the expiry.
+#: Renew a token this many seconds before its `exp`, so no request races the expiry (or a third
+#: of its lifetime when it lives shorter: a 3 s token is renewed every 2 s, not on every request).
 RENEW_MARGIN = 5.0
 
 
@@ -28,17 +29,25 @@ class Tokens:
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
     expires_at: float  # epoch seconds, from the access token's `exp`
+    renew_at: float  # when to renew it (`renewal_time`)
 
     @classmethod
     def from_login_body(cls, body: Any) -> Tokens:
         access = body["access_token"]
-        return cls(access, body["refresh_token"], token_expiry(access))
+        expires_at = token_expiry(access)
+        return cls(access, body["refresh_token"], expires_at, renewal_time(expires_at))
 
     def fresh(self, now: float | None = None) -> bool:
-        return (time.time() if now is None else now) < self.expires_at - RENEW_MARGIN
+        return (time.time() if now is None else now) < self.renew_at
 
     def secrets(self) -> tuple[str, str]:
         return (self.access_token, self.refresh_token)
+
+
+def renewal_time(expires_at: float, now: float | None = None) -> float:
+    """When a token expiring at `expires_at` should be renewed (RENEW_MARGIN before, at most)."""
+    lifetime = max(expires_at - (time.time() if now is None else now), 0.0)
+    return expires_at - min(RENEW_MARGIN, lifetime / 3)
 
 
 def token_expiry(access_token: str) -> float:

@@ -30,6 +30,10 @@ class Secrets:
         with self._lock:
             self._values.update(value for value in values if value)
 
+    def __contains__(self, value: object) -> bool:
+        with self._lock:
+            return value in self._values
+
     def add_from_body(self, body: bytes | str | None) -> None:
         """Remember the tokens a login or refresh response body carries, if it carries any."""
         try:
