@@ -154,9 +154,12 @@ def test_workers_run_in_locusts_distributed_mode_and_results_merge(tmp_path: Pat
 def test_run_time_cuts_a_profile_short(tmp_path: Path) -> None:
     with sandbox() as url:
         code, summary, output = load_against(url, tmp_path / "run", "--run-time", "4s")
-    assert code == 0, output
+    # Judged, not necessarily passed: 4 s is too short for the smoke throughput floors of the
+    # rarer endpoints (a Browser thinks 0.5-2 s between steps), which is the gates' business.
+    assert code in (0, 1), output
     assert summary["history"][-1]["t"] <= 6  # the smoke profile alone would run 10 s
-    assert summary["endpoints"]["total"]["requests"] > 0
+    total = summary["endpoints"]["total"]
+    assert total["requests"] > 0 and total["failures"] == 0, total
 
 
 # --- Runs that must fail (exit code 1) --------------------------------------------------------
