@@ -158,25 +158,30 @@ def test_malformed_run_time_is_a_usage_error(text: str) -> None:
 # --- SLO file ---------------------------------------------------------------------------------
 
 
-def test_slo_with_a_missing_objective_is_refused(tmp_path: Path) -> None:
+def slo_file(tmp_path: Path, endpoint_table: str) -> Path:
+    """A valid SLO file but for `endpoint_table`, the part under test."""
     path = tmp_path / "slo.toml"
     path.write_text(
         "version = 1\n[run]\nmax_rule_violations = 0\n"
         "[baseline]\np95_tolerance = 0.2\nthroughput_tolerance = 0.2\nmin_requests = 5\n"
-        "[endpoint.list]\np50_ms = 1\np95_ms = 2\np99_ms = 3\nmax_error_rate = 0.01\n",
+        + endpoint_table,
         encoding="utf-8",
+    )
+    return path
+
+
+def test_slo_with_a_missing_objective_is_refused(tmp_path: Path) -> None:
+    path = slo_file(
+        tmp_path, "[endpoint.list]\np50_ms = 1\np95_ms = 2\np99_ms = 3\nmax_error_rate = 0.01\n"
     )
     with pytest.raises(UsageError, match="min_rps"):
         load_slo(path, "smoke")
 
 
 def test_slo_for_an_unknown_endpoint_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "slo.toml"
-    path.write_text(
-        "version = 1\n[run]\nmax_rule_violations = 0\n"
-        "[baseline]\np95_tolerance = 0.2\nthroughput_tolerance = 0.2\nmin_requests = 5\n"
+    path = slo_file(
+        tmp_path,
         "[endpoint.orders]\np50_ms = 1\np95_ms = 2\np99_ms = 3\nmax_error_rate = 0\nmin_rps = 0\n",
-        encoding="utf-8",
     )
     with pytest.raises(UsageError, match="unknown endpoint"):
         load_slo(path, "smoke")

@@ -10,6 +10,7 @@ from sandbox_client import Api
 from sandbox_probes import product_schema_holds
 
 from octopus_qa.rules import (
+    Exchange,
     availability_false_outside_ranges,
     denomination_ranges_are_sane,
     error_envelope_is_documented,
@@ -47,6 +48,16 @@ def test_details_match_list(api: Api) -> None:
         product_schema_holds(detail)
 
 
+def both_id_operations(api: Api, product_id: str) -> tuple[Exchange, Exchange]:
+    """P1 holds for both operations that take a product id in the path."""
+    return (
+        api.get(f"/api/v1/products/{product_id}"),
+        api.post(
+            f"/api/v1/products/{product_id}/availability", json={"denomination": 10, "quantity": 1}
+        ),
+    )
+
+
 # --- P1: the path id ----------------------------------------------------------------------------
 
 
@@ -54,24 +65,14 @@ def test_details_match_list(api: Api) -> None:
     "product_id", ["0", "-1", "-1001", "abc", "1.5", "1001.0", "1e3", "+1001", "0x3e9"]
 )
 def test_product_id_bounds(api: Api, product_id: str) -> None:
-    for exchange in (
-        api.get(f"/api/v1/products/{product_id}"),
-        api.post(
-            f"/api/v1/products/{product_id}/availability", json={"denomination": 10, "quantity": 1}
-        ),
-    ):
+    for exchange in both_id_operations(api, product_id):
         assert exchange.status == 400
         error_envelope_is_documented(exchange)
 
 
 @pytest.mark.parametrize("product_id", ["999999", "100000", "123456789012345678901234567890"])
 def test_unknown_product_404(api: Api, product_id: str) -> None:
-    for exchange in (
-        api.get(f"/api/v1/products/{product_id}"),
-        api.post(
-            f"/api/v1/products/{product_id}/availability", json={"denomination": 10, "quantity": 1}
-        ),
-    ):
+    for exchange in both_id_operations(api, product_id):
         assert exchange.status == 404
         error_envelope_is_documented(exchange)
         assert exchange.json["error"]["message"] == "Product not found"
