@@ -159,6 +159,7 @@ def test_json_body_must_say_application_json() -> None:
     )
     text = exchange(200, [], headers={"content-type": "text/plain"})
     assert broken_rule(rules.json_content_type, text) == "json-content-type"
+    rules.json_content_type(exchange(200, headers={"content-type": "text/plain"}))  # no body
 
 
 def test_cheap_checks_leave_429_to_retry_later() -> None:
@@ -228,6 +229,31 @@ def test_body_size_must_match_page_size() -> None:
         broken_rule(rules.pagination_headers_are_consistent, broken)
         == "pagination-headers-consistent"
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"items": []}', b'[{"id": 1}, {"id": 2}', b"[1, 2,]", b"<html>", b""],
+    ids=["object", "truncated", "trailing-comma", "html", "empty"],
+)
+def test_list_body_that_is_not_a_json_array_breaks_pagination(body: bytes) -> None:
+    headers, _ = pagination(1, 50, 1247)
+    broken = exchange(200, headers=headers)
+    broken.body = body
+    assert broken.array_length is None
+    assert (
+        broken_rule(rules.pagination_headers_are_consistent, broken)
+        == "pagination-headers-consistent"
+    )
+
+
+@pytest.mark.parametrize("parsed_first", [False, True], ids=["counted", "parsed"])
+def test_array_length_counts_top_level_items_only(parsed_first: bool) -> None:
+    items = [{"id": 1, "tags": [1, 2, 3]}, [], "x", {"nested": [{"a": [1]}]}]
+    page = exchange(200, items)
+    if parsed_first:
+        assert page.json == items
+    assert page.array_length == 4
 
 
 def test_pagination_is_only_judged_on_list_successes() -> None:
