@@ -30,7 +30,6 @@ from octopus_qa.rules import (
     Exchange,
     RuleViolation,
     cheap_response_checks,
-    lower_headers,
 )
 
 #: A Retry-After longer than this is capped: the run's own time limit bounds every wait.
@@ -70,17 +69,16 @@ def send(
     judge: Judge | None = None,
 ) -> Reply:
     """Send one request under `endpoint`'s name and judge the response by the rules."""
-    request_headers = dict(headers or {})
-    request_id = None
-    if random.random() < CLIENT_TRACE_SHARE:
-        request_id = request_headers["X-Request-Id"] = new_ksuid()
+    request_id = new_ksuid() if random.random() < CLIENT_TRACE_SHARE else None
+    if request_id is not None:
+        headers = {**(headers or {}), "X-Request-Id": request_id}
     url = f"{path}?{urlencode(query)}" if query else path
     retry_after = None
     with client.request(
         endpoint.method,
         url,
         name=endpoint.name,
-        headers=request_headers,
+        headers=headers,
         json=body,
         catch_response=True,
     ) as response:
@@ -92,9 +90,9 @@ def send(
             method=endpoint.method,
             path=path,
             status=status,
-            headers=lower_headers(response.headers.items()),
+            headers=dict(response.headers.iterlower()),  # lower-case names, as rules expect
             body=response.content or b"",
-            query=dict(query or {}),
+            query=query or {},
             request_headers={"x-request-id": request_id} if request_id else {},
             request_json=body,
         )
