@@ -207,6 +207,20 @@ def test_pagination_header_missing_is_caught() -> None:
     )
 
 
+def test_pagination_violation_names_the_header_that_is_not_an_integer() -> None:
+    headers, items = pagination(1, 50, 1247)
+    headers.update({"x-page": "-1", "x-total-count": "many"})
+    with pytest.raises(RuleViolation, match="x-total-count is 'many'"):
+        rules.pagination_headers_are_consistent(exchange(200, items, headers=headers))
+
+
+def test_pagination_violation_names_every_missing_header() -> None:
+    headers, items = pagination(1, 50, 1247)
+    del headers["x-total-pages"], headers["x-has-more"]
+    with pytest.raises(RuleViolation, match="missing x-total-pages, x-has-more"):
+        rules.pagination_headers_are_consistent(exchange(200, items, headers=headers))
+
+
 def test_pagination_default_limit_other_than_50_breaks_paging_defaults() -> None:
     headers, items = pagination(1, 20, 1247)
     assert (
