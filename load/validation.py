@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import gevent
@@ -44,8 +43,7 @@ CLIENT_TRACE_SHARE = 0.25
 Judge = Callable[[Exchange], None]
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """What a scenario learns from one request: the exchange when it was usable."""
 
     status: int  # 0 when no HTTP response came back (connection error, timeout)
