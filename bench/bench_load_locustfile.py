@@ -1,9 +1,14 @@
-"""The users `bench_load.py` measures, and the in-process meter it reads (not a test scenario).
+"""The users `bench_load.py` measures, and the in-process meters it reads (not a test scenario).
 
 - BareUser: Locust's FastHttpUser sending one list request over and over, no validation; the
   ceiling of what one Locust process can send.
 - ValidatedUser: the same request through `load/validation.py`'s `send()`: an Exchange built
   from the response and `octopus_qa.rules.cheap_response_checks` on it, as under real load.
+- InterleavedUser: both of the above in turns, inside one process. A meter switches every user
+  between "bare" and "validated" every `--window-ms` and books the process's CPU time and the
+  requests finished in each window to that window's variant. Both variants then share the same
+  moments of a shared machine, whose speed drifts by a quarter within minutes; separate runs
+  compare different moments.
 - Browser, CatalogCrawler, TokenChurner: the load scenario itself (`load/locustfile.py`),
   validation on; with `--profile bench` from the bench's own profiles file their pacing is
   close to zero, so they run as fast as the generator allows.
@@ -20,7 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, constant, events, task
+from locust.contrib.fasthttp import FastHttpSession
 
 LOAD_DIR = Path(__file__).resolve().parents[1] / "load"
 sys.path.insert(0, str(LOAD_DIR))
@@ -32,11 +39,28 @@ from validation import send  # noqa: E402
 from octopus_qa.credentials import Credentials  # noqa: E402
 from octopus_qa.loadtest.endpoints import ENDPOINTS  # noqa: E402
 
-__all__ = ["BareUser", "Browser", "CatalogCrawler", "TokenChurner", "ValidatedUser"]
+__all__ = [
+    "BareUser",
+    "Browser",
+    "CatalogCrawler",
+    "InterleavedUser",
+    "TokenChurner",
+    "ValidatedUser",
+]
 
 PATH = "/api/v1/products"
 QUERY = {"page": "2", "limit": "20"}
 LIST = ENDPOINTS["list"]
+#: Unmetered time after test_start: every user has logged in and is sending.
+WARM_UP_S = 1.5
+
+
+def bare_request(client: FastHttpSession, headers: dict[str, str]) -> None:
+    client.get(f"{PATH}?page=2&limit=20", name=LIST.name, headers=headers)
+
+
+def validated_request(client: FastHttpSession, tokens: TokenKeeper) -> None:
+    send(client, LIST, PATH, query=QUERY, headers=tokens.authorization())
 
 
 class BareUser(FastHttpUser):
@@ -49,7 +73,7 @@ class BareUser(FastHttpUser):
 
     @task
     def list_products(self) -> None:
-        self.client.get(f"{PATH}?page=2&limit=20", name=LIST.name, headers=self.headers)
+        bare_request(self.client, self.headers)
 
 
 class ValidatedUser(FastHttpUser):
@@ -60,29 +84,85 @@ class ValidatedUser(FastHttpUser):
 
     @task
     def list_products(self) -> None:
-        send(self.client, LIST, PATH, query=QUERY, headers=self.tokens.authorization())
+        validated_request(self.client, self.tokens)
+
+
+class Windows:
+    """Alternating windows of bare and validated requests, and what each variant cost."""
+
+    VARIANTS = ("bare", "validated")
+
+    def __init__(self) -> None:
+        self.current: str | None = None  # None: warm-up, not metered
+        self.finished = {variant: 0 for variant in self.VARIANTS}
+        self.booked = {variant: {"requests": 0, "cpu_s": 0.0} for variant in self.VARIANTS}
+
+    def count(self, variant: str) -> None:
+        """A request of `variant` finished; it counts only if its window is still open."""
+        if self.current == variant:
+            self.finished[variant] += 1
+
+    def alternate(self, window_s: float) -> None:
+        gevent.sleep(WARM_UP_S)
+        turn = 0
+        while True:
+            variant = self.VARIANTS[turn % len(self.VARIANTS)]
+            self.current = variant
+            cpu, finished = time.process_time(), self.finished[variant]
+            gevent.sleep(window_s)
+            # Only whole windows are booked: test_stop kills this greenlet mid-sleep.
+            self.booked[variant]["cpu_s"] += time.process_time() - cpu
+            self.booked[variant]["requests"] += self.finished[variant] - finished
+            turn += 1
+
+
+WINDOWS = Windows()
+
+
+class InterleavedUser(FastHttpUser):
+    # Not a subclass of ValidatedUser: Locust would inherit its task too.
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.tokens = TokenKeeper(self.client, Credentials.from_env())
+        self.headers = self.tokens.authorization() or {}
+
+    @task
+    def list_products(self) -> None:
+        variant = WINDOWS.current
+        if variant == "validated":
+            validated_request(self.client, self.tokens)
+        else:
+            bare_request(self.client, self.headers)
+        if variant is not None:
+            WINDOWS.count(variant)
 
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
     parser.add_argument("--bench-out", default="", include_in_web_ui=False)
+    parser.add_argument("--window-ms", type=int, default=500, include_in_web_ui=False)
 
 
-METER: dict[str, float] = {}
+METER: dict[str, Any] = {}
 
 
 @events.test_start.add_listener
 def start_meter(environment: Any, **_: Any) -> None:
     METER.update(wall=time.perf_counter(), cpu=time.process_time())
+    window_s = environment.parsed_options.window_ms / 1000
+    METER["alternating"] = gevent.spawn(WINDOWS.alternate, window_s)
 
 
 @events.test_stop.add_listener
 def stop_meter(environment: Any, **_: Any) -> None:
+    METER["alternating"].kill()
     total = environment.runner.stats.total
     result = {
         "requests": total.num_requests,
         "failures": total.num_failures,
         "wall_s": time.perf_counter() - METER["wall"],
         "cpu_s": time.process_time() - METER["cpu"],
+        "windows": WINDOWS.booked,
     }
     Path(environment.parsed_options.bench_out).write_text(json.dumps(result), encoding="utf-8")
