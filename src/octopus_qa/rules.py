@@ -127,8 +127,8 @@ class Exchange:
     @property
     def json(self) -> Any:
         """The parsed body (parsed once), or None when it is empty or not JSON."""
-        # Cached by hand: functools.cached_property takes a lock on Python 3.11, a gevent lock
-        # under Locust, on every response the load suite judges.
+        # Cached by hand: functools.cached_property needs a __dict__ (this class has slots), and
+        # on Python 3.11 it takes a lock, a gevent lock under Locust, on every read.
         if self._parsed is NOT_PARSED:
             self._parsed = _decode_json(self.body) if self.body else None
         return self._parsed
@@ -138,8 +138,8 @@ class Exchange:
         """How many elements a JSON array body holds; None when the body is not a JSON array.
 
         Counted without building the elements, unless someone already parsed the body: the load
-        suite judges the size of every page it receives, and building a page's objects cost
-        about a quarter of the generator's rate (bench/README.md, bench_load.py).
+        suite judges the size of every page it receives, and building each page's objects was
+        the largest part of what that cost (bench/README.md, bench_load.py).
         """
         if self._parsed is not NOT_PARSED:
             return len(self._parsed) if isinstance(self._parsed, list) else None
