@@ -232,8 +232,10 @@ class CatalogCrawler(ApiUser):
         query = {**self.pass_query, "page": str(self.page)}
         reply = send(self.client, CRAWL, PRODUCTS, query=query, headers=auth)
         self.after(reply.status)
-        more = reply.exchange is not None and reply.exchange.headers.get("x-has-more") == "true"
-        if reply.status == 200 and more and reply.json:
+        exchange = reply.exchange
+        more = exchange is not None and exchange.headers.get("x-has-more") == "true"
+        # Counted, not parsed: a crawl page holds up to 2,000 products the crawler never reads.
+        if reply.status == 200 and more and exchange.array_length:
             self.page += 1
         else:
             self.start_pass()
