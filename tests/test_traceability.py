@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from contract_runs import REPO_ROOT
 
 from octopus_qa.rules import RULES
-from octopus_qa.spec import REPO_ROOT
 
 TRACEABILITY = REPO_ROOT / "openapi" / "TRACEABILITY.md"
 CONTRACT_TESTS = REPO_ROOT / "contract_tests"

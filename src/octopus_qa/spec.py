@@ -1,19 +1,19 @@
-"""Where the hand-written contract lives, and its parsed form.
+"""The hand-written contract, `openapi/octopus-cards.yaml`, and its parsed form.
 
-octoqa runs from a checkout of this repository (installed editable), so the spec is read from
-`openapi/` at the repository's top rather than copied into the package.
+The file ships inside the package (`octopus_qa.bundled`), so an installed octoqa reads the same
+contract as a checkout.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT / "openapi" / "octopus-cards.yaml"
+from .bundled import spec_path
+
+SPEC_PATH = spec_path()
 
 
 @cache

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bundled import contract_tests_dir
 from ..errors import UsageError
-from ..spec import REPO_ROOT
 
-PROFILES_PATH = REPO_ROOT / "contract_tests" / "profiles.toml"
+PROFILES_PATH = contract_tests_dir() / "profiles.toml"
 PROFILE_NAMES = ("quick", "default", "deep")
 DEFAULT_PROFILE = "default"
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from ..bundled import contract_tests_dir
 from ..rundir import new_run_dir, point_latest_at
-from ..spec import REPO_ROOT
 from .suite import Suite
 
-CONTRACT_TESTS = REPO_ROOT / "contract_tests"
+#: The suite pytest runs (the checkout's `contract_tests/`, or its copy inside an installed wheel).
+CONTRACT_TESTS = contract_tests_dir()
 
 #: pytest's exit codes → ours (0 all hold, 1 a contract failure, 2 usage/target problem).
 EXIT_CODES = {
@@ -44,10 +45,11 @@ class ContractRun:
 def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list[str]:
     args = [
         str(CONTRACT_TESTS),
+        # Node ids read `contract_tests/test_x.py::...` wherever the suite is installed.
         "--rootdir",
-        str(REPO_ROOT),
+        str(CONTRACT_TESTS.parent),
         "-c",
-        str(REPO_ROOT / "pyproject.toml"),
+        str(CONTRACT_TESTS / "pytest.ini"),
         "--profile",
         suite.profile.name,
         "--seed",
@@ -58,8 +60,6 @@ def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list
         str(contract_dir / "summary.json"),
         "--schemathesis-report",
         str(contract_dir / "schemathesis"),
-        "-p",
-        "no:cacheprovider",
         # In this process the preflight imported anyio (via httpx) already; pytest warns that its
         # plugin cannot be assertion-rewritten, an error under filterwarnings = error.
         "-W",

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..bundled import load_dir
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
@@ -39,8 +40,8 @@ from .results import Measurements, read_facts, read_measurements
 from .slo import ServiceLevels, load_slo
 from .summary import gates_table, read_baseline, write_summary
 
-#: `load/` at the top of the checkout: the locustfile and its data files.
-DEFAULT_LOAD_DIR = Path(__file__).resolve().parents[3] / "load"
+#: `load/`, shipped with the package: the locustfile and its data files.
+DEFAULT_LOAD_DIR = load_dir()
 #: Time Locust may take to start (workers connecting) and to stop (final stats, reports).
 STARTUP_GRACE_S = 30.0
 SHUTDOWN_GRACE_S = 30.0

@@ -1,0 +1,1 @@
+"""The hand-written contract; shipped inside octoqa as `octopus_qa.bundled.openapi`."""
