@@ -293,22 +293,25 @@ def test_a_summary_left_by_an_earlier_run_is_not_believed(tmp_path: Path) -> Non
     assert verdicts(outcome)["contract"] == "error" and outcome.exit_code == 2
 
 
-def test_spec_lint_without_the_linter_is_not_run_and_the_run_cannot_pass(
+def test_spec_lint_without_the_linter_is_skipped_with_its_reason_and_never_a_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "LINTER", tmp_path / "node_modules" / ".bin" / "redocly")
+    """A pip-installed octoqa has no node tools: the run works, and says what it skipped."""
+    monkeypatch.setattr(pipeline, "PINNED_LINTER", tmp_path / "node_modules" / ".bin" / "redocly")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redocly on PATH either (nor node)
     result = pipeline.check_spec(tmp_path, PipelineConfig.default())
-    assert result.verdict == "not run" and EXIT_CODES[result.verdict] == 2
-    assert "npm ci --prefix openapi" in (result.reason or "")
+    assert result.verdict == "incomplete" and EXIT_CODES[result.verdict] == 0
+    assert not result.holds
+    assert "redocly lint" in (result.reason or "")
     checks = json.loads((tmp_path / "spec" / "summary.json").read_text())["checks"]
     assert [(c["name"], c["verdict"]) for c in checks] == [
         ("openapi-spec-validator", "pass"),
-        ("redocly lint", "not run"),
+        ("redocly lint", "skipped"),
     ]
 
 
 def test_spec_stage_runs_the_pinned_linter_when_it_is_installed(tmp_path: Path) -> None:
-    if not pipeline.LINTER.exists():
+    if not pipeline.PINNED_LINTER.exists():
         pytest.skip("the pinned linter is not installed (npm ci --prefix openapi)")
     result = pipeline.check_spec(tmp_path, PipelineConfig.default())
     assert result.verdict == "pass", result.reason

@@ -42,8 +42,14 @@ from .target import EMBEDDED, resolve_target, target_url
 STAGES = ("spec", "contract", "load", "report")
 #: How octoqa (and argparse) start the one line they print for exit code 2.
 ERROR_PREFIX = re.compile(r"^octoqa(?: \w+)?: error: ")
-LINTER = SPEC_PATH.parent / "node_modules" / ".bin" / "redocly"
+#: Where `npm ci --prefix openapi` installs the pinned linter in a checkout.
+PINNED_LINTER = SPEC_PATH.parent / "node_modules" / ".bin" / "redocly"
 LINT_CONFIG = SPEC_PATH.parent / "redocly.yaml"
+#: Why a run without the linter skipped it: pip cannot install a node tool.
+NO_LINTER = (
+    "Redocly CLI is not installed (from a checkout: `npm ci --prefix openapi`; "
+    "elsewhere: `npm install -g @redocly/cli`)"
+)
 #: The linter must not phone home or nag from a CI job (no network here anyway: it would wait).
 LINT_ENV = {"REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true", "NO_COLOR": "1"}
 
@@ -168,18 +174,26 @@ def _spec_is_valid() -> dict[str, Any]:
     return {"name": "openapi-spec-validator", "verdict": "pass", "detail": "valid"}
 
 
+def find_linter() -> str | None:
+    """The Redocly CLI to lint with: the checkout's pinned one first, else one on PATH."""
+    if PINNED_LINTER.exists():
+        return str(PINNED_LINTER)
+    return shutil.which("redocly")
+
+
 def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
-    """The contract is clean under the pinned linter; without node or the linter: "not run"."""
+    """The contract is clean under the linter; without node or the linter the check is skipped.
+
+    An installed octoqa (pip, pipx) has no node tools: the run still works and says, as its
+    verdict "incomplete", that this check was skipped and why.
+    """
     name = "redocly lint"
     if shutil.which("node") is None:
-        return {"name": name, "verdict": "not run", "detail": "node is not installed"}
-    if not LINTER.exists():
-        return {
-            "name": name,
-            "verdict": "not run",
-            "detail": "the pinned linter is not installed: run `npm ci --prefix openapi`",
-        }
-    argv = [str(LINTER), "lint"]
+        return {"name": name, "verdict": "skipped", "detail": "node is not installed"}
+    linter = find_linter()
+    if linter is None:
+        return {"name": name, "verdict": "skipped", "detail": NO_LINTER}
+    argv = [linter, "lint"]
     if LINT_CONFIG.exists():
         argv += ["--config", LINT_CONFIG.name]
     argv.append(SPEC_PATH.name)
@@ -213,7 +227,9 @@ def check_spec(run_dir: Path, config: PipelineConfig) -> StageResult:
         checks = [{"name": "spec file", "verdict": "error", "detail": f"{SPEC_PATH} is missing"}]
     else:
         checks = [_spec_is_valid(), _spec_is_lint_clean(run_dir, config.lint_timeout_s)]
-    verdict = worst_verdict([c["verdict"] for c in checks])
+    verdict = worst_verdict(
+        ["incomplete" if c["verdict"] == "skipped" else c["verdict"] for c in checks]
+    )
     summary = {
         "stage": "spec",
         "verdict": verdict,

@@ -96,6 +96,8 @@ def main(args: argparse.Namespace) -> int:
     )
     print(f"{outcome.verdict.upper()}: report at {outcome.run_dir / 'index.html'}")
     problem = outcome.first_problem
+    if outcome.verdict == "incomplete" and problem is not None:
+        print(f"octoqa: stage {problem.name} incomplete: {problem.reason}")
     if outcome.exit_code == 2 and problem is not None:
         print(
             f"octoqa: error: stage {problem.name} could not run: {problem.reason}", file=sys.stderr

@@ -14,6 +14,8 @@ from .page import VERDICT_WORDS, format_number, format_seconds
 #: GitHub and GitLab both render these; the words beside them carry the meaning.
 VERDICT_EMOJI: Mapping[str, str] = {
     "pass": "✅",
+    "incomplete": "◐",
+    "skipped": "⏭️",
     "fail": "❌",
     "error": "⚠️",
     "not run": "⏭️",

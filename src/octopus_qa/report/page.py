@@ -20,6 +20,8 @@ from .charts import Series, line_chart, sparkline
 #: Words beside every colour, so the verdict does not depend on seeing colour.
 VERDICT_WORDS: Mapping[str, tuple[str, str]] = {
     "pass": ("✔", "PASS"),
+    "incomplete": ("◐", "INCOMPLETE"),
+    "skipped": ("–", "SKIPPED"),
     "fail": ("✘", "FAIL"),
     "error": ("⚠", "ERROR"),
     "not run": ("–", "NOT RUN"),

@@ -16,11 +16,13 @@ from typing import Any
 
 from ..rules import RULES
 
-#: Stage verdicts, worst last: a run is as bad as its worst stage.
-VERDICTS = ("pass", "fail", "not run", "error")
+#: Stage verdicts, worst last: a run is as bad as its worst stage. "incomplete" is a stage that
+#: held in everything it could check but skipped a check it could not run here (the OpenAPI
+#: linter without node): not a failure, and never reported as a pass.
+VERDICTS = ("pass", "incomplete", "fail", "not run", "error")
 RULE_STATUSES = ("pass", "fail", "skip", "untested")
 #: What each verdict means for `octoqa run`'s exit code (0 all holds, 1 failed, 2 could not run).
-EXIT_CODES: Mapping[str, int] = {"pass": 0, "fail": 1, "not run": 2, "error": 2}
+EXIT_CODES: Mapping[str, int] = {"pass": 0, "incomplete": 0, "fail": 1, "not run": 2, "error": 2}
 HEADLINE_LENGTH = 300
 
 
