@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from ..errors import OctoqaError
 
 SUBCOMMANDS = ("sandbox", "contract", "load", "run")
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="octoqa", description="Contract and load testing for the Octopus Cards API."
     )
+    parser.add_argument("--version", action="version", version=f"octoqa {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"{__name__}.{name}")
