@@ -3,6 +3,7 @@ check-jsonschema ships), and wired to run `octoqa run` the way the README promis
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "ci-templates"
+import octopus_qa
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATES = REPO / "ci-templates"
 GITHUB = TEMPLATES / "github-actions.yml"
 GITLAB = TEMPLATES / "gitlab-ci.yml"
 CHECK_JSONSCHEMA = shutil.which("check-jsonschema") or str(
@@ -59,6 +63,22 @@ def run_lines(steps: list[dict[str, Any]]) -> str:
     return "\n".join(str(step.get("run", "")) for step in steps)
 
 
+def assert_installs_octoqa_as_a_package(variables: dict[str, str], commands: str) -> None:
+    """Copied into a team's repository, the job installs octoqa itself, never the team's project."""
+    assert "pip install -e" not in commands and "npm ci --prefix openapi" not in commands
+    assert 'pip install "$OCTOQA_PACKAGE"' in commands
+    assert variables["OCTOQA_PACKAGE"].startswith("octopus-cards-qa==")
+    # The linter octoqa's own checkout pins, at the same version.
+    pinned = json.loads((REPO / "openapi" / "package.json").read_text())["devDependencies"]
+    assert variables["REDOCLY_CLI"] == f"@redocly/cli@{pinned['@redocly/cli']}"
+    assert 'npm install --global "$REDOCLY_CLI"' in commands
+
+
+def test_template_pins_the_version_this_checkout_builds() -> None:
+    for variables in (load(GITHUB)["jobs"]["octoqa"]["env"], load(GITLAB)["octoqa"]["variables"]):
+        assert variables["OCTOQA_PACKAGE"] == f"octopus-cards-qa=={octopus_qa.__version__}"
+
+
 def test_github_runs_pr_profile_on_pull_requests_and_release_on_tags() -> None:
     workflow = load(GITHUB)
     triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as True
@@ -71,7 +91,7 @@ def test_github_runs_pr_profile_on_pull_requests_and_release_on_tags() -> None:
     python = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
     assert python["with"]["python-version"] == "3.11"
     commands = run_lines(steps)
-    assert "pip install -e ." in commands and "npm ci --prefix openapi" in commands
+    assert_installs_octoqa_as_a_package(job["env"], commands)
     assert 'octoqa run --profile "$OCTOQA_PROFILE"' in commands
     assert 'cat reports/latest/summary.md >> "$GITHUB_STEP_SUMMARY"' in commands
 
@@ -93,8 +113,7 @@ def test_gitlab_runs_pr_profile_on_merge_requests_and_release_on_tags() -> None:
         '$CI_PIPELINE_SOURCE == "merge_request_event"': "pr",
         "$CI_COMMIT_TAG": "release",
     }
-    assert "pip install -e ." in job["before_script"]
-    assert "npm ci --prefix openapi" in job["before_script"]
+    assert_installs_octoqa_as_a_package(job["variables"], "\n".join(job["before_script"]))
     assert job["script"] == ['octoqa run --profile "$OCTOQA_PROFILE"']
     assert "allow_failure" not in job
     assert job["artifacts"]["when"] == "always" and "reports/" in job["artifacts"]["paths"]
