@@ -244,7 +244,7 @@ def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
     ("args", "says"),
     [
         (("--target", "ftp://example"), "is not an http(s) URL"),
-        (("--profile", "weekly"), "invalid choice: 'weekly'"),
+        (("--profile", "weekly"), "unknown profile 'weekly' (known: nightly, pr, release)"),
         (("--seed", "many"), "invalid int value"),
     ],
 )

@@ -21,16 +21,23 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import Meta
+
+from . import config as user_config
+from .contract.profiles import PROFILE_NAMES as CONTRACT_PROFILES
+from .contract.profiles import load_profile as load_contract_profile
 from .credentials import Credentials
 from .errors import UsageError
+from .loadtest.allowlist import load_allowed_hosts
+from .loadtest.profiles import load_profiles
+from .loadtest.slo import load_slo
 from .report import EXIT_CODES, read_stage_summary, worst_verdict
 from .report import write_report as write_run_report
 from .report.redact import leaks, redact_text
@@ -57,6 +64,40 @@ LINT_ENV = {"REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"
 # --- Configuration ----------------------------------------------------------------------------
 
 
+Seconds = Annotated[float, Meta(gt=0, le=86_400 * 7)]
+Argv = Annotated[list[str], Meta(min_length=1)]
+
+
+class _ProfileEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`[profile.NAME]` of pipeline.toml (a new key: one line here and one in Profile)."""
+
+    contract: str
+    load: str
+    contract_timeout_s: Seconds
+    load_timeout_s: Seconds
+
+
+class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lint_timeout_s: Seconds = 120.0
+
+
+class _Report(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    trend_runs: Annotated[int, Meta(ge=1, le=1000)] = 10
+
+
+class _Commands(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    contract: Argv
+    load: Argv
+
+
+class _PipelineFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    profile: dict[str, _ProfileEntry]
+    commands: _Commands
+    default_profile: str = "pr"
+    spec: _Spec = _Spec()
+    report: _Report = _Report()
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -77,21 +118,36 @@ class PipelineConfig:
     trend_runs: int = 10
 
     @classmethod
-    def from_toml(cls, text: str) -> PipelineConfig:
-        data = tomllib.loads(text)
-        profiles = {name: Profile(name=name, **values) for name, values in data["profile"].items()}
+    def read(cls, path: Path) -> PipelineConfig:
+        """Parse and check a pipeline.toml; a problem is one ConfigError (file, key, problem)."""
+        data = user_config.read(path, _PipelineFile)
+        if data.default_profile not in data.profile:
+            known = ", ".join(data.profile)
+            problem = f"no such [profile.{data.default_profile}] (known: {known})"
+            raise user_config.ConfigError(path, "default_profile", problem)
+        for name, entry in data.profile.items():
+            if entry.contract not in CONTRACT_PROFILES:
+                raise user_config.ConfigError(
+                    path,
+                    f"profile.{name}.contract",
+                    f"no such contract profile {entry.contract!r} "
+                    f"(known: {', '.join(CONTRACT_PROFILES)})",
+                )
         return cls(
-            profiles=profiles,
-            commands={stage: tuple(argv) for stage, argv in data["commands"].items()},
-            default_profile=data.get("default_profile", "pr"),
-            lint_timeout_s=float(data.get("spec", {}).get("lint_timeout_s", 120)),
-            trend_runs=int(data.get("report", {}).get("trend_runs", 10)),
+            profiles={
+                name: Profile(name=name, **msgspec.structs.asdict(entry))
+                for name, entry in data.profile.items()
+            },
+            commands={"contract": tuple(data.commands.contract), "load": tuple(data.commands.load)},
+            default_profile=data.default_profile,
+            lint_timeout_s=data.spec.lint_timeout_s,
+            trend_runs=data.report.trend_runs,
         )
 
     @classmethod
     def default(cls) -> PipelineConfig:
-        text = resources.files(__package__).joinpath("pipeline.toml").read_text(encoding="utf-8")
-        return cls.from_toml(text)
+        """The pipeline.toml in force: the user's (octopus_qa.config), else the shipped one."""
+        return cls.read(user_config.path("pipeline.toml"))
 
     def profile(self, name: str | None) -> Profile:
         chosen = name or self.default_profile
@@ -99,6 +155,19 @@ class PipelineConfig:
             known = ", ".join(sorted(self.profiles))
             raise UsageError(f"unknown profile {chosen!r} (known: {known})")
         return self.profiles[chosen]
+
+
+def check_stage_configuration(profile: Profile) -> None:
+    """Read every file the contract and load stages of `profile` will read, before anything runs.
+
+    The stages would refuse a broken file too, but only when their turn comes: a typo in slo.toml
+    must not cost a contract run first. The same readers the stages use; a problem is one line.
+    """
+    load_contract_profile(profile.contract)
+    book = load_profiles(user_config.path("load-profiles.toml"))
+    book.get(profile.load)
+    load_slo(user_config.path("slo.toml"), profile.load, book.profiles)
+    load_allowed_hosts(user_config.path("allowed-hosts.toml"))
 
 
 @dataclass(frozen=True)
@@ -288,7 +357,8 @@ def _run_bounded(argv: Sequence[str], timeout_s: float) -> tuple[int | None, str
         text=True,
         errors="replace",
         start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # The user's configuration directory (--config) reaches the stage's `octoqa` this way.
+        env={**os.environ, **user_config.environment(), "PYTHONUNBUFFERED": "1"},
     )
     try:
         out, err = process.communicate(timeout=timeout_s)
@@ -444,6 +514,7 @@ def run_pipeline(
     """
     config = config or PipelineConfig.default()
     profile = config.profile(options.profile)
+    check_stage_configuration(profile)
     resolved = resolve_target(options.target)
     credentials = Credentials.from_env()
     started_at = datetime.now(UTC)

@@ -2,7 +2,8 @@
 
 Each subcommand lives in `octopus_qa/cli/<name>.py` with `HELP`, `configure(parser)` and
 `main(args) -> int`; what a subcommand runs lives outside `cli/`. This is the one place that turns
-an `OctoqaError` into one line on stderr and exit code 2.
+an `OctoqaError` into one line on stderr and exit code 2, and the one place that adds `--config`
+to the subcommands that read configuration and puts the directory in force while they run.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .. import __version__
+from .. import __version__, config
 from ..errors import OctoqaError
 
-SUBCOMMANDS = ("sandbox", "contract", "load", "run")
+SUBCOMMANDS = ("sandbox", "contract", "load", "run", "init")
+#: The subcommands that read the user-editable files (octopus_qa.config.FILES).
+CONFIGURED = ("contract", "load", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{name}")
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(sub)
+        if name in CONFIGURED:
+            sub.add_argument(
+                "--config",
+                type=Path,
+                metavar="DIR",
+                help=f"your own configuration files, each replacing the shipped one (default: "
+                f"${config.ENV_VAR}, else ./{config.CONVENTIONAL_DIR}/ if it exists; "
+                "`octoqa init` writes them)",
+            )
         sub.set_defaults(handler=module.main)
     return parser
 
@@ -35,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args))
+        with config.using(getattr(args, "config", None)):
+            return int(args.handler(args))
     except OctoqaError as exc:
         print(f"octoqa: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -7,28 +7,49 @@ hypothesis settings and a schemathesis configuration.
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import Meta
+
+from .. import config
 from ..bundled import contract_tests_dir
 from ..errors import UsageError
 
+#: The shipped file; a user's `contract-profiles.toml` (see octopus_qa.config) takes its place.
 PROFILES_PATH = contract_tests_dir() / "profiles.toml"
 PROFILE_NAMES = ("quick", "default", "deep")
 DEFAULT_PROFILE = "default"
 
+Count = Annotated[int, Meta(ge=1, le=1_000_000)]
+Seconds = Annotated[float, Meta(ge=0, le=86_400)]
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    max_examples: int
-    stateful_steps: int
-    stateful_examples: int
-    expiry_wait_s: float
-    retry_after_max_s: float
-    schemathesis: Mapping[str, Any] = field(default_factory=dict)
+
+class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One table of the file (`[quick]`, ...); a new key is one line here."""
+
+    max_examples: Count
+    stateful_steps: Count
+    stateful_examples: Count
+    expiry_wait_s: Seconds
+    retry_after_max_s: Seconds
+    #: Handed to schemathesis.Config.from_dict, merged over `[common.schemathesis]`.
+    schemathesis: dict[str, Any] = {}
+    #: The table's name, filled in by `load_profile` (not read from the file).
+    name: str = ""
+
+
+class _Common(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    schemathesis: dict[str, Any] = {}
+
+
+class _ProfilesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    quick: Profile
+    default: Profile
+    deep: Profile
+    common: _Common = _Common()
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,12 +63,30 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
 
 
 def load_profile(name: str) -> Profile:
-    """The named profile, its schemathesis table merged over the common one."""
+    """The named profile, its schemathesis table merged over the common one.
+
+    Read from the user's `contract-profiles.toml` when there is one, else the shipped file; a
+    broken file is one ConfigError line (file, key, problem), including schemathesis's own
+    verdict on its table, so a typo there is not a collection error in the middle of a run.
+    """
     if name not in PROFILE_NAMES:
         raise UsageError(f"unknown profile {name!r} (choose from {', '.join(PROFILE_NAMES)})")
-    with PROFILES_PATH.open("rb") as handle:
-        data = tomllib.load(handle)
-    entry = dict(data[name])
-    own = entry.pop("schemathesis", {})
-    common = data.get("common", {}).get("schemathesis", {})
-    return Profile(name=name, schemathesis=_deep_merge(common, own), **entry)
+    path = config.path("contract-profiles.toml")
+    data = config.read(path, _ProfilesFile)
+    entry: Profile = getattr(data, name)
+    merged = _deep_merge(data.common.schemathesis, entry.schemathesis)
+    _check_schemathesis(path, name, merged)
+    return msgspec.structs.replace(entry, name=name, schemathesis=merged)
+
+
+def _check_schemathesis(path: Path, name: str, settings: Mapping[str, Any]) -> None:
+    # Imported here: schemathesis is slow to import, and the CLI reads PROFILE_NAMES at start-up.
+    import schemathesis
+    from schemathesis.config import ConfigError as SchemathesisConfigError
+
+    try:
+        schemathesis.Config.from_dict(dict(settings))
+    except SchemathesisConfigError as exc:
+        lines = [line.strip(" -") for line in str(exc).splitlines()]
+        said = " ".join(line for line in lines if line and not line.startswith("Valid "))
+        raise config.ConfigError(path, f"{name}.schemathesis", said) from None

@@ -8,24 +8,28 @@ held to the same list.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from ..errors import TargetNotAllowed, UsageError
+import msgspec
+from msgspec import Meta
+
+from .. import config
+from ..errors import TargetNotAllowed
 from ..target import is_loopback
+
+#: An exact host name or IP address, as the URL's host compares: no scheme, port, path or wildcard.
+Host = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:]+$")]
+
+
+class _AllowList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    hosts: list[Host]
 
 
 def load_allowed_hosts(path: Path) -> frozenset[str]:
     """The host names in the allow-list file (lower-case)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        hosts = data["hosts"]
-    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
-        raise UsageError(f"cannot read the load allow-list {path}: {exc}") from None
-    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise UsageError(f"{path}: `hosts` must be a list of host names")
-    return frozenset(host.lower() for host in hosts)
+    return frozenset(host.lower() for host in config.read(path, _AllowList).hosts)
 
 
 def check_target_allowed(url: str, allowed_hosts: frozenset[str], allow_any: bool = False) -> None:

@@ -19,15 +19,78 @@ Kinds:
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
+import msgspec
+from msgspec import Meta
+
+from .. import config
 from ..errors import UsageError
 
 KINDS = ("ramp", "step", "spike", "arrival")
+
+# Types of the file's values: a new key is one line in its table's Struct below. The ranges here
+# only say what a number can mean (finite, not negative); the caps are the file's `[limits]`.
+Users = Annotated[int, Meta(ge=0)]
+Seconds = Annotated[float, Meta(ge=0, le=1e9)]
+Rate = Annotated[float, Meta(gt=0, le=1e9)]
+
+
+class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`[limits]`: the caps every profile is held to."""
+
+    max_users: Annotated[int, Meta(ge=1)]
+    max_duration_s: Annotated[float, Meta(gt=0, le=1e9)]
+    max_spawn_rate: Rate
+    max_rate_rps: Rate
+    max_workers: Annotated[int, Meta(ge=0)]
+
+
+class _Entry(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="kind"
+):
+    """`[profile.NAME]`: its `kind` picks which of the tables below it is."""
+
+    description: str = ""
+
+
+class Ramp(_Entry, frozen=True, tag="ramp"):
+    users: Users
+    ramp_s: Seconds
+    hold_s: Seconds
+
+
+class Step(_Entry, frozen=True, tag="step"):
+    start_users: Users
+    step_users: Users
+    step_s: Seconds
+    steps: Annotated[int, Meta(ge=0, le=10_000)]
+
+
+class Spike(_Entry, frozen=True, tag="spike"):
+    base_users: Users
+    peak_users: Users
+    warm_s: Seconds
+    spike_s: Seconds
+    cool_s: Seconds
+
+
+class Arrival(_Entry, frozen=True, tag="arrival"):
+    rate_rps: Rate
+    per_user_rps: Rate
+    ramp_s: Seconds
+    hold_s: Seconds
+
+
+Entry = Ramp | Step | Spike | Arrival
+
+
+class _ProfilesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    limits: Limits
+    profile: dict[str, Entry]
 
 
 @dataclass(frozen=True)
@@ -35,15 +98,6 @@ class Stage:
     until_s: float
     users: int
     spawn_rate: float
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_users: int
-    max_duration_s: float
-    max_spawn_rate: float
-    max_rate_rps: float
-    max_workers: int
 
 
 @dataclass(frozen=True)
@@ -85,28 +139,12 @@ class ProfileBook:
 
 
 def load_profiles(path: Path) -> ProfileBook:
-    """Read and check a profiles file; any problem is a UsageError naming the file and profile."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read load profiles {path}: {exc}") from None
-    try:
-        limits = Limits(**data["limits"])
-        profiles = {
-            name: _compile(name, dict(entry), limits) for name, entry in data["profile"].items()
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: malformed profile data ({type(exc).__name__}: {exc})") from None
-    return ProfileBook(limits, profiles)
-
-
-def _number(entry: Mapping[str, Any], key: str, profile: str) -> float:
-    value = entry.get(key)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise UsageError(f"load profile {profile!r}: {key} must be a finite number, got {value!r}")
-    if value < 0:
-        raise UsageError(f"load profile {profile!r}: {key} must not be negative, got {value!r}")
-    return float(value)
+    """Read and check a profiles file; any problem is one ConfigError naming file, key, problem."""
+    data = config.read(path, _ProfilesFile)
+    profiles = {
+        name: _compile(path, name, entry, data.limits) for name, entry in data.profile.items()
+    }
+    return ProfileBook(data.limits, profiles)
 
 
 def _spawn_rate(users: int, seconds: float) -> float:
@@ -114,78 +152,60 @@ def _spawn_rate(users: int, seconds: float) -> float:
     return users / seconds if seconds > 0 else float(max(users, 1))
 
 
-def _ramp(name: str, entry: Mapping[str, Any]) -> list[Stage]:
-    users = int(_number(entry, "users", name))
-    ramp_s, hold_s = _number(entry, "ramp_s", name), _number(entry, "hold_s", name)
-    rate = _spawn_rate(users, ramp_s)
-    return [Stage(ramp_s + hold_s, users, rate)]
+def _stages(entry: Entry) -> list[Stage]:
+    if isinstance(entry, Ramp):
+        rate = _spawn_rate(entry.users, entry.ramp_s)
+        return [Stage(entry.ramp_s + entry.hold_s, entry.users, rate)]
+    if isinstance(entry, Step):
+        start, step = entry.start_users, entry.step_users
+        rate = _spawn_rate(step or start, entry.step_s / 4)  # each step arrives within a quarter
+        steps = range(entry.steps + 1)
+        return [Stage(entry.step_s * (i + 1), start + step * i, rate) for i in steps]
+    if isinstance(entry, Spike):
+        base, peak = entry.base_users, entry.peak_users
+        sudden = float(max(peak - base, 1))  # the spike arrives within a second
+        warm_s, spike_s = entry.warm_s, entry.spike_s
+        return [
+            Stage(warm_s, base, _spawn_rate(base, warm_s / 4)),
+            Stage(warm_s + spike_s, peak, sudden),
+            Stage(warm_s + spike_s + entry.cool_s, base, sudden),
+        ]
+    users = math.ceil(entry.rate_rps / entry.per_user_rps)
+    return [Stage(entry.ramp_s + entry.hold_s, users, _spawn_rate(users, entry.ramp_s))]
 
 
-def _step(name: str, entry: Mapping[str, Any]) -> list[Stage]:
-    start = int(_number(entry, "start_users", name))
-    step = int(_number(entry, "step_users", name))
-    step_s = _number(entry, "step_s", name)
-    steps = int(_number(entry, "steps", name))
-    rate = _spawn_rate(step or start, step_s / 4)  # each step arrives within its first quarter
-    return [Stage(step_s * (i + 1), start + step * i, rate) for i in range(steps + 1)]
-
-
-def _spike(name: str, entry: Mapping[str, Any]) -> list[Stage]:
-    base = int(_number(entry, "base_users", name))
-    peak = int(_number(entry, "peak_users", name))
-    warm_s, spike_s, cool_s = (_number(entry, k, name) for k in ("warm_s", "spike_s", "cool_s"))
-    sudden = float(max(peak - base, 1))  # the spike arrives within a second
-    return [
-        Stage(warm_s, base, _spawn_rate(base, warm_s / 4)),
-        Stage(warm_s + spike_s, peak, sudden),
-        Stage(warm_s + spike_s + cool_s, base, sudden),
-    ]
-
-
-def _arrival(name: str, entry: Mapping[str, Any]) -> list[Stage]:
-    rate = _number(entry, "rate_rps", name)
-    per_user = _number(entry, "per_user_rps", name)
-    if per_user <= 0:
-        raise UsageError(f"load profile {name!r}: per_user_rps must be positive")
-    users = math.ceil(rate / per_user)
-    ramp_s, hold_s = _number(entry, "ramp_s", name), _number(entry, "hold_s", name)
-    return [Stage(ramp_s + hold_s, users, _spawn_rate(users, ramp_s))]
-
-
-_COMPILERS = {"ramp": _ramp, "step": _step, "spike": _spike, "arrival": _arrival}
-
-
-def _compile(name: str, entry: dict[str, Any], limits: Limits) -> Profile:
-    kind = entry.get("kind")
-    if kind not in _COMPILERS:
-        raise UsageError(f"load profile {name!r}: kind must be one of {', '.join(KINDS)}")
-    stages = tuple(_COMPILERS[kind](name, entry))
-    per_user_rps = _number(entry, "per_user_rps", name) if kind == "arrival" else None
-    profile = Profile(name, kind, str(entry.get("description", "")), stages, per_user_rps)
-    _check_bounded(profile, limits, entry)
+def _compile(path: Path, name: str, entry: Entry, limits: Limits) -> Profile:
+    per_user_rps = entry.per_user_rps if isinstance(entry, Arrival) else None
+    kind = type(entry).__struct_config__.tag
+    profile = Profile(name, str(kind), entry.description, tuple(_stages(entry)), per_user_rps)
+    _check_bounded(path, profile, limits, entry)
     return profile
 
 
-def _check_bounded(profile: Profile, limits: Limits, entry: Mapping[str, Any]) -> None:
+def _check_bounded(path: Path, profile: Profile, limits: Limits, entry: Entry) -> None:
     """Refuse a profile that would not end, or would exceed the file's caps."""
-    name = profile.name
+    key = f"profile.{profile.name}"
+
+    def refuse(problem: str) -> config.ConfigError:
+        return config.ConfigError(path, key, problem)
+
     if not profile.stages or profile.duration_s <= 0:
-        raise UsageError(f"load profile {name!r} has no duration: every run must be bounded")
+        raise refuse("has no duration: every run must be bounded")
     if profile.duration_s > limits.max_duration_s:
-        raise UsageError(
-            f"load profile {name!r} lasts {profile.duration_s:g} s, above the cap of "
-            f"{limits.max_duration_s:g} s"
+        raise refuse(
+            f"lasts {profile.duration_s:g} s, above the cap of {limits.max_duration_s:g} s "
+            "(limits.max_duration_s)"
         )
     if not 1 <= profile.peak_users <= limits.max_users:
-        raise UsageError(
-            f"load profile {name!r} needs {profile.peak_users} users; allowed 1..{limits.max_users}"
+        raise refuse(
+            f"needs {profile.peak_users} users; allowed 1..{limits.max_users} (limits.max_users)"
         )
     if any(stage.spawn_rate > limits.max_spawn_rate for stage in profile.stages):
-        raise UsageError(
-            f"load profile {name!r} spawns faster than {limits.max_spawn_rate:g} users/s"
+        raise refuse(
+            f"spawns faster than {limits.max_spawn_rate:g} users/s (limits.max_spawn_rate)"
         )
-    if profile.kind == "arrival" and entry["rate_rps"] > limits.max_rate_rps:
-        raise UsageError(
-            f"load profile {name!r} asks for {entry['rate_rps']} requests/s, above the cap of "
-            f"{limits.max_rate_rps:g}"
+    if isinstance(entry, Arrival) and entry.rate_rps > limits.max_rate_rps:
+        raise refuse(
+            f"asks for {entry.rate_rps:g} requests/s, above the cap of "
+            f"{limits.max_rate_rps:g} (limits.max_rate_rps)"
         )

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from .. import config
 from ..bundled import load_dir
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
@@ -50,6 +51,8 @@ TERMINATE_WAIT_S = 15.0
 CSV_NAME = "locust"
 DURATION = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[smh]?)$")
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+#: The names the data files have inside a load directory, where they differ from a config dir's.
+LOAD_DIR_NAMES = {"load-profiles.toml": "profiles.toml"}
 
 
 class LoadRunFailed(OctoqaError):
@@ -70,6 +73,16 @@ class LoadOptions:
     @property
     def locustfile(self) -> Path:
         return self.load_dir / "locustfile.py"
+
+    def data_file(self, name: str) -> Path:
+        """A data file of the run, by its name in a config directory (`load-profiles.toml`, ...).
+
+        With the shipped `load/`, the user's configuration decides (`octopus_qa.config`: their copy
+        if they have one); a `--load-dir` of their own carries its data files beside its locustfile.
+        """
+        if self.load_dir == DEFAULT_LOAD_DIR:
+            return config.path(name)
+        return self.load_dir / LOAD_DIR_NAMES.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,7 @@ def plan_run(options: LoadOptions) -> Plan:
     """Read and check the configuration; any problem is a UsageError before anything runs."""
     if not options.locustfile.is_file():
         raise UsageError(f"no locustfile at {options.locustfile}")
-    book: ProfileBook = load_profiles(options.load_dir / "profiles.toml")
+    book: ProfileBook = load_profiles(options.data_file("load-profiles.toml"))
     profile = book.get(options.profile)
     if not 0 <= options.workers <= book.limits.max_workers:
         raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
@@ -111,8 +124,8 @@ def plan_run(options: LoadOptions) -> Plan:
     return Plan(
         profile=profile,
         run_time_s=run_time_s,
-        levels=load_slo(options.load_dir / "slo.toml", profile.name),
-        allowed_hosts=load_allowed_hosts(options.load_dir / "allowed-hosts.toml"),
+        levels=load_slo(options.data_file("slo.toml"), profile.name, book.profiles),
+        allowed_hosts=load_allowed_hosts(options.data_file("allowed-hosts.toml")),
         baseline=baseline,
     )
 
@@ -172,8 +185,8 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--host", url,
         "--headless",
         "--profile", plan.profile.name,
-        "--profiles-file", str(options.load_dir / "profiles.toml"),
-        "--allowed-hosts-file", str(options.load_dir / "allowed-hosts.toml"),
+        "--profiles-file", str(options.data_file("load-profiles.toml")),
+        "--allowed-hosts-file", str(options.data_file("allowed-hosts.toml")),
         "--run-time", f"{math.ceil(plan.run_time_s)}s",
         "--csv", str(prefix),
         "--csv-full-history",
@@ -193,7 +206,8 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
 def run_locust(command: list[str], plan: Plan, load_dir: Path) -> str | None:
     """Run Locust to completion under a hard deadline; a description of what went wrong, or None."""
     deadline = plan.run_time_s + STARTUP_GRACE_S + SHUTDOWN_GRACE_S
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The user's configuration directory, for whatever the locustfile reads itself.
+    environment = {**os.environ, **config.environment(), "PYTHONUNBUFFERED": "1"}
     with (load_dir / "locust.log").open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             command,

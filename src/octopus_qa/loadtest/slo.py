@@ -8,19 +8,26 @@ comparing against a baseline run.
 
 from __future__ import annotations
 
-import math
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from ..errors import UsageError
+import msgspec
+from msgspec import Meta
+
+from .. import config
 from .endpoints import ENDPOINTS
 
 #: Metric name → how the measured value must compare with the limit.
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")
 OBJECTIVE_KEYS = (*LATENCY_METRICS, "max_error_rate", "min_rps")
+
+# Types of the file's values (finite, not negative; a rate is a fraction). A new key is one line
+# in its table's Struct below.
+Limit = Annotated[float, Meta(ge=0, le=1e9)]
+Fraction = Annotated[float, Meta(ge=0, le=1)]
+Count = Annotated[int, Meta(ge=0)]
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,12 @@ class Objectives:
     min_rps: float
 
 
-@dataclass(frozen=True)
-class BaselineTolerance:
-    p95_tolerance: float
-    throughput_tolerance: float
-    min_requests: int
+class BaselineTolerance(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`[baseline]`: how far a run may fall behind the baseline it is compared with."""
+
+    p95_tolerance: Annotated[float, Meta(ge=0, le=100)]
+    throughput_tolerance: Fraction
+    min_requests: Count
 
 
 @dataclass(frozen=True)
@@ -48,41 +56,76 @@ class ServiceLevels:
     endpoints: Mapping[str, Objectives]
 
 
-def load_slo(path: Path, profile: str) -> ServiceLevels:
-    """The objectives in force for `profile` (endpoint defaults with that profile's overrides)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read the SLO file {path}: {exc}") from None
-    try:
-        overrides = data.get("profile", {}).get(profile, {}).get("endpoint", {})
-        endpoints = {
-            key: _objectives(path, key, {**entry, **overrides.get(key, {})})
-            for key, entry in data["endpoint"].items()
-        }
-        baseline = BaselineTolerance(
-            float(data["baseline"]["p95_tolerance"]),
-            float(data["baseline"]["throughput_tolerance"]),
-            int(data["baseline"]["min_requests"]),
-        )
-        levels = ServiceLevels(
-            int(data["version"]), int(data["run"]["max_rule_violations"]), baseline, endpoints
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: malformed SLO data ({type(exc).__name__}: {exc})") from None
-    unknown = sorted(set(endpoints) - set(ENDPOINTS))
-    if unknown:
-        raise UsageError(f"{path}: unknown endpoint(s) {', '.join(unknown)}")
-    return levels
+class _Objectives(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    p50_ms: Limit
+    p95_ms: Limit
+    p99_ms: Limit
+    max_error_rate: Fraction
+    min_rps: Limit
 
 
-def _objectives(path: Path, key: str, entry: Mapping[str, Any]) -> Objectives:
-    values = {}
-    for name in OBJECTIVE_KEYS:
-        value = entry.get(name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise UsageError(f"{path}: endpoint {key!r} needs a number for {name}")
-        if not math.isfinite(value) or value < 0:
-            raise UsageError(f"{path}: endpoint {key!r}: {name} must be finite and ≥ 0")
-        values[name] = float(value)
-    return Objectives(endpoint=key, **values)
+class _Override(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A profile's override of some of an endpoint's objectives."""
+
+    p50_ms: Limit | None = None
+    p95_ms: Limit | None = None
+    p99_ms: Limit | None = None
+    max_error_rate: Fraction | None = None
+    min_rps: Limit | None = None
+
+
+class _ProfileOverrides(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    endpoint: dict[str, _Override] = {}
+
+
+class _Run(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    max_rule_violations: Count
+
+
+class _SloFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    version: Annotated[int, Meta(ge=1)]
+    run: _Run
+    baseline: BaselineTolerance
+    endpoint: dict[str, _Objectives]
+    profile: dict[str, _ProfileOverrides] = {}
+
+
+def load_slo(
+    path: Path, profile: str, known_profiles: Collection[str] | None = None
+) -> ServiceLevels:
+    """The objectives in force for `profile` (endpoint defaults with that profile's overrides).
+
+    `known_profiles`, when given, are the load profiles there are: an override for any other
+    (a misspelt `[profile.rmap]`) is refused rather than silently never applied.
+    """
+    data = config.read(path, _SloFile)
+    for key in data.endpoint:
+        _check_endpoint(path, f"endpoint.{key}", key)
+    for name, overrides in data.profile.items():
+        if known_profiles is not None and name not in known_profiles:
+            known = ", ".join(known_profiles)
+            raise config.ConfigError(
+                path, f"profile.{name}", f"no such load profile (known: {known})"
+            )
+        for key in overrides.endpoint:
+            _check_endpoint(path, f"profile.{name}.endpoint.{key}", key)
+    own = data.profile.get(profile, _ProfileOverrides()).endpoint
+    endpoints = {
+        key: _objectives(key, entry, own.get(key, _Override()))
+        for key, entry in data.endpoint.items()
+    }
+    return ServiceLevels(data.version, data.run.max_rule_violations, data.baseline, endpoints)
+
+
+def _check_endpoint(path: Path, key: str, endpoint: str) -> None:
+    if endpoint not in ENDPOINTS:
+        known = ", ".join(ENDPOINTS)
+        raise config.ConfigError(path, key, f"unknown endpoint (known: {known})")
+
+
+def _objectives(key: str, entry: _Objectives, override: _Override) -> Objectives:
+    values = {name: getattr(entry, name) for name in OBJECTIVE_KEYS}
+    values.update(
+        {name: value for name in OBJECTIVE_KEYS if (value := getattr(override, name)) is not None}
+    )
+    return Objectives(endpoint=key, **{name: float(value) for name, value in values.items()})
