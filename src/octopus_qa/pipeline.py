@@ -116,6 +116,8 @@ class PipelineConfig:
     default_profile: str = "pr"
     lint_timeout_s: float = 120.0
     trend_runs: int = 10
+    #: The file it was read from, for messages about it.
+    source: Path = Path("pipeline.toml")
 
     @classmethod
     def read(cls, path: Path) -> PipelineConfig:
@@ -142,6 +144,7 @@ class PipelineConfig:
             default_profile=data.default_profile,
             lint_timeout_s=data.spec.lint_timeout_s,
             trend_runs=data.report.trend_runs,
+            source=path,
         )
 
     @classmethod
@@ -157,15 +160,22 @@ class PipelineConfig:
         return self.profiles[chosen]
 
 
-def check_stage_configuration(profile: Profile) -> None:
+def check_stage_configuration(pipeline: PipelineConfig, profile: Profile) -> None:
     """Read every file the contract and load stages of `profile` will read, before anything runs.
 
     The stages would refuse a broken file too, but only when their turn comes: a typo in slo.toml
     must not cost a contract run first. The same readers the stages use; a problem is one line.
     """
     load_contract_profile(profile.contract)
-    book = load_profiles(user_config.path("load-profiles.toml"))
-    book.get(profile.load)
+    profiles_file = user_config.path("load-profiles.toml")
+    book = load_profiles(profiles_file)
+    if profile.load not in book.profiles:
+        raise user_config.ConfigError(
+            pipeline.source,
+            f"profile.{profile.name}.load",
+            f"no such load profile {profile.load!r} in {user_config.display(profiles_file)} "
+            f"(known: {', '.join(book.profiles)})",
+        )
     load_slo(user_config.path("slo.toml"), profile.load, book.profiles)
     load_allowed_hosts(user_config.path("allowed-hosts.toml"))
 
@@ -514,7 +524,7 @@ def run_pipeline(
     """
     config = config or PipelineConfig.default()
     profile = config.profile(options.profile)
-    check_stage_configuration(profile)
+    check_stage_configuration(config, profile)
     resolved = resolve_target(options.target)
     credentials = Credentials.from_env()
     started_at = datetime.now(UTC)

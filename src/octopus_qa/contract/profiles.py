@@ -73,10 +73,14 @@ def load_profile(name: str) -> Profile:
         raise UsageError(f"unknown profile {name!r} (choose from {', '.join(PROFILE_NAMES)})")
     path = config.path("contract-profiles.toml")
     data = config.read(path, _ProfilesFile)
+    merged = {
+        each: _deep_merge(data.common.schemathesis, getattr(data, each).schemathesis)
+        for each in PROFILE_NAMES
+    }
+    for each in PROFILE_NAMES:  # the whole file, as msgspec did: a typo anywhere is reported
+        _check_schemathesis(path, each, merged[each])
     entry: Profile = getattr(data, name)
-    merged = _deep_merge(data.common.schemathesis, entry.schemathesis)
-    _check_schemathesis(path, name, merged)
-    return msgspec.structs.replace(entry, name=name, schemathesis=merged)
+    return msgspec.structs.replace(entry, name=name, schemathesis=merged[name])
 
 
 def _check_schemathesis(path: Path, name: str, settings: Mapping[str, Any]) -> None:

@@ -8,28 +8,35 @@ held to the same list.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlsplit
 
 import msgspec
-from msgspec import Meta
 
 from .. import config
 from ..errors import TargetNotAllowed
 from ..target import is_loopback
 
-#: An exact host name or IP address, as the URL's host compares: no scheme, port, path or wildcard.
-Host = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:]+$")]
+#: An exact host name or IP address, as a URL's host compares: no scheme, port, path or wildcard.
+HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:]+$")
 
 
 class _AllowList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    hosts: list[Host]
+    hosts: list[str]
 
 
 def load_allowed_hosts(path: Path) -> frozenset[str]:
     """The host names in the allow-list file (lower-case)."""
-    return frozenset(host.lower() for host in config.read(path, _AllowList).hosts)
+    hosts = config.read(path, _AllowList).hosts
+    for index, host in enumerate(hosts):
+        if not HOST.match(host):
+            raise config.ConfigError(
+                path,
+                f"hosts[{index}]",
+                f"{host!r} is not a host name (exact names only: no scheme, port, path or *)",
+            )
+    return frozenset(host.lower() for host in hosts)
 
 
 def check_target_allowed(url: str, allowed_hosts: frozenset[str], allow_any: bool = False) -> None:
