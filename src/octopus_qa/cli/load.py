@@ -59,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=DEFAULT_LOAD_DIR,
         metavar="DIR",
-        help="directory with locustfile.py, profiles.toml, slo.toml, allowed-hosts.toml",
+        help="a load directory of your own: locustfile.py with its profiles.toml, slo.toml and "
+        "allowed-hosts.toml beside it (its files are used, not --config's)",
     )
 
 
