@@ -119,3 +119,25 @@ def test_installed_contract_suite_judges_a_named_target(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout
     assert (elsewhere / "reports" / "latest" / "contract" / "junit.xml").is_file()
+
+
+def test_installed_octoqa_init_copies_the_defaults_a_team_then_edits(
+    installed: Path, elsewhere: Path
+) -> None:
+    done = octoqa(installed, elsewhere, "init")
+    assert done.returncode == 0, done.stderr
+    written = sorted(path.name for path in (elsewhere / ".octoqa").iterdir())
+    assert written == [
+        "allowed-hosts.toml",
+        "contract-profiles.toml",
+        "load-profiles.toml",
+        "pipeline.toml",
+        "slo.toml",
+    ]
+    slo = elsewhere / ".octoqa" / "slo.toml"
+    slo.write_text(slo.read_text().replace("p95_ms = 250", "p95ms = 250", 1))
+    done = octoqa(installed, elsewhere, "load", "--target", "http://127.0.0.1:9")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        "octoqa: error: .octoqa/slo.toml: endpoint.login.p95ms: unknown key"
+    )
