@@ -106,7 +106,10 @@ def pytest_configure(config: pytest.Config) -> None:
         handed_in.profile.name if handed_in else DEFAULT_PROFILE
     )
     config.option.profile = profile_name
-    _register_hypothesis_profiles()
+    try:
+        _register_hypothesis_profiles()
+    except OctoqaError as exc:  # a broken profiles file: one line, as from `octoqa contract`
+        pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     settings.load_profile(f"octoqa-{profile_name}")
 
 

@@ -10,9 +10,12 @@ stops before sending anything, naming the file.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from contract_runs import REPO_ROOT
 from test_report_samples import contract_summary, load_summary
 
 from octopus_qa import config
@@ -404,3 +407,51 @@ def test_the_shipped_pipeline_reads_with_every_stage_file() -> None:
 
     for profile in PipelineConfig.default().profiles.values():
         check_stage_configuration(PipelineConfig.default(), profile)
+
+
+def test_plain_pytest_of_the_contract_suite_reads_the_same_directory(
+    own_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from octopus_qa.contract.profiles import load_profile
+
+    mine = own_folder / "mine"
+    write(
+        mine,
+        "contract-profiles.toml",
+        edited("contract-profiles.toml", "max_examples = 8", "max_examples = 3"),
+    )
+    monkeypatch.setenv(config.ENV_VAR, str(mine))
+    assert load_profile("quick").max_examples == 3
+    assert (
+        load_profile("quick").schemathesis["generation"]["max-examples"] == 12
+    )  # merged as before
+
+
+def test_plain_pytest_with_a_broken_profiles_file_is_one_line_and_exit_2(own_folder: Path) -> None:
+    write(
+        own_folder / ".octoqa",
+        "contract-profiles.toml",
+        edited("contract-profiles.toml", "max_examples = 8", "max_exampels = 8"),
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(REPO_ROOT / "contract_tests"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
+        + ["--target", closed_target()],
+        cwd=own_folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    output = (done.stdout + done.stderr).strip()
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert output.endswith(
+        "octoqa: error: .octoqa/contract-profiles.toml: quick.max_exampels: unknown key; did you mean 'max_examples'?"
+    )

@@ -1,7 +1,8 @@
 """The suite's profiles (quick, default, deep), read from `contract_tests/profiles.toml`.
 
-Profiles are data a user can read and edit; this module only parses them and turns them into
-hypothesis settings and a schemathesis configuration.
+Profiles are data a user can read and edit (their own copy is `contract-profiles.toml` in their
+configuration directory, `octopus_qa.config`); this module only parses and checks them and turns
+them into hypothesis settings and a schemathesis configuration.
 """
 
 from __future__ import annotations
