@@ -399,7 +399,8 @@ def test_a_broken_file_is_named_by_octoqa_run_before_any_stage_runs(
     write(own_folder / ".octoqa", "slo.toml", edited("slo.toml", "p95_ms = 250", "p95ms = 250"))
     code, out, err = octoqa(capsys, "run")
     assert code == 2 and err.startswith("octoqa: error: .octoqa/slo.toml: endpoint.login.p95ms: ")
-    assert out == "" and not (own_folder / "reports").exists()
+    assert out == "configuration: .octoqa/ (yours: slo.toml; the rest shipped)\n"
+    assert not (own_folder / "reports").exists()
 
 
 def test_the_shipped_pipeline_reads_with_every_stage_file() -> None:

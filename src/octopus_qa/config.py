@@ -45,6 +45,7 @@ __all__ = [
     "FILES",
     "ConfigError",
     "ConfigFile",
+    "describe",
     "display",
     "environment",
     "find",
@@ -52,6 +53,7 @@ __all__ = [
     "read",
     "user_dir",
     "using",
+    "write_defaults",
 ]
 
 #: The environment variable naming the user's configuration directory.
@@ -222,6 +224,18 @@ def write_defaults(directory: Path, force: bool = False) -> list[ConfigFile]:
 def _shipped_name(default: Path) -> str:
     """`load/slo.toml`, `octopus_qa/pipeline.toml`: where a reader of this repository finds it."""
     return f"{default.parent.name}/{default.name}"
+
+
+def describe() -> str | None:
+    """One line saying which of the user's files are in force, or None when none are."""
+    directory = user_dir()
+    if directory is None:
+        return None
+    own = [name for name in FILES if (directory / name).is_file()]
+    return (
+        f"configuration: {display(directory)}/ (yours: {', '.join(own) or 'none'}; "
+        "the rest shipped)"
+    )
 
 
 def environment() -> dict[str, str]:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from .. import config
 from ..pipeline import RunOptions, StageResult, run_pipeline
 
 HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
@@ -84,6 +85,9 @@ class Progress:
 
 def main(args: argparse.Namespace) -> int:
     progress = Progress(sys.stdout)
+    in_force = config.describe()
+    if in_force:  # the user's files took effect, or they would wonder
+        print(in_force, flush=True)
     outcome = run_pipeline(
         RunOptions(
             target=args.target,
