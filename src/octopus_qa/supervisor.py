@@ -11,17 +11,27 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
+from typing import TextIO
 
 
-def run_bounded(argv: Sequence[str], timeout_s: float) -> tuple[int | None, str, str]:
+def run_bounded(
+    argv: Sequence[str],
+    timeout_s: float,
+    *,
+    output: TextIO | None = None,
+    terminate_wait_s: float = 10.0,
+) -> tuple[int | None, str, str]:
     """Run `argv` in its own process group; past `timeout_s` the whole group is stopped.
 
-    Returns (exit code or None on timeout, stdout, stderr).
+    Stopped means SIGTERM first (Locust, for one, writes its reports then), SIGKILL to the group
+    after `terminate_wait_s`; an interrupt of this process kills the group at once. With
+    `output`, stdout and stderr go to that file as they come (a long run's log survives a kill);
+    else they are collected and returned. Returns (exit code or None on timeout, stdout, stderr).
     """
     process = subprocess.Popen(
         argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE if output is None else output,
+        stderr=subprocess.PIPE if output is None else subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
         errors="replace",
@@ -30,15 +40,15 @@ def run_bounded(argv: Sequence[str], timeout_s: float) -> tuple[int | None, str,
     )
     try:
         out, err = process.communicate(timeout=timeout_s)
-        return process.returncode, out, err
+        return process.returncode, out or "", err or ""
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            out, err = process.communicate(timeout=10)
+            out, err = process.communicate(timeout=terminate_wait_s)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
-        return None, out, err
+        return None, out or "", err or ""
     except BaseException:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

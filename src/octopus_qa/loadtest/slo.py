@@ -48,14 +48,15 @@ class ServiceLevels:
     endpoints: Mapping[str, Objectives]
 
 
-def load_slo(path: Path, profile: str) -> ServiceLevels:
-    """The objectives in force for `profile` (endpoint defaults with that profile's overrides)."""
+def load_slo(path: Path, profile: str | None) -> ServiceLevels:
+    """The objectives in force for `profile` (endpoint defaults with that profile's overrides;
+    the defaults alone for a run without a load profile, plain Locust's `-u`/`-r`)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read the SLO file {path}: {exc}") from None
     try:
-        overrides = data.get("profile", {}).get(profile, {}).get("endpoint", {})
+        overrides = data.get("profile", {}).get(profile or "", {}).get("endpoint", {})
         endpoints = {
             key: _objectives(path, key, {**entry, **overrides.get(key, {})})
             for key, entry in data["endpoint"].items()
