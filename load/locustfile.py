@@ -47,7 +47,7 @@ import gevent
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import STATE_INIT, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 from shapes import (
     DEFAULT_PROFILES_FILE,
@@ -378,6 +378,9 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     """The SLO gates judge the run: printed, Locust's exit code, and the facts file's verdict."""
     if isinstance(environment.runner, WorkerRunner) or GENERATOR["judge"] is None:
         return
+    if environment.runner is not None and environment.runner.state == STATE_INIT:
+        print("load verdict: none (no test was started in this session: nothing to judge)")
+        return  # a web UI opened and closed again is not a run that failed its floors
     options = environment.parsed_options
     # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
     # distributed mode the workers' last reports may still be on their way: one more tick.

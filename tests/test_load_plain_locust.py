@@ -208,3 +208,12 @@ def test_the_web_ui_serves_its_page_and_runs_users_started_through_its_http_api(
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert GATES_HEADER in output and "load verdict: pass" in output
+
+
+def test_a_web_ui_session_that_never_started_a_test_is_not_judged(tmp_path: Path) -> None:
+    with sandbox() as target, web_ui(target, tmp_path) as (ui, process):
+        assert "locust" in _get(f"{ui}/").lower()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "nothing to judge" in output and GATES_HEADER not in output

@@ -250,6 +250,8 @@ def test_a_target_that_is_not_the_api_is_one_line_and_exit_2(tmp_path: Path) -> 
 
 def test_an_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
     assert_refused(octoqa_load("--load-profile", "forever", cwd=tmp_path), "unknown load profile")
+    # --profile, the name every other octoqa command uses, is the same option here
+    assert_refused(octoqa_load("--profile", "forever", cwd=tmp_path), "unknown load profile")
 
 
 def test_a_run_time_beyond_the_cap_is_refused(tmp_path: Path) -> None:
