@@ -91,7 +91,8 @@ def run_locust(variant: str, url: str, args: argparse.Namespace, workdir: Path) 
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
         "--host", url, "--headless", "--only-summary",
         "-u", str(args.users), "-r", str(args.users), "--run-time", f"{args.seconds}s",
-        "--profile", "bench", "--profiles-file", str(workdir / "profiles.toml"),
+        "--load-profile", "bench", "--profiles-file", str(workdir / "profiles.toml"),
+        "--slo-file", "",  # a measurement of the generator, not a run to judge
         "--bench-out", str(out), "--window-ms", str(args.window_ms), "--exit-code-on-error", "0",
         *USER_CLASSES[variant],
     ]  # fmt: skip

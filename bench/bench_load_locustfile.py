@@ -10,7 +10,7 @@
   moments of a shared machine, whose speed drifts by a quarter within minutes; separate runs
   compare different moments.
 - Browser, CatalogCrawler, TokenChurner: the load scenario itself (`load/locustfile.py`),
-  validation on; with `--profile bench` from the bench's own profiles file their pacing is
+  validation on; with `--load-profile bench` from the bench's own profiles file their pacing is
   close to zero, so they run as fast as the generator allows.
 
 Between `test_start` and `test_stop` the meter counts requests, wall time and this process's CPU

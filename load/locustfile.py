@@ -11,19 +11,23 @@ Three kinds of client, weighted like real traffic:
 Tokens are renewed before their `exp` and after a 401, never once per request (`tokens.py`).
 Every response is judged under load by the contract suite's own rule checks
 (`octopus_qa.rules`, through `validation.py`): a broken rule is a Locust failure named by its
-rule id. Users over time follow the profile named with `--profile` (`profiles.toml`, played by
-`shapes.py`); every profile ends by itself.
+rule id. Users over time follow the profile named with `--load-profile` (`profiles.toml`,
+played by `shapes.py`; every profile ends by itself), or, without one, Locust's own `-u`, `-r`
+and `-t` (or the web UI). Either way the run is judged by the SLO gates of `slo.toml` as Locust
+quits: the gates are printed and decide the exit code (0 held, 1 a gate failed).
 
-Run it through octoqa (target checks, preflight login, SLO gates, summary.json):
+Run it through octoqa (target checks, preflight login, summary.json, the run report):
 
-    octoqa load --profile smoke                  # against an embedded sandbox on loopback
-    octoqa load --target http://127.0.0.1:8080 --profile ramp --workers 2
+    octoqa load --load-profile smoke             # against an embedded sandbox on loopback
+    octoqa load --target http://127.0.0.1:8080 --load-profile ramp --workers 2
 
-or with plain Locust (no gates; Locust's own reports):
+or with plain Locust, the way you drive Locust already:
 
     octoqa sandbox --port 8080 &
-    locust -f load/locustfile.py --host http://127.0.0.1:8080 --profile smoke --headless \\
+    locust -f load/locustfile.py --host http://127.0.0.1:8080 -u 20 -r 5 -t 30s --headless
+    locust -f load/locustfile.py --host http://127.0.0.1:8080 --load-profile smoke --headless \\
         --csv reports/manual/locust --csv-full-history --html reports/manual/locust.html
+    locust -f load/locustfile.py --host http://127.0.0.1:8080      # web UI on :8089
 
 Credentials come from OCTOPUS_USERNAME / OCTOPUS_PASSWORD (default: the sandbox's demo account).
 A host that is neither loopback nor in `allowed-hosts.toml` is refused unless `--allow-any-host`.
@@ -43,9 +47,16 @@ import gevent
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import STATE_INIT, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
-from shapes import DEFAULT_PROFILES_FILE, THINK_TIME, ProfileShape, pacing, selected_profile
+from shapes import (
+    DEFAULT_PROFILES_FILE,
+    THINK_TIME,
+    ProfileShape,
+    pacing,
+    selected_profile,
+    use_shape_if_chosen,
+)
 from tokens import TokenKeeper
 from validation import send
 
@@ -53,6 +64,8 @@ from octopus_qa.credentials import Credentials
 from octopus_qa.errors import OctoqaError
 from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
 from octopus_qa.loadtest.endpoints import ENDPOINTS
+from octopus_qa.loadtest.results import measurements_from_stats
+from octopus_qa.loadtest.verdict import Judge
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,
@@ -270,10 +283,32 @@ class TokenChurner(ApiUser):
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
     parser.add_argument(
+        "--load-profile",
+        default="",
+        metavar="NAME",
+        include_in_web_ui=False,
+        help="Play a load profile of --profiles-file (smoke, ramp, step, spike, soak, arrival...) "
+        "instead of -u/-r",
+    )
+    parser.add_argument(
         "--profiles-file",
         default=str(DEFAULT_PROFILES_FILE),
         include_in_web_ui=False,
-        help="Load profiles (TOML); --profile NAME picks one (default: smoke)",
+        help="Load profiles (TOML) that --load-profile NAME picks from",
+    )
+    parser.add_argument(
+        "--slo-file",
+        default=str(HERE / "slo.toml"),
+        include_in_web_ui=False,
+        help="SLO gates (TOML) that judge the run as Locust quits and set its exit code "
+        "(empty: no gates, Locust's own exit code)",
+    )
+    parser.add_argument(
+        "--slo-baseline",
+        default="",
+        metavar="SUMMARY",
+        include_in_web_ui=False,
+        help="An earlier run's load summary.json: p95 or throughput regressions fail the run",
     )
     parser.add_argument(
         "--allowed-hosts-file",
@@ -292,27 +327,38 @@ def add_options(parser: Any) -> None:
         "--facts-file",
         default="",
         include_in_web_ui=False,
-        help="Write run facts Locust's CSV lacks (profile, cpu_warning) as JSON to this path",
+        help="Write the judgement and run facts Locust's CSV lacks (profile, cpu_warning) as "
+        "JSON to this path",
     )
+
+
+GENERATOR: dict[str, Any] = {"cpu_warning": False, "workers_reported": set(), "judge": None}
 
 
 @events.init.add_listener
 def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
-    """An unlisted host or an unknown/unbounded profile stops Locust with exit code 2."""
+    """An unlisted host, an unknown/unbounded profile or unreadable gates: exit code 2.
+
+    Then, without `--load-profile`, the shape steps aside for Locust's own -u/-r/-t.
+    """
     if isinstance(environment.runner, WorkerRunner):
         return
     options = environment.parsed_options
     try:
-        selected_profile(options)
+        profile = selected_profile(options)
+        if options.slo_file:
+            GENERATOR["judge"] = Judge.from_files(
+                Path(options.slo_file),
+                profile.name if profile else None,
+                Path(options.slo_baseline) if options.slo_baseline else None,
+            )
         if environment.host:
             allowed = load_allowed_hosts(Path(options.allowed_hosts_file))
             check_target_allowed(environment.host, allowed, options.allow_any_host)
     except OctoqaError as exc:
         logging.error("%s", exc)
         sys.exit(exc.exit_code)
-
-
-GENERATOR: dict[str, Any] = {"cpu_warning": False, "workers_reported": set()}
+    use_shape_if_chosen(environment)
 
 
 @events.cpu_warning.add_listener
@@ -328,21 +374,39 @@ def note_reporting_worker(client_id: str, **_: Any) -> None:
 
 
 @events.quitting.add_listener
-def write_facts(environment: Environment, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner):
+def judge_the_run(environment: Environment, **_: Any) -> None:
+    """The SLO gates judge the run: printed, Locust's exit code, and the facts file's verdict."""
+    if isinstance(environment.runner, WorkerRunner) or GENERATOR["judge"] is None:
         return
+    if environment.runner is not None and environment.runner.state == STATE_INIT:
+        print("load verdict: none (no test was started in this session: nothing to judge)")
+        return  # a web UI opened and closed again is not a run that failed its floors
     options = environment.parsed_options
-    if getattr(options, "csv_prefix", None):
-        # Locust's CSV writer snapshots once a second and is not flushed at the end: give it one
-        # more tick so the final CSV holds every request of the run.
-        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
-    if not options.facts_file:
-        return
+    # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
+    # distributed mode the workers' last reports may still be on their way: one more tick.
+    gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
+    judgement = GENERATOR["judge"].judge(measurements_from_stats(environment.stats))
+    total = judgement.measurements.endpoints.get("total")
+    print(judgement.describe(), flush=True)
+    print(
+        f"load verdict: {judgement.verdict} ({total.requests if total else 0} requests; "
+        f"SLO gates of {options.slo_file}); exit code {judgement.exit_code}",
+        flush=True,
+    )
+    environment.process_exit_code = max(environment.process_exit_code or 0, judgement.exit_code)
+    if options.facts_file:
+        write_facts(environment, judgement.as_facts())
+
+
+def write_facts(environment: Environment, judgement: dict[str, Any]) -> None:
+    """What octoqa load reads back: the judgement, and run facts Locust's CSV lacks."""
+    options = environment.parsed_options
     runner = environment.runner
     profile = selected_profile(options)
     facts = {
-        "profile": profile.name,
-        "model": "open" if profile.per_user_rps is not None else "closed",
+        **judgement,
+        "profile": profile.name if profile else None,
+        "model": "open" if profile and profile.per_user_rps is not None else "closed",
         "cpu_warning": bool(
             GENERATOR["cpu_warning"]
             or getattr(runner, "cpu_warning_emitted", False)

@@ -1,14 +1,19 @@
-"""The load profile a run plays, as a Locust `LoadTestShape`, chosen with `--profile NAME`.
+"""The load profile a run plays, as a Locust `LoadTestShape`, chosen with `--load-profile NAME`.
 
 Profiles are data in `profiles.toml` beside this file (ramp, step, spike, soak, smoke, and the
 open-model arrival profiles); `octopus_qa.loadtest.profiles` compiles each into stages and checks
 that it is bounded. This shape plays the stages of the profile named on the command line and
-ends the run when they are over, so every run stops by itself. Locust's own `--profile` option
-("a profile to group test runs together") names it: one option, one meaning for us.
+ends the run when they are over, so every run stops by itself.
 
-`pacing(user)` gives each user its wait time: think time in the closed-model profiles, and
-Locust's `constant_throughput` in the open-model ones, where each user runs its tasks at a fixed
-rate whatever the response time and the user count is computed from the target rate.
+Without `--load-profile` the run is Locust's own: the shape steps aside (`use_shape_if_chosen`)
+and `-u`, `-r` and `-t`, or the web UI's form, decide users, spawn rate and run time. The option
+is not called `--profile`: Locust has its own `--profile` ("a profile to group test runs
+together"), and a locustfile must not change what a Locust user means by it.
+
+`pacing(user)` gives each user its wait time: think time in the closed-model profiles (and
+without a profile), and Locust's `constant_throughput` in the open-model ones, where each user
+runs its tasks at a fixed rate whatever the response time and the user count is computed from
+the target rate.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from locust import LoadTestShape, User, between, constant_throughput
+from locust.env import Environment
 
 from octopus_qa.loadtest.profiles import Profile, load_profiles
 
 HERE = Path(__file__).resolve().parent
+#: The profile the shape plays when it is picked in the web UI's class picker without a name.
 DEFAULT_PROFILE = "smoke"
 DEFAULT_PROFILES_FILE = HERE / "profiles.toml"
 #: Think time between a closed-model user's tasks (seconds).
@@ -33,11 +40,20 @@ def _profile(profiles_file: str, name: str) -> Profile:
     return load_profiles(Path(profiles_file)).get(name)
 
 
-def selected_profile(options: Any) -> Profile:
-    """The profile named by `--profile` (default smoke) in `--profiles-file`."""
-    name = getattr(options, "profile", None) or DEFAULT_PROFILE
+def selected_profile(options: Any) -> Profile | None:
+    """The profile named by `--load-profile` in `--profiles-file`; None when none is named."""
+    name = getattr(options, "load_profile", None)
+    if not name:
+        return None
     profiles_file = getattr(options, "profiles_file", None) or str(DEFAULT_PROFILES_FILE)
     return _profile(profiles_file, name)
+
+
+def use_shape_if_chosen(environment: Environment) -> None:
+    """Without `--load-profile`, take the shape out of the run: Locust's -u/-r/-t then apply,
+    in headless mode and in the web UI, exactly as for a locustfile without a shape."""
+    if selected_profile(environment.parsed_options) is None:
+        environment.shape_class = None
 
 
 @cache
@@ -48,7 +64,7 @@ def _open_model_pacing(per_user_rps: float) -> Any:
 def pacing(user: User) -> float:
     """The wait before this user's next task, by the model of the selected profile."""
     profile = selected_profile(user.environment.parsed_options)
-    if profile.per_user_rps is None:
+    if profile is None or profile.per_user_rps is None:
         return float(user.think_time())  # bound like Locust's own wait_time functions
     return float(_open_model_pacing(profile.per_user_rps)(user))
 
@@ -70,4 +86,7 @@ class ProfileShape(LoadTestShape):
         run_time = getattr(options, "run_time", None)
         if run_time and elapsed >= run_time:
             return None
-        return selected_profile(options).tick(elapsed)
+        profile = selected_profile(options) or _profile(
+            getattr(options, "profiles_file", None) or str(DEFAULT_PROFILES_FILE), DEFAULT_PROFILE
+        )
+        return profile.tick(elapsed)

@@ -6,8 +6,10 @@ tests also pin the format the runner depends on.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +17,7 @@ from octopus_qa.errors import UsageError
 from octopus_qa.loadtest.gates import FAIL, PASS, SKIP, baseline_gates, failed, judge, slo_gates
 from octopus_qa.loadtest.results import (
     EndpointStats,
+    measurements_from_stats,
     read_history,
     read_measurements,
     read_rule_violations,
@@ -23,6 +26,7 @@ from octopus_qa.loadtest.results import (
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.loadtest.slo import BaselineTolerance, load_slo
 from octopus_qa.loadtest.summary import gates_table, read_baseline
+from octopus_qa.loadtest.verdict import Judge, Judgement
 
 STATS_HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
@@ -205,3 +209,78 @@ def test_gates_table_marks_failures_so_they_stand_out() -> None:
     assert lines[0].split() == ["endpoint", "metric", "source", "measured", "limit", "verdict"]
     assert lines[2].split()[-1] == "FAIL" and "300" in lines[2]
     assert lines[3].split()[-1] == "pass"
+
+
+# --- One judgement, reached inside Locust, read back by octoqa load ---------------------------
+
+
+def test_a_run_without_a_load_profile_is_judged_by_the_endpoint_defaults() -> None:
+    slo = DEFAULT_LOAD_DIR / "slo.toml"
+    assert load_slo(slo, None).endpoints["list"].min_rps == 1.0
+    assert load_slo(slo, "ramp").endpoints["list"].min_rps == 10.0
+
+
+def test_judge_run_adds_the_regression_gates_only_with_a_baseline(csv_prefix: Path) -> None:
+    measurements = read_measurements(csv_prefix)
+    judge = Judge.from_files(DEFAULT_LOAD_DIR / "slo.toml", "smoke", None)
+    alone = judge.judge(measurements)
+    assert all(gate.source == "slo" for gate in alone.gates) and alone.verdict == FAIL
+    better = {"list": {**stats(requests=1000, rps=1000.0, p95=1).as_dict()}}
+    compared = Judge(judge.levels, better).judge(measurements)
+    regressions = {(g.endpoint, g.metric) for g in compared.gates if g.source == "baseline"}
+    assert regressions == {("list", "p95_ms"), ("list", "rps")}
+
+
+def test_the_judgement_reads_back_from_the_facts_file_as_it_was_reached(
+    csv_prefix: Path,
+) -> None:
+    judgement = Judge.from_files(DEFAULT_LOAD_DIR / "slo.toml", "smoke", None).judge(
+        read_measurements(csv_prefix)
+    )
+    facts = json.loads(json.dumps({**judgement.as_facts(), "profile": "smoke"}))
+    again = Judgement.from_facts(facts)
+    assert again is not None
+    assert again.gates == judgement.gates and again.verdict == judgement.verdict == FAIL
+    assert again.measurements.endpoints == judgement.measurements.endpoints
+    assert again.measurements.rule_violations == judgement.measurements.rule_violations
+    assert again.exit_code == 1 and again.describe() == judgement.describe()
+
+
+def test_facts_of_a_locust_that_never_judged_hold_no_judgement() -> None:
+    assert Judgement.from_facts({}) is None
+    assert Judgement.from_facts({"profile": "smoke", "cpu_warning": False}) is None
+
+
+def test_locusts_statistics_in_memory_read_as_its_csv_reads(csv_prefix: Path) -> None:
+    """The same numbers through both readers (the live check is the smoke run's summary)."""
+
+    def entry(row: dict[str, str]) -> SimpleNamespace:
+        def percentile(fraction: float) -> float:
+            return float(row[f"{round(fraction * 100)}%"])
+
+        return SimpleNamespace(
+            name=row["Name"],
+            num_requests=int(row["Request Count"]),
+            num_failures=int(row["Failure Count"]),
+            total_rps=float(row["Requests/s"]),
+            get_response_time_percentile=percentile,
+        )
+
+    with Path(f"{csv_prefix}_stats.csv").open(newline="", encoding="utf-8") as handle:
+        rows = [entry(row) for row in csv.DictReader(handle)]
+    with Path(f"{csv_prefix}_failures.csv").open(newline="", encoding="utf-8") as handle:
+        errors = [
+            SimpleNamespace(error=row["Error"], occurrences=int(row["Occurrences"]))
+            for row in csv.DictReader(handle)
+        ]
+    total = next(row for row in rows if row.name == "Aggregated")
+    stats_in_memory = SimpleNamespace(
+        entries={(row.name, "GET"): row for row in rows if row is not total},
+        total=total,
+        errors={str(index): error for index, error in enumerate(errors)},
+    )
+    in_memory = measurements_from_stats(stats_in_memory)
+    from_csv = read_measurements(csv_prefix)
+    assert in_memory.endpoints == from_csv.endpoints
+    assert in_memory.rate_limited == from_csv.rate_limited == 7
+    assert in_memory.rule_violations == from_csv.rule_violations

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from octopus_qa.credentials import DEMO_PASSWORD
+from octopus_qa.loadtest.results import read_stats
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.sandbox.server import sandbox_process, wait_listening
 from octopus_qa.target import free_port
@@ -92,7 +93,7 @@ def load_against(url: str, run_dir: Path, *args: str) -> tuple[int, dict[str, An
 def test_smoke_run_against_the_embedded_sandbox_passes_its_gates_with_zero_failures(
     tmp_path: Path,
 ) -> None:
-    result = octoqa_load("--profile", "smoke", cwd=tmp_path)
+    result = octoqa_load("--load-profile", "smoke", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = (tmp_path / "reports" / "latest").resolve()
     summary = summary_of(run_dir)
@@ -109,6 +110,12 @@ def test_smoke_run_against_the_embedded_sandbox_passes_its_gates_with_zero_failu
     for artifact in ("load/locust.html", "load/locust_stats.csv", "load/locust_stats_history.csv"):
         assert (run_dir / artifact).is_file(), artifact
     assert "load verdict: pass" in result.stdout
+    # Judged once, inside Locust: octoqa prints the very table Locust printed as it quit.
+    printed = result.stdout.split("\n", 1)[1].split("load verdict:", 1)[0]
+    assert printed.strip() and printed in (run_dir / "load" / "locust.log").read_text()
+    # ...from Locust's statistics in memory, which say what its CSV says.
+    from_csv, _ = read_stats(run_dir / "load" / "locust_stats.csv")
+    assert summary["endpoints"] == {key: stats.as_dict() for key, stats in from_csv.items()}
 
 
 @pytest.mark.slow
@@ -128,7 +135,7 @@ def test_reports_carry_no_password_and_no_token(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_short_lived_tokens_are_refreshed_without_a_single_auth_failure(tmp_path: Path) -> None:
     with sandbox("--token-ttl", "3") as url:
-        code, summary, output = load_against(url, tmp_path / "run", "--profile", "soak-smoke")
+        code, summary, output = load_against(url, tmp_path / "run", "--load-profile", "soak-smoke")
     assert code == 0, output
     endpoints = summary["endpoints"]
     assert endpoints["total"]["failures"] == 0
@@ -178,7 +185,7 @@ def test_slow_answers_break_the_latency_gate(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_server_errors_break_the_error_rate_gate(tmp_path: Path) -> None:
     with sandbox("--error-rate", "0.05") as url:
-        code, summary, output = load_against(url, tmp_path / "run", "--profile", "soak-smoke")
+        code, summary, output = load_against(url, tmp_path / "run", "--load-profile", "soak-smoke")
     assert code == 1, output
     assert any(metric == "error_rate" for _, metric in failed_gates(summary))
     assert summary["rule_violations"] == {}  # a documented 500 is an error, not a broken rule
@@ -242,6 +249,8 @@ def test_a_target_that_is_not_the_api_is_one_line_and_exit_2(tmp_path: Path) -> 
 
 
 def test_an_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
+    assert_refused(octoqa_load("--load-profile", "forever", cwd=tmp_path), "unknown load profile")
+    # --profile, the name every other octoqa command uses, is the same option here
     assert_refused(octoqa_load("--profile", "forever", cwd=tmp_path), "unknown load profile")
 
 

@@ -297,7 +297,9 @@ def test_spec_lint_without_the_linter_is_skipped_with_its_reason_and_never_a_pas
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pip-installed octoqa has no node tools: the run works, and says what it skipped."""
-    monkeypatch.setattr(pipeline, "PINNED_LINTER", tmp_path / "node_modules" / ".bin" / "redocly")
+    monkeypatch.setattr(
+        pipeline.spec_stage, "PINNED_LINTER", tmp_path / "node_modules" / ".bin" / "redocly"
+    )
     monkeypatch.setenv("PATH", str(tmp_path))  # no redocly on PATH either (nor node)
     result = pipeline.check_spec(tmp_path, PipelineConfig.default())
     assert result.verdict == "incomplete" and EXIT_CODES[result.verdict] == 0

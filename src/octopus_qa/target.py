@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .ports import free_port
+
+__all__ = ["EMBEDDED", "free_port", "is_loopback", "resolve_target", "target_url"]
 
 EMBEDDED = "embedded"
 
@@ -46,13 +48,6 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def target_url(option: str | None, **sandbox_options: Any) -> Iterator[str]:
     """Yield the base URL to test: the named target, or an embedded sandbox for the block."""
@@ -60,6 +55,8 @@ def target_url(option: str | None, **sandbox_options: Any) -> Iterator[str]:
     if resolved != EMBEDDED:
         yield resolved
         return
+    # Imported here, not at the top: the sandbox (uvicorn, Starlette, the catalog) is only
+    # loaded by runs that start one, not by every process that reads a target URL (Locust's).
     from .sandbox.server import running_sandbox
 
     with running_sandbox(**sandbox_options) as url:

@@ -20,10 +20,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="base URL of the API (default: $OCTOPUS_BASE_URL, else an embedded sandbox)",
     )
     parser.add_argument(
+        "--load-profile",
         "--profile",
+        dest="profile",
         default="smoke",
+        metavar="NAME",
         help="a profile of load/profiles.toml, e.g. smoke, ramp, step, spike, soak, arrival "
-        "(default: smoke)",
+        "(default: smoke); the same option as the locustfile's --load-profile",
     )
     parser.add_argument(
         "--run-time",

@@ -4,6 +4,9 @@ A gate is one number measured against one limit. Latencies and error rates must 
 below their limit, throughput at or above; the run-wide rule-violation budget is a gate too. With
 a baseline (an earlier run's summary.json), an endpoint's p95 may not grow, nor its throughput
 shrink, beyond the tolerance in `slo.toml`: a regression is a failed gate like any other.
+
+`judge_run` is the one place a run is judged: the locustfile calls it as Locust quits, for plain
+Locust and `octoqa load` alike, and `octoqa load` reads the gates back rather than judging again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .results import EndpointStats
+from .results import EndpointStats, Measurements
 from .slo import BaselineTolerance, ServiceLevels
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -96,3 +99,20 @@ def baseline_gates(
 
 def failed(gates: list[Gate]) -> list[Gate]:
     return [gate for gate in gates if gate.verdict == FAIL]
+
+
+def judge_run(
+    levels: ServiceLevels,
+    measurements: Measurements,
+    baseline: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Gate]:
+    """Every gate of a run: each endpoint's objectives, the rule budget, and the baseline's."""
+    gates = slo_gates(levels, measurements.endpoints, measurements.rule_violations)
+    if baseline is not None:
+        gates += baseline_gates(levels.baseline, measurements.endpoints, baseline)
+    return gates
+
+
+def verdict_of(gates: list[Gate]) -> str:
+    """ "fail" when a gate failed, else "pass" (a skipped gate measured nothing to fail)."""
+    return FAIL if failed(gates) else PASS

@@ -1,10 +1,12 @@
-"""What a Locust run measured, read back from the CSV files Locust wrote.
+"""What a Locust run measured: from Locust's statistics in memory, or from the CSV it wrote.
 
-The runner judges a run from these files after Locust has exited (so a run killed for
-overrunning still leaves what it measured): `<prefix>_stats.csv` for each endpoint's counts,
-throughput and percentiles, `<prefix>_failures.csv` for the rule violations (the locustfile names
-each failure by its rule id), `<prefix>_stats_history.csv` for the run over time, and the small
-facts file the locustfile writes for what CSV lacks (the profile, Locust's CPU warning).
+The run is judged inside Locust, as it quits, from its statistics in memory
+(`measurements_from_stats`), so plain Locust and `octoqa load` get one verdict from one place;
+the locustfile writes that judgement to its facts file. The CSV files are read back after Locust
+has exited: `<prefix>_stats_history.csv` for the run over time, and `<prefix>_stats.csv` /
+`<prefix>_failures.csv` for what a run measured when Locust was stopped before it could judge.
+Both sources go through the same classification (endpoint by Locust name, 429s apart, rule
+violations from failure messages that name a rule), so they read the same numbers the same way.
 
 Locust rounds response times into buckets of about two significant digits before it computes
 percentiles; the values here are those buckets.
@@ -16,7 +18,7 @@ import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,30 +88,43 @@ def _endpoint_stats(row: Mapping[str, str]) -> EndpointStats:
     )
 
 
-def read_stats(stats_csv: Path) -> tuple[dict[str, EndpointStats], int]:
-    """Per-endpoint statistics (keyed by endpoint key, "total" for Locust's aggregate) and the
-    number of 429 answers, which the locustfile reports under separate names."""
+def _by_endpoint(
+    named: Iterable[tuple[str, EndpointStats]],
+) -> tuple[dict[str, EndpointStats], int]:
+    """Statistics keyed by endpoint key ("total" for Locust's aggregate), and the number of 429
+    answers, which the locustfile reports under separate names."""
     endpoints: dict[str, EndpointStats] = {}
     rate_limited = 0
-    for row in _rows(stats_csv):
-        name = row["Name"]
+    for name, entry in named:
         if name == AGGREGATED:
-            endpoints["total"] = _endpoint_stats(row)
+            endpoints["total"] = entry
         elif name.startswith(RATE_LIMITED_PREFIX):
-            rate_limited += int(row["Request Count"])
+            rate_limited += entry.requests
         elif (endpoint := endpoint_for_name(name)) is not None:
-            endpoints[endpoint.key] = _endpoint_stats(row)
+            endpoints[endpoint.key] = entry
     return endpoints, rate_limited
 
 
-def read_rule_violations(failures_csv: Path) -> dict[str, int]:
-    """How many responses broke each rule, from the failure messages that name one."""
+def _count_rule_violations(errors: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """How many responses broke each rule, from (failure message, occurrences) pairs."""
     counts: Counter[str] = Counter()
-    for row in _rows(failures_csv):
-        match = RULE_IN_MESSAGE.match(row["Error"])
+    for message, occurrences in errors:
+        match = RULE_IN_MESSAGE.match(message)
         if match and match["rule"] in RULES:
-            counts[match["rule"]] += int(row["Occurrences"])
+            counts[match["rule"]] += occurrences
     return dict(sorted(counts.items()))
+
+
+def read_stats(stats_csv: Path) -> tuple[dict[str, EndpointStats], int]:
+    """Per-endpoint statistics and the number of 429 answers, from `<prefix>_stats.csv`."""
+    return _by_endpoint((row["Name"], _endpoint_stats(row)) for row in _rows(stats_csv))
+
+
+def read_rule_violations(failures_csv: Path) -> dict[str, int]:
+    """How many responses broke each rule, from `<prefix>_failures.csv`."""
+    return _count_rule_violations(
+        (row["Error"], int(row["Occurrences"])) for row in _rows(failures_csv)
+    )
 
 
 def read_history(history_csv: Path) -> list[dict[str, Any]]:
@@ -141,6 +156,47 @@ def read_measurements(csv_prefix: Path) -> Measurements:
         rate_limited=rate_limited,
         rule_violations=read_rule_violations(Path(f"{csv_prefix}_failures.csv")),
         history=read_history(Path(f"{csv_prefix}_stats_history.csv")),
+    )
+
+
+def _percentile_in_memory(entry: Any, fraction: float) -> float | None:
+    """Locust's percentile bucket, as its CSV writer reports it (None when nothing was sent)."""
+    if not entry.num_requests:
+        return None
+    return float(int(entry.get_response_time_percentile(fraction) or 0))
+
+
+def _stats_in_memory(entry: Any) -> EndpointStats:
+    return EndpointStats(
+        requests=int(entry.num_requests),
+        failures=int(entry.num_failures),
+        rps=float(entry.total_rps),
+        p50_ms=_percentile_in_memory(entry, 0.5),
+        p95_ms=_percentile_in_memory(entry, 0.95),
+        p99_ms=_percentile_in_memory(entry, 0.99),
+    )
+
+
+def _error_message(error: object) -> str:
+    """A failure as Locust's failures CSV spells it: strings as they are, exceptions by repr."""
+    return error if isinstance(error, str) else repr(error)
+
+
+def measurements_from_stats(stats: Any) -> Measurements:
+    """What a run measured, from Locust's `RequestStats` in memory (the master's, merged).
+
+    Typed loosely on purpose: this module must not import Locust (it patches the standard
+    library on import), and only the locustfile, inside Locust, calls this.
+    """
+    named = [(entry.name, _stats_in_memory(entry)) for entry in stats.entries.values()]
+    endpoints, rate_limited = _by_endpoint([*named, (AGGREGATED, _stats_in_memory(stats.total))])
+    return Measurements(
+        endpoints=endpoints,
+        rate_limited=rate_limited,
+        rule_violations=_count_rule_violations(
+            (_error_message(error.error), int(error.occurrences)) for error in stats.errors.values()
+        ),
+        history=[],  # over time is the CSV history's business (read_history)
     )
 
 

@@ -6,8 +6,10 @@ In order, and nothing is sent to a target before the checks that guard it:
 3. start the embedded sandbox when no target is named, and log in once as a preflight
    (unreachable, wrong credentials, not the API: one line, exit 2);
 4. run `load/locustfile.py` with Locust headless (`--processes N` for `--workers N`), its CSV,
-   stats history and HTML in `<run>/load/`, killed if it overruns its hard time limit;
-5. judge Locust's CSV against the SLOs (and a baseline), print the gates, write summary.json.
+   stats history and HTML in `<run>/load/`, stopped if it overruns its hard time limit;
+5. read back the judgement Locust reached as it quit (the locustfile judges every run against
+   the SLOs and a baseline, plain Locust's too: `verdict.py`), print the gates, write
+   summary.json. Nothing is judged twice: without Locust's judgement the run is an error.
 
 Locust runs in its own process: it monkey-patches the standard library with gevent on import.
 Credentials reach it through the environment, never its command line.
@@ -16,10 +18,7 @@ Credentials reach it through the environment, never its command line.
 from __future__ import annotations
 
 import math
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -33,13 +32,14 @@ from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
 from ..session import login
+from ..supervisor import run_bounded
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
-from .gates import FAIL, Gate, baseline_gates, failed, slo_gates
+from .gates import FAIL, Gate
 from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
-from .slo import ServiceLevels, load_slo
-from .summary import gates_table, read_baseline, write_summary
+from .summary import write_summary
+from .verdict import Judge, Judgement
 
 #: `load/`, shipped with the package: the locustfile and its data files.
 DEFAULT_LOAD_DIR = load_dir()
@@ -91,9 +91,8 @@ class Plan:
 
     profile: Profile
     run_time_s: float
-    levels: ServiceLevels
+    judge: Judge  # read here only to refuse a bad SLO or baseline file before any traffic
     allowed_hosts: frozenset[str]
-    baseline: dict[str, Any] | None
 
 
 def parse_duration(text: str) -> float:
@@ -120,13 +119,13 @@ def plan_run(options: LoadOptions) -> Plan:
                 f"--run-time must be more than 0 and at most {book.limits.max_duration_s:g} s"
             )
         run_time_s = min(run_time_s, profile.duration_s)
-    baseline = read_baseline(options.baseline, profile.name) if options.baseline else None
     return Plan(
         profile=profile,
         run_time_s=run_time_s,
-        levels=load_slo(options.data_file("slo.toml"), profile.name, book.profiles),
+        judge=Judge.from_files(
+            options.data_file("slo.toml"), profile.name, options.baseline, book.profiles
+        ),
         allowed_hosts=load_allowed_hosts(options.data_file("allowed-hosts.toml")),
-        baseline=baseline,
     )
 
 
@@ -149,19 +148,26 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         print(_announce(plan, options, url, load_dir), file=out, flush=True)
         started = datetime.now(UTC)
         clock = time.monotonic()
-        problem = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
+        exit_code = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
         duration_s = time.monotonic() - clock
-    measurements = read_measurements(load_dir / CSV_NAME)
     facts = read_facts(load_dir / "facts.json")
-    gates = slo_gates(plan.levels, measurements.endpoints, measurements.rule_violations)
-    if plan.baseline is not None:
-        gates += baseline_gates(plan.levels.baseline, measurements.endpoints, plan.baseline)
-    verdict = "error" if problem else ("fail" if failed(gates) else "pass")
+    judgement = Judgement.from_facts(facts)
+    problem = locust_problem(exit_code, judgement, plan)
+    measured = read_measurements(load_dir / CSV_NAME)  # the run over time, and a stopped run's
+    if judgement is not None:
+        measured = Measurements(
+            judgement.measurements.endpoints,
+            judgement.measurements.rate_limited,
+            judgement.measurements.rule_violations,
+            measured.history,
+        )
+    gates = judgement.gates if judgement is not None else []
+    verdict = "error" if problem or judgement is None else judgement.verdict
     summary = build_summary(
-        options, plan, url, started, duration_s, gates, measurements, facts, verdict
+        options, plan, url, started, duration_s, gates, measured, facts, verdict
     )
     summary_path = write_summary(load_dir, summary)
-    report(out, gates, measurements, facts, verdict, summary_path)
+    report(out, judgement, measured, facts, verdict, summary_path)
     if problem:
         raise LoadRunFailed(f"{problem} (see {load_dir / 'locust.log'})")
     return 1 if verdict == "fail" else 0
@@ -184,8 +190,9 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "-f", str(options.locustfile),
         "--host", url,
         "--headless",
-        "--profile", plan.profile.name,
+        "--load-profile", plan.profile.name,
         "--profiles-file", str(options.data_file("load-profiles.toml")),
+        "--slo-file", str(options.data_file("slo.toml")),
         "--allowed-hosts-file", str(options.data_file("allowed-hosts.toml")),
         "--run-time", f"{math.ceil(plan.run_time_s)}s",
         "--csv", str(prefix),
@@ -193,9 +200,9 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--html", str(load_dir / "locust.html"),
         "--facts-file", str(load_dir / "facts.json"),
         "--only-summary",
-        # The gates decide the exit code; a failed request alone is not Locust's failure.
-        "--exit-code-on-error", "0",
     ]  # fmt: skip
+    if options.baseline is not None:
+        command += ["--slo-baseline", str(options.baseline)]
     if options.allow_any_host:
         command.append("--allow-any-host")
     if options.workers:
@@ -203,38 +210,34 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
     return command
 
 
-def run_locust(command: list[str], plan: Plan, load_dir: Path) -> str | None:
-    """Run Locust to completion under a hard deadline; a description of what went wrong, or None."""
-    deadline = plan.run_time_s + STARTUP_GRACE_S + SHUTDOWN_GRACE_S
-    # The user's configuration directory, for whatever the locustfile reads itself.
-    environment = {**os.environ, **config.environment(), "PYTHONUNBUFFERED": "1"}
+def hard_limit_s(plan: Plan) -> float:
+    return plan.run_time_s + STARTUP_GRACE_S + SHUTDOWN_GRACE_S
+
+
+def run_locust(command: list[str], plan: Plan, load_dir: Path) -> int | None:
+    """Run Locust to completion under a hard deadline, its output in `locust.log`; its exit
+    code, or None when it overran and was stopped (SIGTERM: it still writes its reports)."""
     with (load_dir / "locust.log").open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
+        exit_code, _, _ = run_bounded(
             command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            start_new_session=True,  # its own process group: workers go down with it
+            hard_limit_s(plan),
+            output=log,
+            terminate_wait_s=TERMINATE_WAIT_S,
+            # The user's configuration directory, for whatever the locustfile reads itself.
+            env=config.environment(),
         )
-        try:
-            returncode = process.wait(timeout=deadline)
-        except subprocess.TimeoutExpired:
-            _stop(process)
-            return f"Locust overran its hard limit of {deadline:g} s and was stopped"
-    if returncode != 0:
-        return f"Locust exited with code {returncode}"
+    return exit_code
+
+
+def locust_problem(exit_code: int | None, judgement: Judgement | None, plan: Plan) -> str | None:
+    """What went wrong with Locust itself, or None: it ran, judged the run and exited by it."""
+    if exit_code is None:
+        return f"Locust overran its hard limit of {hard_limit_s(plan):g} s and was stopped"
+    if judgement is None:
+        return f"Locust exited with code {exit_code} without judging the run"
+    if exit_code != judgement.exit_code:
+        return f"Locust exited with code {exit_code}, its gates said {judgement.exit_code}"
     return None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (Locust writes its reports), then SIGKILL to the whole group if it lingers."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=TERMINATE_WAIT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def build_summary(
@@ -258,7 +261,7 @@ def build_summary(
         "workers_reported": int(facts.get("workers_reported", 0)),
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round(duration_s, 3),
-        "slo_version": plan.levels.version,
+        "slo_version": plan.judge.levels.version,
         "gates": [gate.as_dict() for gate in gates],
         "regressions": [
             gate.as_dict() for gate in gates if gate.source == "baseline" and gate.verdict == FAIL
@@ -279,17 +282,14 @@ def build_summary(
 
 def report(
     out: TextIO,
-    gates: list[Gate],
+    judgement: Judgement | None,
     measurements: Measurements,
     facts: dict[str, Any],
     verdict: str,
     summary_path: Path,
 ) -> None:
-    print(gates_table(gates), file=out)
-    for rule, count in measurements.rule_violations.items():
-        print(f"rule violated under load: [{rule}] × {count}", file=out)
-    if measurements.rate_limited:
-        print(f"rate limited (429, not failures): {measurements.rate_limited}", file=out)
+    if judgement is not None:
+        print(judgement.describe(), file=out)
     if facts.get("cpu_warning"):
         print(
             "generator starved: Locust passed ~90% CPU; the numbers measure the load "

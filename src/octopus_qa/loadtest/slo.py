@@ -91,9 +91,10 @@ class _SloFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def load_slo(
-    path: Path, profile: str, known_profiles: Collection[str] | None = None
+    path: Path, profile: str | None, known_profiles: Collection[str] | None = None
 ) -> ServiceLevels:
-    """The objectives in force for `profile` (endpoint defaults with that profile's overrides).
+    """The objectives in force for `profile` (endpoint defaults with that profile's overrides;
+    the defaults alone for a run without a load profile, plain Locust's `-u`/`-r`).
 
     `known_profiles`, when given, are the load profiles there are: an override for any other
     (a misspelt `[profile.rmap]`) is refused rather than silently never applied.
@@ -109,7 +110,7 @@ def load_slo(
             )
         for key in overrides.endpoint:
             _check_endpoint(path, f"profile.{name}.endpoint.{key}", key)
-    own = data.profile.get(profile, _ProfileOverrides()).endpoint
+    own = data.profile.get(profile or "", _ProfileOverrides()).endpoint
     endpoints = {
         key: _objectives(key, entry, own.get(key, _Override()))
         for key, entry in data.endpoint.items()

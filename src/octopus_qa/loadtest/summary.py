@@ -18,8 +18,9 @@ from .gates import FAIL, Gate
 SUMMARY_FILE = "summary.json"
 
 
-def read_baseline(path: Path, profile: str) -> dict[str, Mapping[str, Any]]:
-    """The per-endpoint numbers of an earlier load summary, from a run of the same profile."""
+def read_baseline(path: Path, profile: str | None) -> dict[str, Mapping[str, Any]]:
+    """The per-endpoint numbers of an earlier load summary, from a run of the same profile
+    (None: a run without a load profile, compared with another such run)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

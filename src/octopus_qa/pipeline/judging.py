@@ -1,0 +1,66 @@
+"""A stage's verdict from what its process left: the exit code, its summary.json, its stderr.
+
+Nothing a stage fails to report becomes a pass: a stage that crashed, timed out or wrote no
+summary is an "error".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+#: How octoqa (and argparse) start the one line they print for exit code 2.
+ERROR_PREFIX = re.compile(r"^octoqa(?: \w+)?: error: ")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return ERROR_PREFIX.sub("", last)[:300]
+
+
+def judge_stage(
+    name: str,
+    exit_code: int | None,
+    summary: Mapping[str, Any] | None,
+    stderr: str,
+    timeout_s: float,
+) -> tuple[str, str | None]:
+    """(verdict, reason) of a stage from its exit code and summary; never a pass by default.
+
+    Exit 1 without a summary is a crash (Python exits 1 on an uncaught exception), not a failed
+    contract; a summary that says "error" is believed over a zero exit code.
+    """
+    if exit_code is None:
+        return "error", f"did not finish within {timeout_s:g} s (stopped)"
+    if exit_code == 2:
+        return "error", _last_line(stderr) or "exited 2 (usage, configuration or target problem)"
+    if exit_code not in (0, 1):
+        return "error", f"exited {exit_code}: {_last_line(stderr) or 'no message'}"
+    if summary is None:
+        return "error", (
+            f"exited {exit_code} without writing {name}/summary.json: "
+            f"{_last_line(stderr) or 'no message'}"
+        )
+    said = summary.get("verdict")
+    if said == "error" or said not in ("pass", "fail"):
+        return "error", f"{name}/summary.json says verdict {said!r}"
+    if exit_code == 0 and said == "pass":
+        return "pass", None
+    return "fail", _failure_reason(name, summary)
+
+
+def _failure_reason(name: str, summary: Mapping[str, Any]) -> str:
+    if name == "contract":
+        totals = summary.get("totals") or {}
+        return f"{totals.get('failed', '?')} failed, {totals.get('errors', 0)} errors"
+    if name == "load":
+        gates = summary.get("gates") or []
+        breached = [g for g in gates if g.get("verdict") != "pass"]
+        broken = sum((summary.get("rule_violations") or {}).values())
+        parts = [f"{len(breached)} of {len(gates)} gates breached"]
+        if broken:
+            parts.append(f"{broken} responses broke rules")
+        return ", ".join(parts)
+    return "failed"
