@@ -53,6 +53,8 @@ from octopus_qa.credentials import Credentials
 from octopus_qa.errors import OctoqaError
 from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
 from octopus_qa.loadtest.endpoints import ENDPOINTS
+from octopus_qa.loadtest.generator import GENERATOR_FILE, load_generator_limits
+from octopus_qa.loadtest.recorder import RECORDER
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,
@@ -73,15 +75,28 @@ BROWSE_LIMITS = (10, 20, 50, 100)
 CRAWL_LIMITS = (500, 1000, 2000)
 
 
+def paced(user: ApiUser) -> float:
+    """Open model: until the user's next slot on the schedule (`RECORDER`); closed: think time."""
+    wait = RECORDER.wait_s(user)
+    return pacing(user) if wait is None else wait
+
+
 class ApiUser(FastHttpUser):
     """A client of the API: its own login, its pacing from the profile."""
 
     abstract = True
-    wait_time = pacing
+    wait_time = paced
     think_time = THINK_TIME  # closed-model pause between tasks; the open model ignores it
 
     def on_start(self) -> None:
         self.tokens = TokenKeeper(self.client, Credentials.from_env())
+
+    def on_stop(self) -> None:
+        RECORDER.user_stopped(self)
+
+    def context(self) -> dict[str, Any]:
+        """Each request carries its task's lag behind schedule, for the latency recorder."""
+        return RECORDER.request_context(self)
 
     def authorized(self) -> dict[str, str] | None:
         return self.tokens.authorization()
@@ -289,6 +304,18 @@ def add_options(parser: Any) -> None:
         help="Send load to a host outside the allow-list (only to a service you own)",
     )
     parser.add_argument(
+        "--timing-file",
+        default="",
+        include_in_web_ui=False,
+        help="Write exact latency histograms and the generator's health as JSON to this path",
+    )
+    parser.add_argument(
+        "--generator-file",
+        default=str(HERE / GENERATOR_FILE),
+        include_in_web_ui=False,
+        help="Limits the load generator itself must keep (TOML)",
+    )
+    parser.add_argument(
         "--facts-file",
         default="",
         include_in_web_ui=False,
@@ -310,6 +337,24 @@ def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
     except OctoqaError as exc:
         logging.error("%s", exc)
         sys.exit(exc.exit_code)
+
+
+@events.init.add_listener
+def record_timing(environment: Environment, **_: Any) -> None:
+    """Every process records exact latencies and its own health; the master merges them."""
+    options = environment.parsed_options
+    try:
+        profile = selected_profile(options)
+        limits = load_generator_limits(Path(options.generator_file))
+    except OctoqaError as exc:
+        logging.error("%s", exc)
+        sys.exit(exc.exit_code)
+    RECORDER.install(
+        environment,
+        per_user_rps=profile.per_user_rps,
+        late_after_ms=limits.late_after_ms,
+        timing_file=options.timing_file,
+    )
 
 
 GENERATOR: dict[str, Any] = {"cpu_warning": False, "workers_reported": set()}

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,10 +34,13 @@ from ..session import login
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
 from .gates import FAIL, Gate, baseline_gates, failed, slo_gates
+from .generator import GENERATOR_FILE, GeneratorLimits, load_generator_limits
+from .latency import PERCENTILES, RESPONSE
 from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
 from .slo import ServiceLevels, load_slo
 from .summary import gates_table, read_baseline, write_summary
+from .timing import TIMING_FILE, Timing, endpoint_report, exact_endpoints, read_timing
 
 #: `load/` at the top of the checkout: the locustfile and its data files.
 DEFAULT_LOAD_DIR = Path(__file__).resolve().parents[3] / "load"
@@ -53,6 +56,19 @@ UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 class LoadRunFailed(OctoqaError):
     """Locust itself failed or overran: the run measured nothing trustworthy (exit code 2)."""
+
+
+class GeneratorSaturated(OctoqaError):
+    """The load generator could not keep its schedule: the run measured it, not the API."""
+
+
+def saturation_message(problems: list[str], workers: int) -> str:
+    """The one line that says a run is invalid, and what to try instead."""
+    more = max(2, workers * 2)
+    return (
+        f"the load generator, not the API, was measured ({'; '.join(problems)}); "
+        f"the run is invalid: rerun with --workers {more}"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,7 @@ class Plan:
     levels: ServiceLevels
     allowed_hosts: frozenset[str]
     baseline: dict[str, Any] | None
+    generator: GeneratorLimits
 
 
 def parse_duration(text: str) -> float:
@@ -113,6 +130,7 @@ def plan_run(options: LoadOptions) -> Plan:
         levels=load_slo(options.load_dir / "slo.toml", profile.name),
         allowed_hosts=load_allowed_hosts(options.load_dir / "allowed-hosts.toml"),
         baseline=baseline,
+        generator=load_generator_limits(options.load_dir / GENERATOR_FILE),
     )
 
 
@@ -139,17 +157,25 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         duration_s = time.monotonic() - clock
     measurements = read_measurements(load_dir / CSV_NAME)
     facts = read_facts(load_dir / "facts.json")
-    gates = slo_gates(plan.levels, measurements.endpoints, measurements.rule_violations)
+    timing = read_timing(load_dir / TIMING_FILE)
+    gated = exact_endpoints(measurements.endpoints, timing, plan.levels.latency_clock)
+    gates = slo_gates(plan.levels, gated, measurements.rule_violations)
     if plan.baseline is not None:
-        gates += baseline_gates(plan.levels.baseline, measurements.endpoints, plan.baseline)
-    verdict = "error" if problem else ("fail" if failed(gates) else "pass")
-    summary = build_summary(
-        options, plan, url, started, duration_s, gates, measurements, facts, verdict
+        gates += baseline_gates(plan.levels.baseline, gated, plan.baseline)
+    saturated = [] if problem else timing.problems(plan.generator)
+    verdict = (
+        "error" if problem else "invalid" if saturated else ("fail" if failed(gates) else "pass")
     )
+    summary = build_summary(
+        options, plan, url, started, duration_s, gates, measurements, facts, verdict, timing
+    )
+    summary["generator"]["problems"] = saturated
     summary_path = write_summary(load_dir, summary)
-    report(out, gates, measurements, facts, verdict, summary_path)
+    report(out, gates, measurements, facts, verdict, summary_path, timing, plan.levels)
     if problem:
         raise LoadRunFailed(f"{problem} (see {load_dir / 'locust.log'})")
+    if saturated:
+        raise GeneratorSaturated(saturation_message(saturated, options.workers))
     return 1 if verdict == "fail" else 0
 
 
@@ -178,6 +204,8 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--csv-full-history",
         "--html", str(load_dir / "locust.html"),
         "--facts-file", str(load_dir / "facts.json"),
+        "--timing-file", str(load_dir / TIMING_FILE),
+        "--generator-file", str(options.load_dir / GENERATOR_FILE),
         "--only-summary",
         # The gates decide the exit code; a failed request alone is not Locust's failure.
         "--exit-code-on-error", "0",
@@ -212,6 +240,38 @@ def run_locust(command: list[str], plan: Plan, load_dir: Path) -> str | None:
     return None
 
 
+def latency_table(measurements: Measurements, timing: Timing, clock: str) -> str:
+    """Exact percentiles per endpoint (ms) of the gated clock, the other clock's p99 and
+    Locust's rounded p99 beside them."""
+    other = "service" if clock == RESPONSE else RESPONSE
+    header = ["endpoint", "count", *(k.removesuffix("_ms") for k, _ in PERCENTILES), "max"]
+    header += [f"p99 {other}", "p99 locust"]
+    rows = [header]
+    for key, stats in measurements.endpoints.items():
+        gated, beside = timing.summary(key, clock), timing.summary(key, other)
+        if gated is None:
+            continue
+        values = [gated.as_dict()[k] for k, _ in PERCENTILES] + [gated.max_ms]
+        rows.append(
+            [key, str(gated.count), *(f"{v:g}" for v in values)]
+            + [f"{beside.p99_ms:g}" if beside else "-", _text(stats.p99_ms)]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    title = "from the intended start" if clock == RESPONSE else "from sending"
+    return f"latency (ms, exact, {title}):\n" + "\n".join(lines)
+
+
+def _text(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (Locust writes its reports), then SIGKILL to the whole group if it lingers."""
     os.killpg(process.pid, signal.SIGTERM)
@@ -232,7 +292,9 @@ def build_summary(
     measurements: Measurements,
     facts: dict[str, Any],
     verdict: str,
+    timing: Timing,
 ) -> dict[str, Any]:
+    clock = plan.levels.latency_clock
     return {
         "stage": "load",
         "verdict": verdict,
@@ -249,7 +311,19 @@ def build_summary(
             gate.as_dict() for gate in gates if gate.source == "baseline" and gate.verdict == FAIL
         ],
         "baseline": str(options.baseline) if options.baseline else None,
-        "endpoints": {key: stats.as_dict() for key, stats in measurements.endpoints.items()},
+        "latency_clock": clock,
+        "endpoints": {
+            key: endpoint_report(key, stats, timing, clock)
+            for key, stats in measurements.endpoints.items()
+        },
+        "schedule": {**timing.schedule(), "late_after_ms": timing.late_after_ms}
+        if timing.model == "open"
+        else None,
+        "generator": {
+            "processes": {name: h.as_dict() for name, h in timing.processes.items()},
+            "limits": asdict(plan.generator),
+            "problems": [],
+        },
         "rule_violations": dict(measurements.rule_violations),
         "rate_limited": measurements.rate_limited,
         "cpu_warning": bool(facts.get("cpu_warning", False)),
@@ -269,12 +343,31 @@ def report(
     facts: dict[str, Any],
     verdict: str,
     summary_path: Path,
+    timing: Timing,
+    levels: ServiceLevels,
 ) -> None:
+    if timing.recorded:
+        print(latency_table(measurements, timing, levels.latency_clock), file=out)
+    schedule = timing.schedule()
+    if timing.model == "open":
+        print(
+            f"schedule: {schedule['starts']} task starts; late by more than "
+            f"{timing.late_after_ms:g} ms: {schedule['late_backlog']} while the user still "
+            f"waited for the API, {schedule['late_wakeup']} while it was idle (the generator); "
+            f"dropped: {schedule['dropped']}",
+            file=out,
+        )
     print(gates_table(gates), file=out)
     for rule, count in measurements.rule_violations.items():
         print(f"rule violated under load: [{rule}] × {count}", file=out)
     if measurements.rate_limited:
         print(f"rate limited (429, not failures): {measurements.rate_limited}", file=out)
+    for name, health in timing.processes.items():
+        print(
+            f"generator {name}: CPU {health.cpu_mean:.0f} % mean, {health.cpu_max:.0f} % max; "
+            f"event loop late by {health.loop_lag_p99_ms:g} ms at p99",
+            file=out,
+        )
     if facts.get("cpu_warning"):
         print(
             "generator starved: Locust passed ~90% CPU; the numbers measure the load "

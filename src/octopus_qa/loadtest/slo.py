@@ -21,6 +21,8 @@ from .endpoints import ENDPOINTS
 #: Metric name → how the measured value must compare with the limit.
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")
 OBJECTIVE_KEYS = (*LATENCY_METRICS, "max_error_rate", "min_rps")
+#: `[run] gate_latency_from` → the clock of `latency.py` the latency gates judge.
+GATE_CLOCKS = {"intended-start": "response", "sent": "service"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class ServiceLevels:
     max_rule_violations: int
     baseline: BaselineTolerance
     endpoints: Mapping[str, Objectives]
+    #: Which latency the gates judge: "response" (from the intended start, the default) or
+    #: "service" (sent to answered). They differ only in the open model.
+    latency_clock: str = "response"
 
 
 def load_slo(path: Path, profile: str) -> ServiceLevels:
@@ -65,8 +70,17 @@ def load_slo(path: Path, profile: str) -> ServiceLevels:
             float(data["baseline"]["throughput_tolerance"]),
             int(data["baseline"]["min_requests"]),
         )
+        clock = GATE_CLOCKS.get(str(data["run"].get("gate_latency_from", "intended-start")))
+        if clock is None:
+            raise UsageError(
+                f"{path}: [run] gate_latency_from must be one of {', '.join(GATE_CLOCKS)}"
+            )
         levels = ServiceLevels(
-            int(data["version"]), int(data["run"]["max_rule_violations"]), baseline, endpoints
+            int(data["version"]),
+            int(data["run"]["max_rule_violations"]),
+            baseline,
+            endpoints,
+            latency_clock=clock,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{path}: malformed SLO data ({type(exc).__name__}: {exc})") from None
