@@ -137,7 +137,7 @@ def generator_problems(
             )
         if health.loop_lag_p99_ms > limits.max_loop_lag_p99_ms:
             problems.append(
-                f"{name} woke {health.loop_lag_p99_ms:g} ms late at p99 "
+                f"{name} woke {health.loop_lag_p99_ms:.1f} ms late at p99 "
                 f"(limit {limits.max_loop_lag_p99_ms:g} ms)"
             )
         if health.starts >= limits.min_starts:
