@@ -233,9 +233,7 @@ def test_injected_latency_follows_the_distribution_and_its_draws_are_served() ->
         draws = client.get(DRAWS_PATH).json()
     assert len(draws) == 20
     expected = distribution.sampler(0)
-    assert draws == pytest.approx(
-        [distribution.draw(expected) * 1000 for _ in range(20)], abs=1e-4
-    )
+    assert draws == pytest.approx([distribution.draw(expected) * 1000 for _ in range(20)], abs=1e-4)
 
 
 def test_a_freeze_stops_the_server_once_for_its_duration() -> None:
