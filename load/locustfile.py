@@ -55,6 +55,7 @@ from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hos
 from octopus_qa.loadtest.endpoints import ENDPOINTS
 from octopus_qa.loadtest.generator import GENERATOR_FILE, load_generator_limits
 from octopus_qa.loadtest.recorder import RECORDER
+from octopus_qa.loadtest.slo import load_slo
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,
@@ -316,6 +317,12 @@ def add_options(parser: Any) -> None:
         help="Limits the load generator itself must keep (TOML)",
     )
     parser.add_argument(
+        "--slo-file",
+        default="",
+        include_in_web_ui=False,
+        help="SLOs (TOML) to abort on: a gate breached for [run] abort_after_s stops the run",
+    )
+    parser.add_argument(
         "--facts-file",
         default="",
         include_in_web_ui=False,
@@ -346,6 +353,7 @@ def record_timing(environment: Environment, **_: Any) -> None:
     try:
         profile = selected_profile(options)
         limits = load_generator_limits(Path(options.generator_file))
+        levels = load_slo(Path(options.slo_file), profile.name) if options.slo_file else None
     except OctoqaError as exc:
         logging.error("%s", exc)
         sys.exit(exc.exit_code)
@@ -354,6 +362,7 @@ def record_timing(environment: Environment, **_: Any) -> None:
         per_user_rps=profile.per_user_rps,
         late_after_ms=limits.late_after_ms,
         timing_file=options.timing_file,
+        levels=levels,
     )
 
 

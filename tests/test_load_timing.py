@@ -351,3 +351,40 @@ def test_a_generator_over_its_limits_makes_the_run_invalid_with_exit_2_and_one_l
     assert len(errors) == 1
     assert "the load generator, not the API, was measured" in errors[0]
     assert "--workers 2" in errors[0]
+
+
+@pytest.mark.slow
+def test_a_gate_breached_for_the_abort_window_stops_the_run_early_with_exit_1(
+    tmp_path: Path, load_dir: Path
+) -> None:
+    slo = load_dir / "slo.toml"
+    slo.write_text(
+        slo.read_text(encoding="utf-8")
+        .replace("abort_after_s = 60", "abort_after_s = 3")
+        .replace("abort_min_requests = 50", "abort_min_requests = 5"),
+        encoding="utf-8",
+    )
+    with sandbox("--latency-ms", "300") as url:  # every answer above list's p50 of 100 ms
+        started = time.monotonic()
+        code, output = octoqa_load(url, tmp_path / "run", load_dir, "soak-smoke")
+        elapsed = time.monotonic() - started
+    assert code == 1, output
+    summary = summary_of(tmp_path / "run")
+    assert summary["verdict"] == "fail"
+    aborted = summary["aborted"]
+    assert aborted and aborted["breached_for_s"] == 3
+    assert any(gate.startswith("list p50_ms") for gate in aborted["gates"]), aborted
+    assert aborted["after_s"] < 12  # the profile lasts 15 s
+    assert "aborted after" in output
+    print(f"\naborted after {aborted['after_s']} s (run {elapsed:.1f} s in all): {aborted}")
+
+
+def test_a_breach_must_last_the_whole_window_to_abort() -> None:
+    from octopus_qa.loadtest.abort import BreachWatch
+
+    watch = BreachWatch(after_s=3)
+    assert not watch.update(0.0, ["list p99_ms 900 > 500"])
+    assert not watch.update(2.0, ["list p99_ms 900 > 500"])
+    assert not watch.update(2.5, [])  # recovered: the window starts again
+    assert not watch.update(3.0, ["list p99_ms 900 > 500"])
+    assert watch.update(6.0, ["list p99_ms 900 > 500"])

@@ -18,6 +18,7 @@ Locust's own statistics stay as they are, beside these.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ import psutil
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from .abort import BreachWatch, breaches
 from .generator import ProcessHealth
 from .latency import LatencyBook, to_us
 from .schedule import ArrivalSchedule
+from .slo import ServiceLevels
 
 #: Message key inside Locust's worker report.
 REPORT_KEY = "octoqa_timing"
@@ -51,7 +54,11 @@ class Recorder:
         self.timing_file = ""
         self._schedules: dict[int, ArrivalSchedule] = {}
         self._monitor: gevent.Greenlet | None = None
+        self._watch_greenlet: gevent.Greenlet | None = None
         self._environment: Environment | None = None
+        self.levels: ServiceLevels | None = None
+        self.aborted: dict[str, Any] | None = None
+        self._started_at = 0.0
 
     # --- Set-up -----------------------------------------------------------------------------
 
@@ -62,8 +69,10 @@ class Recorder:
         per_user_rps: float | None,
         late_after_ms: float,
         timing_file: str,
+        levels: ServiceLevels | None = None,
     ) -> None:
         self._environment = environment
+        self.levels = levels
         self.interval_s = 1.0 / per_user_rps if per_user_rps else None
         self.late_after_s = late_after_ms / 1000.0
         self.timing_file = timing_file
@@ -125,8 +134,39 @@ class Recorder:
     # --- The generator's own health ---------------------------------------------------------
 
     def on_test_start(self, **_: Any) -> None:
-        if self._monitor is None and not isinstance(self._environment_runner(), MasterRunner):
+        self._started_at = time.monotonic()
+        runner = self._environment_runner()
+        if self._monitor is None and not isinstance(runner, MasterRunner):
             self._monitor = gevent.spawn(self._watch)
+        levels = self.levels
+        if self._watch_greenlet is None and levels is not None and levels.abort_after_s > 0:
+            if not isinstance(runner, WorkerRunner):
+                self._watch_greenlet = gevent.spawn(self._watch_gates, levels)
+
+    def _watch_gates(self, levels: ServiceLevels) -> None:
+        """Every second, the gates on the run so far; a breach that lasts stops the run."""
+        watch = BreachWatch(levels.abort_after_s)
+        environment = self._environment
+        assert environment is not None
+        while True:
+            gevent.sleep(1.0)
+            counts = {
+                name: (entry.num_requests, entry.num_failures)
+                for (name, _), entry in environment.stats.entries.items()
+            }
+            breached = breaches(levels, self.book, counts)
+            if watch.update(time.monotonic(), breached):
+                self.aborted = {
+                    "after_s": round(time.monotonic() - self._started_at, 1),
+                    "breached_for_s": levels.abort_after_s,
+                    "gates": breached,
+                }
+                logging.getLogger(__name__).error(
+                    "aborting: %s breached for %g s", "; ".join(breached), levels.abort_after_s
+                )
+                if environment.runner is not None:
+                    gevent.spawn(environment.runner.quit)
+                return
 
     def on_test_stop(self, **_: Any) -> None:
         for key in list(self._schedules):
@@ -135,6 +175,9 @@ class Recorder:
         if self._monitor is not None:
             self._monitor.kill(block=False)
             self._monitor = None
+        if self._watch_greenlet is not None and self._watch_greenlet is not gevent.getcurrent():
+            self._watch_greenlet.kill(block=False)
+            self._watch_greenlet = None
 
     def _environment_runner(self) -> Any:
         return self._environment.runner if self._environment is not None else None
@@ -179,6 +222,7 @@ class Recorder:
             "late_after_ms": self.late_after_s * 1000.0,
             "latency": self.book.encode(),
             "processes": {name: h.encode() for name, h in self.processes().items()},
+            "aborted": self.aborted,
         }
         Path(self.timing_file).write_text(json.dumps(data) + "\n", encoding="utf-8")
 

@@ -164,12 +164,17 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         gates += baseline_gates(plan.levels.baseline, gated, plan.baseline)
     saturated = [] if problem else timing.problems(plan.generator)
     verdict = (
-        "error" if problem else "invalid" if saturated else ("fail" if failed(gates) else "pass")
+        "error"
+        if problem
+        else "invalid"
+        if saturated
+        else ("fail" if failed(gates) or timing.aborted else "pass")
     )
     summary = build_summary(
         options, plan, url, started, duration_s, gates, measurements, facts, verdict, timing
     )
     summary["generator"]["problems"] = saturated
+    summary["aborted"] = timing.aborted
     summary_path = write_summary(load_dir, summary)
     report(out, gates, measurements, facts, verdict, summary_path, timing, plan.levels)
     if problem:
@@ -206,6 +211,7 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--facts-file", str(load_dir / "facts.json"),
         "--timing-file", str(load_dir / TIMING_FILE),
         "--generator-file", str(options.load_dir / GENERATOR_FILE),
+        "--slo-file", str(options.load_dir / "slo.toml"),
         "--only-summary",
         # The gates decide the exit code; a failed request alone is not Locust's failure.
         "--exit-code-on-error", "0",
@@ -358,6 +364,13 @@ def report(
             file=out,
         )
     print(gates_table(gates), file=out)
+    if timing.aborted:
+        print(
+            f"aborted after {timing.aborted['after_s']:g} s: "
+            f"{'; '.join(timing.aborted['gates'])} "
+            f"(breached for {timing.aborted['breached_for_s']:g} s)",
+            file=out,
+        )
     for rule, count in measurements.rule_violations.items():
         print(f"rule violated under load: [{rule}] × {count}", file=out)
     if measurements.rate_limited:

@@ -51,6 +51,11 @@ class ServiceLevels:
     #: Which latency the gates judge: "response" (from the intended start, the default) or
     #: "service" (sent to answered). They differ only in the open model.
     latency_clock: str = "response"
+    #: Stop the run early when a latency or error-rate gate has been breached this long
+    #: (seconds, judged every second on the run so far; 0: never), once an endpoint has at
+    #: least `abort_min_requests` requests (k6's abortOnFail with delayAbortEval).
+    abort_after_s: float = 0.0
+    abort_min_requests: int = 50
 
 
 def load_slo(path: Path, profile: str) -> ServiceLevels:
@@ -81,7 +86,11 @@ def load_slo(path: Path, profile: str) -> ServiceLevels:
             baseline,
             endpoints,
             latency_clock=clock,
+            abort_after_s=float(data["run"].get("abort_after_s", 0.0)),
+            abort_min_requests=int(data["run"].get("abort_min_requests", 50)),
         )
+        if not (math.isfinite(levels.abort_after_s) and levels.abort_after_s >= 0):
+            raise UsageError(f"{path}: [run] abort_after_s must be finite and ≥ 0")
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{path}: malformed SLO data ({type(exc).__name__}: {exc})") from None
     unknown = sorted(set(endpoints) - set(ENDPOINTS))

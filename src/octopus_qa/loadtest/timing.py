@@ -30,6 +30,8 @@ class Timing:
     late_after_ms: float = 0.0
     book: LatencyBook = field(default_factory=LatencyBook)
     processes: dict[str, ProcessHealth] = field(default_factory=dict)
+    #: Set when a gate stayed breached and the run was stopped early (`abort.py`).
+    aborted: dict[str, Any] | None = None
 
     @property
     def recorded(self) -> bool:
@@ -65,6 +67,8 @@ def read_timing(path: Path) -> Timing:
     timing = Timing(model=str(data.get("model", "closed")))
     timing.late_after_ms = float(data.get("late_after_ms", 0.0))
     timing.book.add_encoded(data.get("latency") or {})
+    aborted = data.get("aborted")
+    timing.aborted = aborted if isinstance(aborted, dict) else None
     timing.processes = {
         str(name): ProcessHealth.decode(health)
         for name, health in (data.get("processes") or {}).items()
