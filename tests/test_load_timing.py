@@ -388,3 +388,11 @@ def test_a_breach_must_last_the_whole_window_to_abort() -> None:
     assert not watch.update(2.5, [])  # recovered: the window starts again
     assert not watch.update(3.0, ["list p99_ms 900 > 500"])
     assert watch.update(6.0, ["list p99_ms 900 > 500"])
+
+
+def test_a_users_phase_shifts_its_grid_so_users_spawned_together_do_not_arrive_in_bursts() -> None:
+    schedule = ArrivalSchedule(0.5, now=10.0, phase_s=0.2)
+    schedule.started(10.0)
+    assert schedule.wait_s(10.0) == pytest.approx(0.7)  # slot at 10.7, then every 0.5 s
+    schedule.started(10.7)
+    assert schedule.wait_s(10.7) == pytest.approx(0.5)

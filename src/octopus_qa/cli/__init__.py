@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import OctoqaError
 
-SUBCOMMANDS = ("sandbox", "contract", "load", "run")
+SUBCOMMANDS = ("sandbox", "contract", "load", "capacity", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

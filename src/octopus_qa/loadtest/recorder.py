@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,9 @@ class Recorder:
         assert self.interval_s is not None
         schedule = self._schedules.get(id(user))
         if schedule is None:
+            phase = random.uniform(0.0, self.interval_s)
             schedule = self._schedules[id(user)] = ArrivalSchedule(
-                self.interval_s, time.perf_counter()
+                self.interval_s, time.perf_counter(), phase
             )
         return schedule
 

@@ -81,10 +81,16 @@ class LoadOptions:
     baseline: Path | None = None
     allow_any_host: bool = False
     load_dir: Path = DEFAULT_LOAD_DIR
+    #: Another profiles file than `load_dir/profiles.toml` (`octoqa capacity` writes its steps).
+    profiles_file: Path | None = None
 
     @property
     def locustfile(self) -> Path:
         return self.load_dir / "locustfile.py"
+
+    @property
+    def profiles(self) -> Path:
+        return self.profiles_file or self.load_dir / "profiles.toml"
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ def plan_run(options: LoadOptions) -> Plan:
     """Read and check the configuration; any problem is a UsageError before anything runs."""
     if not options.locustfile.is_file():
         raise UsageError(f"no locustfile at {options.locustfile}")
-    book: ProfileBook = load_profiles(options.load_dir / "profiles.toml")
+    book: ProfileBook = load_profiles(options.profiles)
     profile = book.get(options.profile)
     if not 0 <= options.workers <= book.limits.max_workers:
         raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
@@ -151,10 +157,36 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         check_target_allowed(url, plan.allowed_hosts, options.allow_any_host)
         login(url, Credentials.from_env())  # preflight: a dead target fails here, in one line
         print(_announce(plan, options, url, load_dir), file=out, flush=True)
-        started = datetime.now(UTC)
-        clock = time.monotonic()
-        problem = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
-        duration_s = time.monotonic() - clock
+        outcome = measure(options, plan, url, load_dir)
+    report(out, outcome, load_dir / "summary.json", plan.levels)
+    if outcome.problem:
+        raise LoadRunFailed(f"{outcome.problem} (see {load_dir / 'locust.log'})")
+    if outcome.saturated:
+        raise GeneratorSaturated(saturation_message(outcome.saturated, options.workers))
+    return 1 if outcome.verdict == "fail" else 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One Locust run, judged: what `octoqa load` reports and `octoqa capacity` steps on."""
+
+    verdict: str  # pass | fail | invalid (the generator was measured) | error (Locust failed)
+    gates: list[Gate]
+    measurements: Measurements
+    facts: dict[str, Any]
+    timing: Timing
+    saturated: list[str]
+    problem: str | None
+    summary: dict[str, Any]
+
+
+def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outcome:
+    """Run Locust once against `url` (already checked and logged into), judge it, and write
+    `load_dir/summary.json`."""
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    problem = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
+    duration_s = time.monotonic() - clock
     measurements = read_measurements(load_dir / CSV_NAME)
     facts = read_facts(load_dir / "facts.json")
     timing = read_timing(load_dir / TIMING_FILE)
@@ -175,13 +207,8 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
     )
     summary["generator"]["problems"] = saturated
     summary["aborted"] = timing.aborted
-    summary_path = write_summary(load_dir, summary)
-    report(out, gates, measurements, facts, verdict, summary_path, timing, plan.levels)
-    if problem:
-        raise LoadRunFailed(f"{problem} (see {load_dir / 'locust.log'})")
-    if saturated:
-        raise GeneratorSaturated(saturation_message(saturated, options.workers))
-    return 1 if verdict == "fail" else 0
+    write_summary(load_dir, summary)
+    return Outcome(verdict, gates, measurements, facts, timing, saturated, problem, summary)
 
 
 def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:
@@ -202,7 +229,7 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--host", url,
         "--headless",
         "--profile", plan.profile.name,
-        "--profiles-file", str(options.load_dir / "profiles.toml"),
+        "--profiles-file", str(options.profiles),
         "--allowed-hosts-file", str(options.load_dir / "allowed-hosts.toml"),
         "--run-time", f"{math.ceil(plan.run_time_s)}s",
         "--csv", str(prefix),
@@ -342,16 +369,9 @@ def build_summary(
     }
 
 
-def report(
-    out: TextIO,
-    gates: list[Gate],
-    measurements: Measurements,
-    facts: dict[str, Any],
-    verdict: str,
-    summary_path: Path,
-    timing: Timing,
-    levels: ServiceLevels,
-) -> None:
+def report(out: TextIO, outcome: Outcome, summary_path: Path, levels: ServiceLevels) -> None:
+    gates, measurements, facts = outcome.gates, outcome.measurements, outcome.facts
+    timing, verdict = outcome.timing, outcome.verdict
     if timing.recorded:
         print(latency_table(measurements, timing, levels.latency_clock), file=out)
     schedule = timing.schedule()

@@ -24,11 +24,14 @@ import math
 class ArrivalSchedule:
     """The start grid of one user; call `wait_s` after each task and `started` at each start."""
 
-    def __init__(self, interval_s: float, now: float) -> None:
+    def __init__(self, interval_s: float, now: float, phase_s: float = 0.0) -> None:
         if interval_s <= 0:
             raise ValueError("an arrival schedule needs a positive interval")
         self.interval_s = interval_s
         self.intended = now  # the first task starts as soon as the user has started
+        # Users spawned together would share one grid and arrive in bursts; a phase per user
+        # (drawn by the caller) spreads their slots, so the rate offered is the rate promised.
+        self._phase_s = phase_s
         self.lag_s = 0.0  # of the current task's start behind its slot
         self.backlogged = False  # the current slot came while the previous task still ran
         self._pending = True  # a slot has been handed out and not yet started
@@ -38,7 +41,8 @@ class ArrivalSchedule:
         if self._pending:
             # The previous slot's task sent nothing: it still counts as started, on time.
             self._pending = False
-        self.intended += self.interval_s
+        self.intended += self.interval_s + self._phase_s
+        self._phase_s = 0.0
         self.backlogged = now > self.intended
         self._pending = True
         return max(0.0, self.intended - now)
