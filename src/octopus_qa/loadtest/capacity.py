@@ -1,12 +1,13 @@
 """`octoqa capacity`: how much traffic does this deployment hold within its SLOs?
 
 Steps the arrival rate of the load scenario's mix (Browser, CatalogCrawler, TokenChurner, with
-their weights) upwards, geometrically from `start_rps` by `factor`, each step a full open-model
-run of `step_s` judged like `octoqa load` (the gates of `slo.toml` on exact latencies from the
-intended start, the generator's own limits). The first step that breaks a gate ends the climb;
-`refine` bisection steps between the last rate that held and the first that broke narrow it.
-A step whose generator could not keep the schedule ends the search too: the limit found is the
-generator's, not the API's (exit 2, suggesting `--workers N`).
+their weights) upwards, geometrically from `start_rps` by `factor`. Each step is a full
+open-model run (a ramp at SPAWN_PER_S users/s, then `step_s` at the rate) judged like
+`octoqa load`: the gates of `slo.toml` on exact latencies from the intended start, and the
+generator's own limits. The first step that breaks a gate ends the climb; `refine` bisection
+steps between the last rate that held and the first that broke narrow it. A step whose
+generator could not keep the schedule ends the search too: the limit found is the generator's,
+not the API's (exit 2, suggesting `--workers N`).
 
 Bounded: every step is capped by the profiles file's `[limits]` (rate, users, duration), the
 whole search by `max_time_s`; targets are loopback or allow-listed, as for `octoqa load`.
@@ -38,8 +39,9 @@ from .runner import DEFAULT_LOAD_DIR, LoadOptions, Outcome, measure, plan_run
 
 #: Task runs per second each simulated user makes; more users only at higher rates.
 PER_USER_RPS = 2.0
-#: A step's ramp before its hold: the users arrive within it.
-RAMP_S = 1.0
+#: A step's users arrive at this many per second (each logs in first), within at least a second:
+#: a hundred logins in one instant would judge the login burst, not the rate.
+SPAWN_PER_S = 50.0
 #: What a step costs beyond its run time (Locust start-up and shut-down), for the time budget.
 STEP_OVERHEAD_S = 6.0
 #: A knee: the p99 has grown past this multiple of the lightest step's.
@@ -178,7 +180,8 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
         )
 
         def run_step(rate: float) -> Step | None:
-            if time.monotonic() + options.step_s + STEP_OVERHEAD_S > deadline:
+            ramp_s = users_for(rate, limits.max_users)[0] / SPAWN_PER_S
+            if time.monotonic() + ramp_s + options.step_s + STEP_OVERHEAD_S > deadline:
                 result.limit = result.limit if result.limit != "none" else "time"
                 return None
             step_options, plan = _step_plan(base, profiles_file, limits, options, rate)
@@ -241,6 +244,7 @@ def _step_plan(
 ) -> tuple[LoadOptions, Any]:
     """The step's profile appended to the capacity profiles file, and its plan."""
     users, per_user = users_for(rate, limits.max_users)
+    ramp_s = max(1.0, round(users / SPAWN_PER_S, 1))
     name = f"capacity-{rate:g}"
     existing = profiles_file.read_text(encoding="utf-8") if profiles_file.exists() else ""
     if not existing:
@@ -252,7 +256,7 @@ def _step_plan(
             f'\n[profile.{name}]\nkind = "arrival"\n'
             f'description = "octoqa capacity step at {rate:g} req/s"\n'
             f"rate_rps = {rate!r}\nper_user_rps = {per_user!r}\n"
-            f"ramp_s = {RAMP_S!r}\nhold_s = {float(options.step_s) - RAMP_S!r}\n"
+            f"ramp_s = {ramp_s!r}\nhold_s = {float(options.step_s)!r}\n"
         )
         profiles_file.write_text(existing, encoding="utf-8")
     step_options = LoadOptions(**{**asdict(base), "profile": name})
