@@ -44,6 +44,8 @@ def search(url: str | None, extra: list[str], run_dir: Path) -> dict[str, Any]:
     command += (["--target", url] if url else []) + SEARCH + extra
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if not (run_dir / "capacity" / "summary.json").is_file():
+        raise SystemExit(f"octoqa capacity exited {result.returncode}: {result.stderr.strip()}")
     summary = json.loads((run_dir / "capacity" / "summary.json").read_text(encoding="utf-8"))
     return {
         "exit_code": result.returncode,

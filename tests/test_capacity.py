@@ -136,3 +136,17 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
     page = (tmp_path / "capacity" / "index.html").read_text(encoding="utf-8")
     assert "<svg" in page and "Latency against offered rate" in page
     assert summary["verdict"] in page
+
+
+def test_a_fractional_rate_is_a_profile_of_its_own(tmp_path: Path) -> None:
+    from octopus_qa.loadtest.capacity import CapacityOptions, _step_plan
+    from octopus_qa.loadtest.profiles import load_profiles
+    from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, LoadOptions
+
+    profiles = tmp_path / "profiles.toml"
+    limits = load_profiles(DEFAULT_LOAD_DIR / "profiles.toml").limits
+    base = LoadOptions(profiles_file=profiles)
+    for rate in (75.0, 112.5):
+        _, plan = _step_plan(base, profiles, limits, CapacityOptions(step_s=8), rate)
+        assert plan.profile.name == f"capacity-{rate:g}"
+    assert set(load_profiles(profiles).profiles) == {"capacity-75", "capacity-112.5"}

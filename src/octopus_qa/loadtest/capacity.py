@@ -251,9 +251,10 @@ def _step_plan(
         existing = "[limits]\n" + "".join(
             f"{key} = {value!r}\n" for key, value in asdict(limits).items()
         )
-    if f"[profile.{name}]" not in existing:
+    header = f'[profile."{name}"]'  # quoted: a rate like 112.5 would make a dotted key
+    if header not in existing:
         existing += (
-            f'\n[profile.{name}]\nkind = "arrival"\n'
+            f'\n{header}\nkind = "arrival"\n'
             f'description = "octoqa capacity step at {rate:g} req/s"\n'
             f"rate_rps = {rate!r}\nper_user_rps = {per_user!r}\n"
             f"ramp_s = {ramp_s!r}\nhold_s = {float(options.step_s)!r}\n"
