@@ -262,11 +262,14 @@ def load_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def octoqa_load(url: str, run_dir: Path, load_dir: Path, profile: str) -> tuple[int, str]:
+def octoqa_load(
+    url: str, run_dir: Path, load_dir: Path, profile: str, *extra: str
+) -> tuple[int, str]:
     result = subprocess.run(
         [
             sys.executable, "-m", "octopus_qa", "load", "--target", url,
             "--report-dir", str(run_dir), "--load-dir", str(load_dir), "--profile", profile,
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -396,3 +399,21 @@ def test_a_users_phase_shifts_its_grid_so_users_spawned_together_do_not_arrive_i
     assert schedule.wait_s(10.0) == pytest.approx(0.7)  # slot at 10.7, then every 0.5 s
     schedule.started(10.7)
     assert schedule.wait_s(10.7) == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_workers_histograms_merge_at_the_master_into_one_count_per_request(
+    tmp_path: Path, load_dir: Path
+) -> None:
+    with sandbox() as url:
+        code, output = octoqa_load(
+            url, tmp_path / "run", load_dir, "arrival-smoke", "--workers", "2"
+        )
+    assert code == 0, output
+    summary = summary_of(tmp_path / "run")
+    total = summary["endpoints"]["total"]
+    assert total["latency_source"] == "hdr"
+    # Locust's merged count and ours travel in the same worker reports: every request, once.
+    assert total["service"]["count"] == total["requests"] > 100
+    assert set(summary["generator"]["processes"]) == {"worker 1", "worker 2"}
+    assert sum(p["starts"] for p in summary["generator"]["processes"].values()) > 100

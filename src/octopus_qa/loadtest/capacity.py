@@ -2,8 +2,8 @@
 
 Steps the arrival rate of the load scenario's mix (Browser, CatalogCrawler, TokenChurner, with
 their weights) upwards, geometrically from `start_rps` by `factor`. Each step is a full
-open-model run (a ramp at SPAWN_PER_S users/s, then `step_s` at the rate) judged like
-`octoqa load`: the gates of `slo.toml` on exact latencies from the intended start, and the
+open-model run: a ramp at SPAWN_PER_S users/s (not judged), then `step_s` at the rate, judged
+like `octoqa load`: the gates of `slo.toml` on exact latencies from the intended start, and the
 generator's own limits. The first step that breaks a gate ends the climb; `refine` bisection
 steps between the last rate that held and the first that broke narrow it. A step whose
 generator could not keep the schedule ends the search too: the limit found is the generator's,
@@ -162,6 +162,7 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
         allow_any_host=options.allow_any_host,
         load_dir=options.load_dir,
         profiles_file=profiles_file,
+        reset_after_ramp=True,  # each step is judged at its rate, not on its users' logins
     )
     resolved = resolve_target(options.target)
     result = CapacityResult(directory=capacity_dir)

@@ -81,6 +81,7 @@ class Recorder:
         events.request.add_listener(self.on_request)
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
+        events.spawning_complete.add_listener(self.on_spawning_complete)
         if isinstance(environment.runner, WorkerRunner):
             events.report_to_master.add_listener(self.on_report_to_master)
         else:
@@ -126,6 +127,12 @@ class Recorder:
         schedule = self._schedules.pop(id(user), None)
         if schedule is not None:
             self.health.dropped += schedule.dropped(time.perf_counter())
+
+    def on_spawning_complete(self, **_: Any) -> None:
+        """With --reset-stats Locust forgets the ramp once every user runs: so do we (every
+        process gets this event, workers from their master)."""
+        if self._environment is not None and self._environment.reset_stats:
+            self.book.reset()
 
     def on_request(
         self, name: str, response_time: float, context: dict[str, Any] | None = None, **_: Any

@@ -83,6 +83,8 @@ class LoadOptions:
     load_dir: Path = DEFAULT_LOAD_DIR
     #: Another profiles file than `load_dir/profiles.toml` (`octoqa capacity` writes its steps).
     profiles_file: Path | None = None
+    #: Judge only what follows the ramp (Locust's --reset-stats; the recorder resets too).
+    reset_after_ramp: bool = False
 
     @property
     def locustfile(self) -> Path:
@@ -245,6 +247,8 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
     ]  # fmt: skip
     if options.allow_any_host:
         command.append("--allow-any-host")
+    if options.reset_after_ramp:
+        command.append("--reset-stats")
     if options.workers:
         command += ["--processes", str(options.workers)]
     return command
