@@ -53,6 +53,7 @@ def search(url: str | None, extra: list[str], run_dir: Path) -> dict[str, Any]:
         "last_line": result.stdout.strip().splitlines()[-1],
         **{k: summary[k] for k in ("capacity_rps", "limit", "knee_rps", "broke_at")},
         "steps": [(s["rate_rps"], s["verdict"]) for s in summary["steps"]],
+        "generator_problems": [p for s in summary["steps"] for p in s["generator_problems"]],
     }
 
 

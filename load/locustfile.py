@@ -12,7 +12,9 @@ Tokens are renewed before their `exp` and after a 401, never once per request (`
 Every response is judged under load by the contract suite's own rule checks
 (`octopus_qa.rules`, through `validation.py`): a broken rule is a Locust failure named by its
 rule id. Users over time follow the profile named with `--profile` (`profiles.toml`, played by
-`shapes.py`); every profile ends by itself.
+`shapes.py`); every profile ends by itself. Every request's latency is recorded unrounded, from
+sending and from its intended start on the open model's schedule, with the generator's own
+health (`octopus_qa.loadtest.recorder`; `--timing-file`).
 
 Run it through octoqa (target checks, preflight login, SLO gates, summary.json):
 
