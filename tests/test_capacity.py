@@ -62,6 +62,21 @@ def test_users_offer_the_rate_at_two_task_runs_a_second_each_within_the_cap() ->
     assert users_for(2000, 500) == (500, 4.0)
 
 
+def test_a_rate_at_the_user_cap_compiles_to_exactly_the_cap(tmp_path: Path) -> None:
+    from octopus_qa.loadtest.profiles import load_profiles
+
+    users, per_user = users_for(1067.8, 500)
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        "[limits]\nmax_users = 500\nmax_duration_s = 60\nmax_spawn_rate = 100\n"
+        "max_rate_rps = 2000\nmax_workers = 4\n"
+        f'[profile.x]\nkind = "arrival"\nrate_rps = 1067.8\nper_user_rps = {per_user!r}\n'
+        "ramp_s = 10\nhold_s = 8\n",
+        encoding="utf-8",
+    )
+    assert users == 500 and load_profiles(profiles).get("x").peak_users == 500
+
+
 def test_the_knee_is_the_last_rate_whose_p99_stayed_within_twice_the_lightest() -> None:
     steps = [
         step(50, p99=10),

@@ -117,7 +117,9 @@ def step_rates(start: float, factor: float, maximum: float) -> list[float]:
 def users_for(rate_rps: float, max_users: int) -> tuple[int, float]:
     """(users, per-user rate) offering `rate_rps`: 2 task runs/s each, at most `max_users`."""
     users = min(max_users, max(1, math.ceil(rate_rps / PER_USER_RPS)))
-    return users, rate_rps / users
+    # Rounded up to a millionth, so that the profile's ceil(rate / per_user) is `users` again
+    # (1067.8 / (1067.8 / 500) is 500.0000001 in floating point: 501 users, over the cap).
+    return users, math.ceil(rate_rps / users * 1e6) / 1e6
 
 
 def knee(steps: list[Step]) -> float | None:
