@@ -3,7 +3,9 @@
 - BareUser: Locust's FastHttpUser sending one list request over and over, no validation; the
   ceiling of what one Locust process can send.
 - ValidatedUser: the same request through `load/validation.py`'s `send()`: an Exchange built
-  from the response and `octopus_qa.rules.cheap_response_checks` on it, as under real load.
+  from the response and `octopus_qa.rules.cheap_response_checks` on it, as under real load,
+  and timed as under real load: paced on an arrival grid, its exact latency recorded from the
+  intended start by the locustfile's recorder (`octopus_qa.loadtest.recorder`).
 - InterleavedUser: both of the above in turns, inside one process. A meter switches every user
   between "bare" and "validated" every `--window-ms` and books the process's CPU time and the
   requests finished in each window to that window's variant. Both variants then share the same
@@ -20,6 +22,7 @@ time, and writes them to `--bench-out` as JSON: requests per CPU-second is the r
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +41,7 @@ from validation import send  # noqa: E402
 
 from octopus_qa.credentials import Credentials  # noqa: E402
 from octopus_qa.loadtest.endpoints import ENDPOINTS  # noqa: E402
+from octopus_qa.loadtest.recorder import RECORDER  # noqa: E402
 
 __all__ = [
     "BareUser",
@@ -77,7 +81,13 @@ class BareUser(FastHttpUser):
 
 
 class ValidatedUser(FastHttpUser):
-    wait_time = constant(0)
+    """Validated and timed as under real load: exact latency recorded from the intended start."""
+
+    def wait_time(self) -> float:
+        return RECORDER.wait_s(self) or 0.0
+
+    def context(self) -> dict[str, Any]:
+        return RECORDER.request_context(self)
 
     def on_start(self) -> None:
         self.tokens = TokenKeeper(self.client, Credentials.from_env())
@@ -121,7 +131,14 @@ WINDOWS = Windows()
 
 class InterleavedUser(FastHttpUser):
     # Not a subclass of ValidatedUser: Locust would inherit its task too.
-    wait_time = constant(0)
+
+    def wait_time(self) -> float:
+        if WINDOWS.current == "validated":
+            return RECORDER.wait_s(self) or 0.0
+        return 0.0
+
+    def context(self) -> dict[str, Any]:
+        return RECORDER.request_context(self) if WINDOWS.current == "validated" else {}
 
     def on_start(self) -> None:
         self.tokens = TokenKeeper(self.client, Credentials.from_env())
@@ -144,6 +161,28 @@ def add_options(parser: Any) -> None:
     parser.add_argument("--window-ms", type=int, default=500, include_in_web_ui=False)
 
 
+#: BENCH_TIMING=0 turns recording and intended-start timing off (what they cost, measured apart).
+TIMED = os.environ.get("BENCH_TIMING", "1") != "0"
+
+
+@events.init.add_listener
+def record_only_timed_requests(environment: Any, **_: Any) -> None:
+    """The locustfile's recorder listens to every request: here only the validated (timed) ones
+    are recorded, so bare FastHttpUser stays bare and the ratio prices validation + recording.
+    The bench profile's pacing (1,000 task runs/s per user) keeps every user behind its grid:
+    the schedule's arithmetic runs on every request and never makes a user wait."""
+    environment.events.request.remove_listener(RECORDER.on_request)
+    if TIMED:
+        environment.events.request.add_listener(record_timed)
+    else:
+        RECORDER.interval_s = None  # no schedule: wait_s is None, request_context is {}
+
+
+def record_timed(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    if context and "lag_ms" in context:
+        RECORDER.on_request(context=context, **kwargs)
+
+
 METER: dict[str, Any] = {}
 
 
@@ -164,5 +203,8 @@ def stop_meter(environment: Any, **_: Any) -> None:
         "wall_s": time.perf_counter() - METER["wall"],
         "cpu_s": time.process_time() - METER["cpu"],
         "windows": WINDOWS.booked,
+        "recorded": RECORDER.book.summary(RECORDER.book.names(), "service").count
+        if RECORDER.book.names()
+        else 0,
     }
     Path(environment.parsed_options.bench_out).write_text(json.dumps(result), encoding="utf-8")

@@ -15,6 +15,9 @@ rule id. Users over time follow the profile named with `--load-profile` (`profil
 played by `shapes.py`; every profile ends by itself), or, without one, Locust's own `-u`, `-r`
 and `-t` (or the web UI). Either way the run is judged by the SLO gates of `slo.toml` as Locust
 quits: the gates are printed and decide the exit code (0 held, 1 a gate failed).
+Every request's latency is recorded unrounded, from sending and from its intended start on the
+open model's schedule, with the generator's own health (`octopus_qa.loadtest.recorder`;
+`--timing-file`); the gates judge those exact figures.
 
 Run it through octoqa (target checks, preflight login, summary.json, the run report):
 
@@ -35,6 +38,7 @@ A host that is neither loopback nor in `allowed-hosts.toml` is refused unless `-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -64,8 +68,12 @@ from octopus_qa.credentials import Credentials
 from octopus_qa.errors import OctoqaError
 from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
 from octopus_qa.loadtest.endpoints import ENDPOINTS
+from octopus_qa.loadtest.generator import GENERATOR_FILE, load_generator_limits
+from octopus_qa.loadtest.recorder import RECORDER
 from octopus_qa.loadtest.results import measurements_from_stats
-from octopus_qa.loadtest.verdict import Judge
+from octopus_qa.loadtest.slo import load_slo
+from octopus_qa.loadtest.timing import Timing, exact_endpoints
+from octopus_qa.loadtest.verdict import Judge, Judgement
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,
@@ -86,15 +94,28 @@ BROWSE_LIMITS = (10, 20, 50, 100)
 CRAWL_LIMITS = (500, 1000, 2000)
 
 
+def paced(user: ApiUser) -> float:
+    """Open model: until the user's next slot on the schedule (`RECORDER`); closed: think time."""
+    wait = RECORDER.wait_s(user)
+    return pacing(user) if wait is None else wait
+
+
 class ApiUser(FastHttpUser):
     """A client of the API: its own login, its pacing from the profile."""
 
     abstract = True
-    wait_time = pacing
+    wait_time = paced
     think_time = THINK_TIME  # closed-model pause between tasks; the open model ignores it
 
     def on_start(self) -> None:
         self.tokens = TokenKeeper(self.client, Credentials.from_env())
+
+    def on_stop(self) -> None:
+        RECORDER.user_stopped(self)
+
+    def context(self) -> dict[str, Any]:
+        """Each request carries its task's lag behind schedule, for the latency recorder."""
+        return RECORDER.request_context(self)
 
     def authorized(self) -> dict[str, str] | None:
         return self.tokens.authorization()
@@ -300,7 +321,8 @@ def add_options(parser: Any) -> None:
         "--slo-file",
         default=str(HERE / "slo.toml"),
         include_in_web_ui=False,
-        help="SLO gates (TOML) that judge the run as Locust quits and set its exit code "
+        help="SLO gates (TOML) that judge the run as Locust quits and set its exit code, and "
+        "stop it early when a gate stays breached for [run] abort_after_s "
         "(empty: no gates, Locust's own exit code)",
     )
     parser.add_argument(
@@ -322,6 +344,18 @@ def add_options(parser: Any) -> None:
         default=False,
         include_in_web_ui=False,
         help="Send load to a host outside the allow-list (only to a service you own)",
+    )
+    parser.add_argument(
+        "--timing-file",
+        default="",
+        include_in_web_ui=False,
+        help="Write exact latency histograms and the generator's health as JSON to this path",
+    )
+    parser.add_argument(
+        "--generator-file",
+        default=str(HERE / GENERATOR_FILE),
+        include_in_web_ui=False,
+        help="Limits the load generator itself must keep (TOML)",
     )
     parser.add_argument(
         "--facts-file",
@@ -361,6 +395,27 @@ def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
     use_shape_if_chosen(environment)
 
 
+@events.init.add_listener
+def record_timing(environment: Environment, **_: Any) -> None:
+    """Every process records exact latencies and its own health; the master merges them."""
+    options = environment.parsed_options
+    try:
+        profile = selected_profile(options)
+        limits = load_generator_limits(Path(options.generator_file))
+        name = profile.name if profile else None
+        levels = load_slo(Path(options.slo_file), name) if options.slo_file else None
+    except OctoqaError as exc:
+        logging.error("%s", exc)
+        sys.exit(exc.exit_code)
+    RECORDER.install(
+        environment,
+        per_user_rps=profile.per_user_rps if profile else None,
+        late_after_ms=limits.late_after_ms,
+        timing_file=options.timing_file,
+        levels=levels,
+    )
+
+
 @events.cpu_warning.add_listener
 def note_starved_generator(**_: Any) -> None:
     """A generator above ~90 % CPU measured itself, not the API: the summary must say so."""
@@ -385,7 +440,7 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
     # distributed mode the workers' last reports may still be on their way: one more tick.
     gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
-    judgement = GENERATOR["judge"].judge(measurements_from_stats(environment.stats))
+    judgement = judge_exactly(GENERATOR["judge"], environment)
     total = judgement.measurements.endpoints.get("total")
     print(judgement.describe(), flush=True)
     print(
@@ -396,6 +451,19 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     environment.process_exit_code = max(environment.process_exit_code or 0, judgement.exit_code)
     if options.facts_file:
         write_facts(environment, judgement.as_facts())
+
+
+def judge_exactly(judge: Judge, environment: Environment) -> Judgement:
+    """Locust's counts with the exact percentiles of the recorder's histograms (the clock
+    slo.toml names), judged; a run the recorder stopped early on a sustained breach fails."""
+    measured = measurements_from_stats(environment.stats)
+    exact = exact_endpoints(
+        measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
+    )
+    judgement = judge.judge(dataclasses.replace(measured, endpoints=exact))
+    if RECORDER.aborted:
+        judgement = dataclasses.replace(judgement, verdict="fail")
+    return judgement
 
 
 def write_facts(environment: Environment, judgement: dict[str, Any]) -> None:

@@ -96,6 +96,11 @@ FILES: Mapping[str, ConfigFile] = {
             "hosts besides loopback that may receive load",
         ),
         ConfigFile(
+            "generator.toml",
+            load_dir() / "generator.toml",
+            "limits the load generator itself must keep, or the run is invalid",
+        ),
+        ConfigFile(
             "pipeline.toml",
             Path(str(resources.files(__package__).joinpath("pipeline.toml"))),
             "what `octoqa run --profile` runs, and each stage's time limit",

@@ -17,9 +17,9 @@ from pathlib import Path
 from .. import __version__, config
 from ..errors import OctoqaError
 
-SUBCOMMANDS = ("sandbox", "contract", "load", "run", "init")
+SUBCOMMANDS = ("sandbox", "contract", "load", "capacity", "run", "init")
 #: The subcommands that read the user-editable files (octopus_qa.config.FILES).
-CONFIGURED = ("contract", "load", "run")
+CONFIGURED = ("contract", "load", "capacity", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

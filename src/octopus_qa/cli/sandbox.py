@@ -11,10 +11,14 @@ import math
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from ..credentials import DEMO_PASSWORD, Credentials
 from ..errors import UsageError
 from ..target import is_loopback
+
+if TYPE_CHECKING:
+    from ..sandbox.delays import Freeze, LatencyDistribution
 
 HELP = "serve the local sandbox API on loopback (optionally with planted faults)"
 
@@ -36,6 +40,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
     parser.add_argument("--latency-ms", default="0", help="sleep this long before each answer")
+    parser.add_argument(
+        "--latency-dist",
+        metavar="SPEC",
+        help="delay each answer by a seeded draw, e.g. lognormal:median=20ms,sigma=0.5 "
+        "(draws served at /_sandbox/latency-draws)",
+    )
+    parser.add_argument(
+        "--freeze-once",
+        metavar="AFTER:DURATION",
+        help="stop the whole server once, e.g. 6s:2s (2 s, 6 s after the first request)",
+    )
     parser.add_argument(
         "--error-rate", default="0", help="share of /api/ requests answered 500 (0..1)"
     )
@@ -62,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     latency_ms = _number(args.latency_ms, "--latency-ms", minimum=0)
     error_rate = _number(args.error_rate, "--error-rate", minimum=0, maximum=1)
     port = int(_number(args.port, "--port", minimum=0, maximum=65535, integer=True))
+    latency_dist, freeze = _delays(args.latency_dist, args.freeze_once)
 
     from ..sandbox.server import serve
 
@@ -77,6 +93,8 @@ def main(args: argparse.Namespace) -> int:
             seed=seed,
             latency_ms=latency_ms,
             error_rate=error_rate,
+            latency_dist=latency_dist,
+            freeze=freeze,
         )
     except KeyboardInterrupt:
         pass
@@ -84,6 +102,23 @@ def main(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     print("octoqa sandbox: stopped", file=sys.stderr)
     return 0
+
+
+def _delays(
+    latency_dist: str | None, freeze_once: str | None
+) -> tuple[LatencyDistribution | None, Freeze | None]:
+    """The load-timing switches, parsed; a malformed one is a UsageError naming the option."""
+    from ..sandbox.delays import Freeze, LatencyDistribution
+
+    try:
+        distribution = LatencyDistribution.parse(latency_dist) if latency_dist else None
+    except ValueError as exc:
+        raise UsageError(f"--latency-dist: {exc}") from None
+    try:
+        freeze = Freeze.parse(freeze_once) if freeze_once else None
+    except ValueError as exc:
+        raise UsageError(f"--freeze-once: {exc}") from None
+    return distribution, freeze
 
 
 def _url_for(host: str) -> str:

@@ -10,6 +10,8 @@ In order, and nothing is sent to a target before the checks that guard it:
 5. read back the judgement Locust reached as it quit (the locustfile judges every run against
    the SLOs and a baseline, plain Locust's too: `verdict.py`), print the gates, write
    summary.json. Nothing is judged twice: without Locust's judgement the run is an error.
+   The gates judge exact latencies (HDR histograms, `recorder.py`, from the intended start in
+   the open model); a generator that could not keep its schedule makes the run invalid (exit 2).
 
 Locust runs in its own process: it monkey-patches the standard library with gevent on import.
 Credentials reach it through the environment, never its command line.
@@ -21,7 +23,7 @@ import math
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,9 +38,13 @@ from ..supervisor import run_bounded
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
 from .gates import FAIL, Gate
+from .generator import GENERATOR_FILE, GeneratorLimits, load_generator_limits
+from .latency import PERCENTILES, RESPONSE
 from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
-from .summary import write_summary
+from .slo import ServiceLevels
+from .summary import gates_table, write_summary
+from .timing import TIMING_FILE, Timing, endpoint_report, read_timing
 from .verdict import Judge, Judgement
 
 #: `load/`, shipped with the package: the locustfile and its data files.
@@ -59,6 +65,19 @@ class LoadRunFailed(OctoqaError):
     """Locust itself failed or overran: the run measured nothing trustworthy (exit code 2)."""
 
 
+class GeneratorSaturated(OctoqaError):
+    """The load generator could not keep its schedule: the run measured it, not the API."""
+
+
+def saturation_message(problems: list[str], workers: int) -> str:
+    """The one line that says a run is invalid, and what to try instead."""
+    more = max(2, workers * 2)
+    return (
+        f"the load generator, not the API, was measured ({'; '.join(problems)}); "
+        f"the run is invalid: rerun with --workers {more}"
+    )
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     target: str | None = None
@@ -69,6 +88,10 @@ class LoadOptions:
     baseline: Path | None = None
     allow_any_host: bool = False
     load_dir: Path = DEFAULT_LOAD_DIR
+    #: Another load profiles file than the one in force (`octoqa capacity` writes its steps).
+    profiles_file: Path | None = None
+    #: Judge only what follows the ramp (Locust's --reset-stats; the recorder resets too).
+    reset_after_ramp: bool = False
 
     @property
     def locustfile(self) -> Path:
@@ -80,6 +103,8 @@ class LoadOptions:
         With the shipped `load/`, the user's configuration decides (`octopus_qa.config`: their copy
         if they have one); a `--load-dir` of their own carries its data files beside its locustfile.
         """
+        if name == "load-profiles.toml" and self.profiles_file is not None:
+            return self.profiles_file
         if self.load_dir == DEFAULT_LOAD_DIR:
             return config.path(name)
         return self.load_dir / LOAD_DIR_NAMES.get(name, name)
@@ -93,6 +118,11 @@ class Plan:
     run_time_s: float
     judge: Judge  # read here only to refuse a bad SLO or baseline file before any traffic
     allowed_hosts: frozenset[str]
+    generator: GeneratorLimits
+
+    @property
+    def levels(self) -> ServiceLevels:
+        return self.judge.levels
 
 
 def parse_duration(text: str) -> float:
@@ -126,6 +156,7 @@ def plan_run(options: LoadOptions) -> Plan:
             options.data_file("slo.toml"), profile.name, options.baseline, book.profiles
         ),
         allowed_hosts=load_allowed_hosts(options.data_file("allowed-hosts.toml")),
+        generator=load_generator_limits(options.data_file(GENERATOR_FILE)),
     )
 
 
@@ -146,31 +177,58 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         check_target_allowed(url, plan.allowed_hosts, options.allow_any_host)
         login(url, Credentials.from_env())  # preflight: a dead target fails here, in one line
         print(_announce(plan, options, url, load_dir), file=out, flush=True)
-        started = datetime.now(UTC)
-        clock = time.monotonic()
-        exit_code = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
-        duration_s = time.monotonic() - clock
+        outcome = measure(options, plan, url, load_dir)
+    report(out, outcome, load_dir / "summary.json", plan.levels)
+    if outcome.problem:
+        raise LoadRunFailed(f"{outcome.problem} (see {load_dir / 'locust.log'})")
+    if outcome.saturated:
+        raise GeneratorSaturated(saturation_message(outcome.saturated, options.workers))
+    return 1 if outcome.verdict == "fail" else 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One Locust run, judged: what `octoqa load` reports and `octoqa capacity` steps on."""
+
+    verdict: str  # pass | fail | invalid (the generator was measured) | error (Locust failed)
+    gates: list[Gate]
+    measurements: Measurements
+    facts: dict[str, Any]
+    timing: Timing
+    saturated: list[str]
+    problem: str | None
+    summary: dict[str, Any]
+
+
+def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outcome:
+    """Run Locust once against `url` (already checked and logged into), read back its
+    judgement and its timing, and write `load_dir/summary.json`."""
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    exit_code = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
+    duration_s = time.monotonic() - clock
     facts = read_facts(load_dir / "facts.json")
     judgement = Judgement.from_facts(facts)
     problem = locust_problem(exit_code, judgement, plan)
-    measured = read_measurements(load_dir / CSV_NAME)  # the run over time, and a stopped run's
-    if judgement is not None:
-        measured = Measurements(
-            judgement.measurements.endpoints,
-            judgement.measurements.rate_limited,
-            judgement.measurements.rule_violations,
-            measured.history,
-        )
+    # Locust's own (rounded) numbers and the run over time; the summary puts the exact
+    # percentiles of the timing file over them, the same histograms the judgement used.
+    measured = read_measurements(load_dir / CSV_NAME)
+    timing = read_timing(load_dir / TIMING_FILE)
     gates = judgement.gates if judgement is not None else []
-    verdict = "error" if problem or judgement is None else judgement.verdict
+    saturated = [] if problem else timing.problems(plan.generator)
+    if problem or judgement is None:
+        verdict = "error"
+    elif saturated:
+        verdict = "invalid"
+    else:
+        verdict = judgement.verdict
     summary = build_summary(
-        options, plan, url, started, duration_s, gates, measured, facts, verdict
+        options, plan, url, started, duration_s, gates, measured, facts, verdict, timing
     )
-    summary_path = write_summary(load_dir, summary)
-    report(out, judgement, measured, facts, verdict, summary_path)
-    if problem:
-        raise LoadRunFailed(f"{problem} (see {load_dir / 'locust.log'})")
-    return 1 if verdict == "fail" else 0
+    summary["generator"]["problems"] = saturated
+    summary["aborted"] = timing.aborted
+    write_summary(load_dir, summary)
+    return Outcome(verdict, gates, measured, facts, timing, saturated, problem, summary)
 
 
 def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:
@@ -199,12 +257,18 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--csv-full-history",
         "--html", str(load_dir / "locust.html"),
         "--facts-file", str(load_dir / "facts.json"),
+        "--timing-file", str(load_dir / TIMING_FILE),
+        "--generator-file", str(options.data_file(GENERATOR_FILE)),
         "--only-summary",
+        # The gates decide the exit code; a failed request alone is not Locust's failure.
+        "--exit-code-on-error", "0",
     ]  # fmt: skip
     if options.baseline is not None:
         command += ["--slo-baseline", str(options.baseline)]
     if options.allow_any_host:
         command.append("--allow-any-host")
+    if options.reset_after_ramp:
+        command.append("--reset-stats")
     if options.workers:
         command += ["--processes", str(options.workers)]
     return command
@@ -240,6 +304,38 @@ def locust_problem(exit_code: int | None, judgement: Judgement | None, plan: Pla
     return None
 
 
+def latency_table(measurements: Measurements, timing: Timing, clock: str) -> str:
+    """Exact percentiles per endpoint (ms) of the gated clock, the other clock's p99 and
+    Locust's rounded p99 beside them."""
+    other = "service" if clock == RESPONSE else RESPONSE
+    header = ["endpoint", "count", *(k.removesuffix("_ms") for k, _ in PERCENTILES), "max"]
+    header += [f"p99 {other}", "p99 locust"]
+    rows = [header]
+    for key, stats in measurements.endpoints.items():
+        gated, beside = timing.summary(key, clock), timing.summary(key, other)
+        if gated is None:
+            continue
+        values = [gated.as_dict()[k] for k, _ in PERCENTILES] + [gated.max_ms]
+        rows.append(
+            [key, str(gated.count), *(f"{v:g}" for v in values)]
+            + [f"{beside.p99_ms:g}" if beside else "-", _text(stats.p99_ms)]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    title = "from the intended start" if clock == RESPONSE else "from sending"
+    return f"latency (ms, exact, {title}):\n" + "\n".join(lines)
+
+
+def _text(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def build_summary(
     options: LoadOptions,
     plan: Plan,
@@ -250,7 +346,9 @@ def build_summary(
     measurements: Measurements,
     facts: dict[str, Any],
     verdict: str,
+    timing: Timing,
 ) -> dict[str, Any]:
+    clock = plan.levels.latency_clock
     return {
         "stage": "load",
         "verdict": verdict,
@@ -261,13 +359,25 @@ def build_summary(
         "workers_reported": int(facts.get("workers_reported", 0)),
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round(duration_s, 3),
-        "slo_version": plan.judge.levels.version,
+        "slo_version": plan.levels.version,
         "gates": [gate.as_dict() for gate in gates],
         "regressions": [
             gate.as_dict() for gate in gates if gate.source == "baseline" and gate.verdict == FAIL
         ],
         "baseline": str(options.baseline) if options.baseline else None,
-        "endpoints": {key: stats.as_dict() for key, stats in measurements.endpoints.items()},
+        "latency_clock": clock,
+        "endpoints": {
+            key: endpoint_report(key, stats, timing, clock)
+            for key, stats in measurements.endpoints.items()
+        },
+        "schedule": {**timing.schedule(), "late_after_ms": timing.late_after_ms}
+        if timing.model == "open"
+        else None,
+        "generator": {
+            "processes": {name: h.as_dict() for name, h in timing.processes.items()},
+            "limits": asdict(plan.generator),
+            "problems": [],
+        },
         "rule_violations": dict(measurements.rule_violations),
         "rate_limited": measurements.rate_limited,
         "cpu_warning": bool(facts.get("cpu_warning", False)),
@@ -280,16 +390,38 @@ def build_summary(
     }
 
 
-def report(
-    out: TextIO,
-    judgement: Judgement | None,
-    measurements: Measurements,
-    facts: dict[str, Any],
-    verdict: str,
-    summary_path: Path,
-) -> None:
-    if judgement is not None:
-        print(judgement.describe(), file=out)
+def report(out: TextIO, outcome: Outcome, summary_path: Path, levels: ServiceLevels) -> None:
+    gates, measurements, facts = outcome.gates, outcome.measurements, outcome.facts
+    timing, verdict = outcome.timing, outcome.verdict
+    if timing.recorded:
+        print(latency_table(measurements, timing, levels.latency_clock), file=out)
+    schedule = timing.schedule()
+    if timing.model == "open":
+        print(
+            f"schedule: {schedule['starts']} task starts; late by more than "
+            f"{timing.late_after_ms:g} ms: {schedule['late_backlog']} while the user still "
+            f"waited for the API, {schedule['late_wakeup']} while it was idle (the generator); "
+            f"dropped: {schedule['dropped']}",
+            file=out,
+        )
+    print(gates_table(gates), file=out)
+    if timing.aborted:
+        print(
+            f"aborted after {timing.aborted['after_s']:g} s: "
+            f"{'; '.join(timing.aborted['gates'])} "
+            f"(breached for {timing.aborted['breached_for_s']:g} s)",
+            file=out,
+        )
+    for rule, count in measurements.rule_violations.items():
+        print(f"rule violated under load: [{rule}] × {count}", file=out)
+    if measurements.rate_limited:
+        print(f"rate limited (429, not failures): {measurements.rate_limited}", file=out)
+    for name, health in timing.processes.items():
+        print(
+            f"generator {name}: CPU {health.cpu_mean:.0f} % mean, {health.cpu_max:.0f} % max; "
+            f"event loop late by {health.loop_lag_p99_ms:g} ms at p99",
+            file=out,
+        )
     if facts.get("cpu_warning"):
         print(
             "generator starved: Locust passed ~90% CPU; the numbers measure the load "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -22,6 +22,8 @@ from .endpoints import ENDPOINTS
 #: Metric name → how the measured value must compare with the limit.
 LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")
 OBJECTIVE_KEYS = (*LATENCY_METRICS, "max_error_rate", "min_rps")
+#: `[run] gate_latency_from` → the clock of `latency.py` the latency gates judge.
+GATE_CLOCKS = {"intended-start": "response", "sent": "service"}
 
 # Types of the file's values (finite, not negative; a rate is a fraction). A new key is one line
 # in its table's Struct below.
@@ -54,6 +56,14 @@ class ServiceLevels:
     max_rule_violations: int
     baseline: BaselineTolerance
     endpoints: Mapping[str, Objectives]
+    #: Which latency the gates judge: "response" (from the intended start, the default) or
+    #: "service" (sent to answered). They differ only in the open model.
+    latency_clock: str = "response"
+    #: Stop the run early when a latency or error-rate gate has been breached this long
+    #: (seconds, judged every second on the run so far; 0: never), once an endpoint has at
+    #: least `abort_min_requests` requests (k6's abortOnFail with delayAbortEval).
+    abort_after_s: float = 0.0
+    abort_min_requests: int = 50
 
 
 class _Objectives(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -80,6 +90,9 @@ class _ProfileOverrides(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
 class _Run(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_rule_violations: Count
+    gate_latency_from: Literal["intended-start", "sent"] = "intended-start"
+    abort_after_s: Annotated[float, Meta(ge=0, le=86_400)] = 0.0
+    abort_min_requests: Count = 50
 
 
 class _SloFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -115,7 +128,15 @@ def load_slo(
         key: _objectives(key, entry, own.get(key, _Override()))
         for key, entry in data.endpoint.items()
     }
-    return ServiceLevels(data.version, data.run.max_rule_violations, data.baseline, endpoints)
+    return ServiceLevels(
+        data.version,
+        data.run.max_rule_violations,
+        data.baseline,
+        endpoints,
+        latency_clock=GATE_CLOCKS[data.run.gate_latency_from],
+        abort_after_s=data.run.abort_after_s,
+        abort_min_requests=data.run.abort_min_requests,
+    )
 
 
 def _check_endpoint(path: Path, key: str, endpoint: str) -> None:

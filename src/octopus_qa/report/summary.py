@@ -218,6 +218,10 @@ def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> dict[str, Any]:
         "load_notes": {
             "rate_limited": (load or {}).get("rate_limited"),
             "cpu_warning": bool((load or {}).get("cpu_warning")),
+            "generator_problems": list(((load or {}).get("generator") or {}).get("problems") or []),
+            "aborted": (load or {}).get("aborted"),
+            "latency_clock": (load or {}).get("latency_clock"),
+            "schedule": (load or {}).get("schedule"),
         },
         "artifacts": artifacts_list(
             run_dir, {"spec": spec, "contract": contract, "load": load, "run": run}

@@ -26,6 +26,7 @@ from .. import spec
 from ..credentials import Credentials
 from .auth import IssuedTokens, TokenAuthority, bearer_token
 from .catalog import Catalog, Product, build_catalog
+from .delays import DelayMiddleware, Freeze, LatencyDistribution
 from .faults import FAULTS, unknown_faults
 from .middleware import (
     DEFERRED_401,
@@ -82,8 +83,13 @@ def create_app(
     latency_ms: float = 0,
     error_rate: float = 0.0,
     credentials: Credentials | None = None,
+    latency_dist: LatencyDistribution | None = None,
+    freeze: Freeze | None = None,
 ) -> Starlette:
-    """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError."""
+    """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError.
+
+    `latency_dist` and `freeze` are the load-timing switches of `delays.py` (no rule breaks).
+    """
     fault_set = frozenset(faults)
     if unknown := unknown_faults(sorted(fault_set)):
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(FAULTS)}")
@@ -102,6 +108,11 @@ def create_app(
     app = Starlette(
         routes=endpoints.routes(),
         middleware=[
+            *(
+                [Middleware(DelayMiddleware, distribution=latency_dist, freeze=freeze, seed=seed)]
+                if latency_dist is not None or freeze is not None
+                else []
+            ),
             Middleware(
                 RequestContextMiddleware,
                 faults=fault_set,

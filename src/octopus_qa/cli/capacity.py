@@ -1,0 +1,63 @@
+"""`octoqa capacity`: find the highest arrival rate the target holds within its SLOs.
+
+The command line only; the search is `octopus_qa.loadtest.capacity`, the page
+`octopus_qa.report.capacity`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UsageError
+from ..loadtest.capacity import CapacityOptions, run_capacity
+from ..loadtest.runner import DEFAULT_LOAD_DIR, parse_duration
+from ..report.capacity import write_capacity_page
+
+HELP = "step the arrival rate of the load mix until an SLO breaks: the capacity, with evidence"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", metavar="URL", help="base URL (default: an embedded sandbox)")
+    parser.add_argument("--start-rps", default="25", help="first rate, req/s (default 25)")
+    parser.add_argument(
+        "--max-rps", help="highest rate to try (default and cap: profiles.toml's max_rate_rps)"
+    )
+    parser.add_argument("--factor", default="1.5", help="each step's rate over the last (1.5)")
+    parser.add_argument("--step-s", default="10", help="seconds each step runs (default 10)")
+    parser.add_argument("--refine", default="2", help="bisection steps after the break (2)")
+    parser.add_argument(
+        "--max-time", default="10m", help="time budget for the whole search (default 10m)"
+    )
+    parser.add_argument("--workers", type=int, default=0, metavar="N", help="Locust workers")
+    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="run directory")
+    parser.add_argument("--allow-any-host", action="store_true", help="see octoqa load")
+    parser.add_argument("--load-dir", type=Path, default=DEFAULT_LOAD_DIR, metavar="DIR")
+
+
+def _number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{option} must be a number, got {text!r}") from None
+
+
+def main(args: argparse.Namespace) -> int:
+    options = CapacityOptions(
+        target=args.target,
+        start_rps=_number(args.start_rps, "--start-rps"),
+        max_rps=_number(args.max_rps, "--max-rps") if args.max_rps else None,
+        factor=_number(args.factor, "--factor"),
+        step_s=_number(args.step_s, "--step-s"),
+        refine=int(_number(args.refine, "--refine")),
+        max_time_s=parse_duration(args.max_time),
+        workers=args.workers,
+        report_dir=args.report_dir,
+        allow_any_host=args.allow_any_host,
+        load_dir=args.load_dir,
+    )
+    result = run_capacity(options)
+    if result.directory is not None:
+        print(f"report: {write_capacity_page(result.as_dict(), result.directory)}")
+    print(result.verdict)  # the last line: the answer, in one sentence
+    return result.exit_code

@@ -1,0 +1,335 @@
+"""`octoqa capacity`: how much traffic does this deployment hold within its SLOs?
+
+Steps the arrival rate of the load scenario's mix (Browser, CatalogCrawler, TokenChurner, with
+their weights) upwards, geometrically from `start_rps` by `factor`. Each step is a full
+open-model run: a ramp at SPAWN_PER_S users/s (not judged), then `step_s` at the rate, judged
+like `octoqa load`: the gates of `slo.toml` on exact latencies from the intended start, and the
+generator's own limits. The first step that breaks a gate ends the climb; `refine` bisection
+steps between the last rate that held and the first that broke narrow it. A step whose
+generator could not keep the schedule ends the search too: the limit found is the generator's,
+not the API's (exit 2, suggesting `--workers N`).
+
+Bounded: every step is capped by the profiles file's `[limits]` (rate, users, duration), the
+whole search by `max_time_s`; targets are loopback or allow-listed, as for `octoqa load`.
+
+The knee is the highest rate whose p99 stayed within twice the p99 of the first (lightest) step:
+past it, queueing dominates the latency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+
+from ..credentials import Credentials
+from ..errors import UsageError
+from ..rundir import new_run_dir, point_latest_at
+from ..session import login
+from ..target import EMBEDDED, resolve_target, target_url
+from .allowlist import check_target_allowed
+from .gates import FAIL
+from .latency import RESPONSE
+from .profiles import load_profiles
+from .runner import DEFAULT_LOAD_DIR, LoadOptions, Outcome, measure, plan_run
+
+#: Task runs per second each simulated user makes; more users only at higher rates.
+PER_USER_RPS = 2.0
+#: A step's users arrive at this many per second (each logs in first), within at least a second:
+#: a hundred logins in one instant would judge the login burst, not the rate.
+SPAWN_PER_S = 50.0
+#: What a step costs beyond its run time (Locust start-up and shut-down), for the time budget.
+STEP_OVERHEAD_S = 6.0
+#: A knee: the p99 has grown past this multiple of the lightest step's.
+KNEE_FACTOR = 2.0
+#: Stop bisecting when the bracket is this narrow, relative to the rate that held.
+BRACKET_RESOLUTION = 0.05
+
+
+@dataclass(frozen=True)
+class CapacityOptions:
+    target: str | None = None
+    start_rps: float = 25.0
+    max_rps: float | None = None  # default: the profiles file's max_rate_rps
+    factor: float = 1.5
+    step_s: float = 10.0
+    refine: int = 2
+    max_time_s: float = 600.0
+    workers: int = 0
+    report_dir: Path | None = None
+    allow_any_host: bool = False
+    load_dir: Path = DEFAULT_LOAD_DIR
+
+
+@dataclass(frozen=True)
+class Step:
+    rate_rps: float
+    verdict: str
+    users: int
+    achieved_rps: float
+    error_rate: float | None
+    latency: dict[str, Any] | None  # exact percentiles of every request, from intended start
+    service: dict[str, Any] | None  # the same from sending, for comparison
+    failed_gates: list[str]
+    generator_problems: list[str]
+    schedule: dict[str, Any] | None
+    directory: str
+
+
+@dataclass
+class CapacityResult:
+    steps: list[Step] = field(default_factory=list)
+    capacity_rps: float | None = None
+    limit: str = "none"  # api | generator | max-rate | time
+    knee_rps: float | None = None
+    broke_at: dict[str, float] = field(default_factory=dict)  # "endpoint metric" → first rate
+    verdict: str = ""
+    exit_code: int = 0
+    directory: Path | None = None  # <run>/capacity: summary.json, the steps, the page
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": "capacity",
+            "capacity_rps": self.capacity_rps,
+            "limit": self.limit,
+            "knee_rps": self.knee_rps,
+            "broke_at": self.broke_at,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "steps": [asdict(step) for step in sorted(self.steps, key=lambda s: s.rate_rps)],
+        }
+
+
+def step_rates(start: float, factor: float, maximum: float) -> list[float]:
+    """The climb: start, start × factor, ... up to and including `maximum`."""
+    rates, rate = [], start
+    while rate < maximum:
+        rates.append(round(rate, 1))
+        rate *= factor
+    rates.append(round(maximum, 1))
+    return rates
+
+
+def users_for(rate_rps: float, max_users: int) -> tuple[int, float]:
+    """(users, per-user rate) offering `rate_rps`: 2 task runs/s each, at most `max_users`."""
+    users = min(max_users, max(1, math.ceil(rate_rps / PER_USER_RPS)))
+    # Rounded up to a millionth, so that the profile's ceil(rate / per_user) is `users` again
+    # (1067.8 / (1067.8 / 500) is 500.0000001 in floating point: 501 users, over the cap).
+    return users, math.ceil(rate_rps / users * 1e6) / 1e6
+
+
+def knee(steps: list[Step]) -> float | None:
+    """The highest rate whose p99 stayed within KNEE_FACTOR × the lightest step's p99."""
+    measured = sorted(
+        (s for s in steps if s.latency and s.verdict in ("pass", "fail")), key=lambda s: s.rate_rps
+    )
+    if not measured:
+        return None
+    assert measured[0].latency is not None
+    base = measured[0].latency["p99_ms"]
+    held = [s.rate_rps for s in measured if s.latency and s.latency["p99_ms"] <= KNEE_FACTOR * base]
+    return max(held) if held else None
+
+
+def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> CapacityResult:
+    """The whole search; the verdict sentence is the last line printed."""
+    if not 0 < options.start_rps:
+        raise UsageError("--start-rps must be more than 0")
+    if not options.factor > 1.05:
+        raise UsageError("--factor must be more than 1.05")
+    if not 1 <= options.step_s <= 600:
+        raise UsageError("--step-s must be from 1 to 600")
+    if not 0 <= options.refine <= 10:
+        raise UsageError("--refine must be from 0 to 10")
+    if not 0 < options.max_time_s <= 24 * 3600:
+        raise UsageError("--max-time must be more than 0 s and at most a day")
+    # The load profiles in force (the user's configuration, or a --load-dir of their own).
+    book = load_profiles(LoadOptions(load_dir=options.load_dir).data_file("load-profiles.toml"))
+    limits = book.limits
+    maximum = min(options.max_rps or limits.max_rate_rps, limits.max_rate_rps)
+    if options.start_rps > maximum:
+        raise UsageError(f"--start-rps is above the highest rate allowed ({maximum:g} req/s)")
+    run_dir = options.report_dir or new_run_dir()
+    if options.report_dir is None:
+        point_latest_at(run_dir)
+    capacity_dir = run_dir / "capacity"
+    capacity_dir.mkdir(parents=True, exist_ok=True)
+    profiles_file = capacity_dir / "profiles.toml"
+    base = LoadOptions(
+        target=options.target,
+        workers=options.workers,
+        allow_any_host=options.allow_any_host,
+        load_dir=options.load_dir,
+        profiles_file=profiles_file,
+        reset_after_ramp=True,  # each step is judged at its rate, not on its users' logins
+    )
+    resolved = resolve_target(options.target)
+    result = CapacityResult(directory=capacity_dir)
+    deadline = time.monotonic() + options.max_time_s
+    with target_url(options.target) as url:
+        first = _step_plan(base, profiles_file, limits, options, options.start_rps)
+        if resolved != EMBEDDED:
+            check_target_allowed(resolved, first[1].allowed_hosts, options.allow_any_host)
+        check_target_allowed(url, first[1].allowed_hosts, options.allow_any_host)
+        login(url, Credentials.from_env())
+        print(
+            f"octoqa capacity: the scenario mix from {options.start_rps:g} up to {maximum:g} "
+            f"req/s, {options.step_s:g} s a step, against {url}; reports in {capacity_dir}",
+            file=out,
+            flush=True,
+        )
+
+        def run_step(rate: float) -> Step | None:
+            ramp_s = users_for(rate, limits.max_users)[0] / SPAWN_PER_S
+            if time.monotonic() + ramp_s + options.step_s + STEP_OVERHEAD_S > deadline:
+                result.limit = result.limit if result.limit != "none" else "time"
+                return None
+            step_options, plan = _step_plan(base, profiles_file, limits, options, rate)
+            step_dir = capacity_dir / f"step-{rate:g}"
+            step_dir.mkdir(parents=True, exist_ok=True)
+            outcome = measure(step_options, plan, url, step_dir)
+            step = _step(rate, plan.profile.peak_users, outcome, step_dir, run_dir)
+            result.steps.append(step)
+            _print_step(out, step)
+            for gate in step.failed_gates:
+                result.broke_at.setdefault(gate, rate)
+            return step
+
+        held: float | None = None
+        broke: float | None = None
+        for rate in step_rates(options.start_rps, options.factor, maximum):
+            step = run_step(rate)
+            if step is None:
+                break
+            if step.verdict == "pass":
+                held = rate
+                continue
+            broke = rate
+            break
+        else:
+            result.limit = "max-rate"
+        last = result.steps[-1] if result.steps else None
+        if last is not None and last.verdict in ("invalid", "error"):
+            result.limit = "generator" if last.verdict == "invalid" else "error"
+        elif broke is not None:
+            result.limit = "api"
+            low = held
+            for _ in range(options.refine if held is not None else 0):
+                assert low is not None
+                if broke - low <= BRACKET_RESOLUTION * low:
+                    break
+                middle = round((low + broke) / 2, 1)
+                step = run_step(middle)
+                if step is None:
+                    break
+                if step.verdict == "pass":
+                    low = middle
+                elif step.verdict == "fail":
+                    broke = middle
+                else:
+                    result.limit = "generator" if step.verdict == "invalid" else "error"
+                    break
+            held = low
+    result.capacity_rps = held
+    result.knee_rps = knee(result.steps)
+    result.verdict, result.exit_code = _verdict(result, broke, options.workers)
+    (capacity_dir / "summary.json").write_text(
+        json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8"
+    )
+    return result
+
+
+def _step_plan(
+    base: LoadOptions, profiles_file: Path, limits: Any, options: CapacityOptions, rate: float
+) -> tuple[LoadOptions, Any]:
+    """The step's profile appended to the capacity profiles file, and its plan."""
+    users, per_user = users_for(rate, limits.max_users)
+    ramp_s = max(1.0, round(users / SPAWN_PER_S, 1))
+    name = f"capacity-{rate:g}"
+    existing = profiles_file.read_text(encoding="utf-8") if profiles_file.exists() else ""
+    if not existing:
+        existing = "[limits]\n" + "".join(
+            f"{key} = {value!r}\n" for key, value in msgspec.structs.asdict(limits).items()
+        )
+    header = f'[profile."{name}"]'  # quoted: a rate like 112.5 would make a dotted key
+    if header not in existing:
+        existing += (
+            f'\n{header}\nkind = "arrival"\n'
+            f'description = "octoqa capacity step at {rate:g} req/s"\n'
+            f"rate_rps = {rate!r}\nper_user_rps = {per_user!r}\n"
+            f"ramp_s = {ramp_s!r}\nhold_s = {float(options.step_s)!r}\n"
+        )
+        profiles_file.write_text(existing, encoding="utf-8")
+    step_options = LoadOptions(**{**asdict(base), "profile": name})
+    return step_options, plan_run(step_options)
+
+
+def _step(rate: float, users: int, outcome: Outcome, step_dir: Path, run_dir: Path) -> Step:
+    endpoints = outcome.summary.get("endpoints") or {}
+    total = endpoints.get("total") or {}
+    duration = max(float(outcome.summary.get("duration_s") or 0), 1e-9)
+    requests = int(total.get("requests") or 0)
+    return Step(
+        rate_rps=rate,
+        verdict=outcome.verdict,
+        users=users,
+        achieved_rps=round(float(total.get("rps") or requests / duration), 1),
+        error_rate=(total.get("failures", 0) / requests) if requests else None,
+        latency=total.get(RESPONSE),
+        service=total.get("service"),
+        failed_gates=[
+            f"{gate.endpoint} {gate.metric}" for gate in outcome.gates if gate.verdict == FAIL
+        ],
+        generator_problems=outcome.saturated,
+        schedule=outcome.summary.get("schedule"),
+        directory=str(step_dir.relative_to(run_dir)),
+    )
+
+
+def _print_step(out: TextIO, step: Step) -> None:
+    latency = step.latency or {}
+    p99 = latency.get("p99_ms")
+    p50 = latency.get("p50_ms")
+    errors = "-" if step.error_rate is None else f"{step.error_rate:.2%}"
+    broken = f"; broke: {', '.join(step.failed_gates)}" if step.failed_gates else ""
+    saturated = (
+        f"; generator: {'; '.join(step.generator_problems)}" if step.generator_problems else ""
+    )
+    print(
+        f"  {step.rate_rps:>7g} req/s offered: {step.verdict:<7} achieved {step.achieved_rps:g} "
+        f"req/s, p50 {p50} ms, p99 {p99} ms, errors {errors}{broken}{saturated}",
+        file=out,
+        flush=True,
+    )
+
+
+def _verdict(result: CapacityResult, broke: float | None, workers: int) -> tuple[str, int]:
+    held = result.capacity_rps
+    holds = f"holds {held:,.0f} req/s of the scenario mix within SLOs" if held else ""
+    if result.limit == "generator":
+        rate = result.steps[-1].rate_rps
+        prefix = f"{holds}; " if holds else ""
+        return (
+            f"{prefix}the load generator, not the API, set the limit at {rate:,.0f} req/s: "
+            f"rerun with --workers {max(2, workers * 2)}",
+            2,
+        )
+    if result.limit == "error":
+        return ("a step could not be run (see its locust.log): no capacity found", 2)
+    if result.limit == "api" and broke is not None:
+        first = min(result.broke_at.items(), key=lambda item: item[1], default=None)
+        which = f"{first[0]} breaks first, at {first[1]:,.0f} req/s" if first else ""
+        if not held:
+            return (f"holds no rate tried within SLOs: {which}", 1)
+        return (f"{holds}; {which}", 0)
+    if result.limit == "max-rate":
+        return (f"holds at least {held:,.0f} req/s within SLOs (the highest rate tried)", 0)
+    if held:
+        return (f"{holds} (the time budget ended the search before an SLO broke)", 0)
+    return ("no step finished within the time budget: no capacity found", 2)

@@ -1,0 +1,239 @@
+"""Inside every Locust process: record each request's exact latency and the generator's health.
+
+The locustfile installs one `Recorder` (`install(environment)`) and lets it pace and time its
+users (`wait_s`, `request_context`). It listens to Locust's own events, so every request any
+client makes is recorded whatever code sent it:
+- `request`: the service time Locust measured (unrounded, from `perf_counter`) and the lag of
+  the task's start behind its schedule, into the `LatencyBook` under the request's name;
+- a monitor greenlet: the process's CPU every second and the event loop's oversleep every tick;
+- `report_to_master` (on a worker, every stats report): the histograms recorded since the last
+  report, and this process's health so far, ride along with Locust's statistics;
+- `worker_report` (on the master): added into the master's book, health kept per worker;
+- `quitting` (on the master or a single process): everything to `--timing-file` as JSON, which
+  the runner judges after Locust has exited.
+
+Locust's own statistics stay as they are, beside these.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import psutil
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from .abort import BreachWatch, breaches
+from .generator import ProcessHealth
+from .latency import LatencyBook, to_us
+from .schedule import ArrivalSchedule
+from .slo import ServiceLevels
+
+#: Message key inside Locust's worker report.
+REPORT_KEY = "octoqa_timing"
+#: The monitor's tick: how often the event loop is asked to wake, to measure how late it does.
+LOOP_TICK_S = 0.05
+CPU_EVERY_S = 1.0
+LOCAL = "local"
+
+
+class Recorder:
+    """The recording of one Locust process (and, on a master, the merge of its workers')."""
+
+    def __init__(self) -> None:
+        self.book = LatencyBook()
+        self.health = ProcessHealth()
+        self.workers: dict[str, ProcessHealth] = {}
+        self.interval_s: float | None = None  # open model: seconds between a user's task starts
+        self.late_after_s = 0.025
+        self.timing_file = ""
+        self._schedules: dict[int, ArrivalSchedule] = {}
+        self._monitor: gevent.Greenlet | None = None
+        self._watch_greenlet: gevent.Greenlet | None = None
+        self._environment: Environment | None = None
+        self.levels: ServiceLevels | None = None
+        self.aborted: dict[str, Any] | None = None
+        self._started_at = 0.0
+
+    # --- Set-up -----------------------------------------------------------------------------
+
+    def install(
+        self,
+        environment: Environment,
+        *,
+        per_user_rps: float | None,
+        late_after_ms: float,
+        timing_file: str,
+        levels: ServiceLevels | None = None,
+    ) -> None:
+        self._environment = environment
+        self.levels = levels
+        self.interval_s = 1.0 / per_user_rps if per_user_rps else None
+        self.late_after_s = late_after_ms / 1000.0
+        self.timing_file = timing_file
+        events: Any = environment.events  # Locust's EventHook is untyped
+        events.request.add_listener(self.on_request)
+        events.test_start.add_listener(self.on_test_start)
+        events.test_stop.add_listener(self.on_test_stop)
+        events.spawning_complete.add_listener(self.on_spawning_complete)
+        if isinstance(environment.runner, WorkerRunner):
+            events.report_to_master.add_listener(self.on_report_to_master)
+        else:
+            events.worker_report.add_listener(self.on_worker_report)
+            events.quitting.add_listener(self.on_quitting)
+
+    # --- Users: pacing and timing -----------------------------------------------------------
+
+    def wait_s(self, user: Any) -> float | None:
+        """The open model's wait before the user's next slot; None in the closed model."""
+        if self.interval_s is None:
+            return None
+        schedule = self._schedule(user)
+        return schedule.wait_s(time.perf_counter())
+
+    def _schedule(self, user: Any) -> ArrivalSchedule:
+        assert self.interval_s is not None
+        schedule = self._schedules.get(id(user))
+        if schedule is None:
+            phase = random.uniform(0.0, self.interval_s)
+            schedule = self._schedules[id(user)] = ArrivalSchedule(
+                self.interval_s, time.perf_counter(), phase
+            )
+        return schedule
+
+    def request_context(self, user: Any) -> dict[str, Any]:
+        """Locust's per-request context: how late this request's task started (open model)."""
+        if self.interval_s is None:
+            return {}
+        schedule = self._schedule(user)
+        lag = schedule.started(time.perf_counter())
+        if lag is not None:  # the task's first request: book its start
+            health = self.health
+            health.starts += 1
+            if lag > self.late_after_s:
+                if schedule.backlogged:
+                    health.late_backlog += 1
+                else:
+                    health.late_wakeup += 1
+        return {"lag_ms": schedule.lag_s * 1000.0}
+
+    def user_stopped(self, user: Any) -> None:
+        schedule = self._schedules.pop(id(user), None)
+        if schedule is not None:
+            self.health.dropped += schedule.dropped(time.perf_counter())
+
+    def on_spawning_complete(self, **_: Any) -> None:
+        """With --reset-stats Locust forgets the ramp once every user runs: so do we (every
+        process gets this event, workers from their master)."""
+        if self._environment is not None and self._environment.reset_stats:
+            self.book.reset()
+
+    def on_request(
+        self, name: str, response_time: float, context: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        lag_ms = context.get("lag_ms", 0.0) if context else 0.0
+        self.book.record(name, response_time or 0.0, lag_ms)
+
+    # --- The generator's own health ---------------------------------------------------------
+
+    def on_test_start(self, **_: Any) -> None:
+        self._started_at = time.monotonic()
+        runner = self._environment_runner()
+        if self._monitor is None and not isinstance(runner, MasterRunner):
+            self._monitor = gevent.spawn(self._watch)
+        levels = self.levels
+        if self._watch_greenlet is None and levels is not None and levels.abort_after_s > 0:
+            if not isinstance(runner, WorkerRunner):
+                self._watch_greenlet = gevent.spawn(self._watch_gates, levels)
+
+    def _watch_gates(self, levels: ServiceLevels) -> None:
+        """Every second, the gates on the run so far; a breach that lasts stops the run."""
+        watch = BreachWatch(levels.abort_after_s)
+        environment = self._environment
+        assert environment is not None
+        while True:
+            gevent.sleep(1.0)
+            counts = {
+                name: (entry.num_requests, entry.num_failures)
+                for (name, _), entry in environment.stats.entries.items()
+            }
+            breached = breaches(levels, self.book, counts)
+            if watch.update(time.monotonic(), breached):
+                self.aborted = {
+                    "after_s": round(time.monotonic() - self._started_at, 1),
+                    "breached_for_s": levels.abort_after_s,
+                    "gates": breached,
+                }
+                logging.getLogger(__name__).error(
+                    "aborting: %s breached for %g s", "; ".join(breached), levels.abort_after_s
+                )
+                if environment.runner is not None:
+                    gevent.spawn(environment.runner.quit)
+                return
+
+    def on_test_stop(self, **_: Any) -> None:
+        for key in list(self._schedules):
+            schedule = self._schedules.pop(key)
+            self.health.dropped += schedule.dropped(time.perf_counter())
+        if self._monitor is not None:
+            self._monitor.kill(block=False)
+            self._monitor = None
+        if self._watch_greenlet is not None and self._watch_greenlet is not gevent.getcurrent():
+            self._watch_greenlet.kill(block=False)
+            self._watch_greenlet = None
+
+    def _environment_runner(self) -> Any:
+        return self._environment.runner if self._environment is not None else None
+
+    def _watch(self) -> None:
+        process = psutil.Process()
+        process.cpu_percent()  # the first call only starts psutil's interval
+        next_cpu = time.perf_counter() + CPU_EVERY_S
+        while True:
+            asked = time.perf_counter()
+            gevent.sleep(LOOP_TICK_S)
+            woke = time.perf_counter()
+            self.health.loop_lag.record_value(to_us(max(0.0, woke - asked - LOOP_TICK_S) * 1000))
+            if woke >= next_cpu:
+                self.health.sample_cpu(process.cpu_percent())
+                next_cpu = woke + CPU_EVERY_S
+
+    # --- Distributed runs -------------------------------------------------------------------
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        data[REPORT_KEY] = {"latency": self.book.encode(), "health": self.health.encode()}
+        self.book.reset()  # the master adds what each report carries: send each value once
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        timing = data.get(REPORT_KEY)
+        if not isinstance(timing, dict):
+            return
+        self.book.add_encoded(timing.get("latency") or {})
+        self.workers[client_id] = ProcessHealth.decode(timing.get("health") or {})
+
+    def processes(self) -> dict[str, ProcessHealth]:
+        """Health by process: the workers in a distributed run, else this one process."""
+        if self.workers:
+            return {f"worker {i + 1}": h for i, (_, h) in enumerate(sorted(self.workers.items()))}
+        return {LOCAL: self.health}
+
+    def on_quitting(self, **_: Any) -> None:
+        if not self.timing_file:
+            return
+        data = {
+            "model": "open" if self.interval_s is not None else "closed",
+            "late_after_ms": self.late_after_s * 1000.0,
+            "latency": self.book.encode(),
+            "processes": {name: h.encode() for name, h in self.processes().items()},
+            "aborted": self.aborted,
+        }
+        Path(self.timing_file).write_text(json.dumps(data) + "\n", encoding="utf-8")
+
+
+RECORDER = Recorder()

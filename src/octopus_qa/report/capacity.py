@@ -1,0 +1,112 @@
+"""The page of an `octoqa capacity` search: the verdict, latency against offered rate, the steps.
+
+One self-contained HTML file beside the search's summary.json (`<run>/capacity/index.html`),
+with the same inline SVG charts as the run report (`charts.py`): no script, opens from disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .charts import Series, line_chart
+
+PAGE = "index.html"
+#: The percentiles charted against the offered rate (from the intended start).
+CHARTED = (("p50", "p50_ms"), ("p90", "p90_ms"), ("p99", "p99_ms"), ("p99.9", "p999_ms"))
+
+
+def latency_chart(steps: list[Mapping[str, Any]]) -> str:
+    def series(label: str, key: str, clock: str = "latency") -> Series:
+        points = [
+            (float(step["rate_rps"]), float(step[clock][key]))
+            for step in steps
+            if step.get(clock) and isinstance(step[clock].get(key), int | float)
+        ]
+        return Series(label, points)
+
+    return line_chart(
+        [*(series(label, key) for label, key in CHARTED), series("p99 sent", "p99_ms", "service")],
+        title="Latency against offered rate (from the intended start)",
+        x_label="offered rate, req/s",
+        y_label="milliseconds",
+        width=640,
+        height=300,
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return escape(str(value))
+
+
+def render(summary: Mapping[str, Any]) -> str:
+    steps = sorted(summary.get("steps") or [], key=lambda s: float(s["rate_rps"]))
+    rows = []
+    for step in steps:
+        latency = step.get("latency") or {}
+        error_rate = step.get("error_rate")
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td>{cell}</td>"
+                for cell in (
+                    _cell(step["rate_rps"]),
+                    _cell(step["achieved_rps"]),
+                    _cell(step["users"]),
+                    escape(step["verdict"]),
+                    *(_cell(latency.get(key)) for _, key in CHARTED),
+                    _cell(latency.get("max_ms")),
+                    "-" if error_rate is None else f"{error_rate:.2%}",
+                    escape(", ".join(step.get("failed_gates") or []) or "-"),
+                    escape("; ".join(step.get("generator_problems") or []) or "-"),
+                )
+            )
+            + "</tr>"
+        )
+    broke = "".join(
+        f"<tr><td>{escape(gate)}</td><td>{_cell(rate)}</td></tr>"
+        for gate, rate in sorted((summary.get("broke_at") or {}).items(), key=lambda i: i[1])
+    )
+    header = "".join(
+        f"<th>{escape(h)}</th>"
+        for h in (
+            "offered req/s", "achieved req/s", "users", "verdict",
+            *(label for label, _ in CHARTED), "max", "errors", "gates broken", "generator",
+        )
+    )  # fmt: skip
+    facts = (
+        f"capacity {_cell(summary.get('capacity_rps'))} req/s; limit: "
+        f"{escape(str(summary.get('limit')))}; knee {_cell(summary.get('knee_rps'))} req/s "
+        "(the highest rate whose p99 stayed within twice the lightest step's)"
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>octoqa capacity</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:72em}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}
+.verdict{{font-size:1.3em;font-weight:600}}</style></head><body>
+<h1>Capacity</h1>
+<p class="verdict">{escape(str(summary.get("verdict", "")))}</p>
+<p>{facts}</p>
+{latency_chart(steps)}
+<h2>Steps</h2>
+<table><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+<h2>Where each gate broke</h2>
+<table><thead><tr><th>gate</th><th>first broken at, req/s</th></tr></thead>
+<tbody>{broke or '<tr><td colspan="2">no gate broke</td></tr>'}</tbody></table>
+<p>Each step is an open-model run of the load scenario's mix; its own reports (Locust HTML and
+CSV, summary.json) are in the step's folder. Latencies are exact (HDR histograms) and measured
+from each request's intended start.</p>
+</body></html>
+"""
+
+
+def write_capacity_page(summary: Mapping[str, Any], directory: Path) -> Path:
+    path = directory / PAGE
+    path.write_text(render(summary), encoding="utf-8")
+    return path
