@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..credentials import Credentials
+from ..deviations import Deviations
 from ..spec import load_spec
 from ..target import resolve_target, target_url
 from .coverage import Coverage
@@ -40,6 +41,8 @@ class Suite:
     ledger: RuleLedger = field(default_factory=RuleLedger)
     #: Check only documented rules (ASSUMPTIONS.md readings are deselected or not judged).
     documented_only: bool = False
+    #: Known deviations (deviations.toml), None when the run has none.
+    deviations: Deviations | None = None
     #: Where schemathesis writes its own HTML report of the property tests (None: no report).
     schemathesis_report: Path | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)

@@ -44,8 +44,16 @@ def build_summary(
         "totals": suite.ledger.totals(),
         "rules": rules,
         "coverage": {"operations": suite.coverage.as_report()},
+        "deviations": _deviations(suite),
         "artifacts": artifacts,
     }
+
+
+def _deviations(suite: Suite) -> dict[str, Any] | None:
+    """The known deviations of the run: every entry with its state (matched, expired, stale)."""
+    if suite.deviations is None:
+        return None
+    return {"file": suite.deviations.source, "entries": suite.deviations.report()}
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
