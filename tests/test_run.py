@@ -246,6 +246,7 @@ def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
         (("--target", "ftp://example"), "is not an http(s) URL"),
         (("--profile", "weekly"), "invalid choice: 'weekly'"),
         (("--seed", "many"), "invalid int value"),
+        (("--deviations", "no-such-deviations.toml"), "cannot read --deviations"),
     ],
 )
 def test_a_malformed_option_is_one_line_and_exit_2(

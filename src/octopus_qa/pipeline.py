@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .credentials import Credentials
+from .deviations import load_deviations
 from .errors import UsageError
 from .report import EXIT_CODES, read_stage_summary, worst_verdict
 from .report import write_report as write_run_report
@@ -108,6 +109,8 @@ class RunOptions:
     seed: int = 0
     report_dir: Path | None = None
     reports_root: Path = REPORTS_ROOT
+    #: Known deviations for the contract stage (`octoqa contract --deviations`).
+    deviations: Path | None = None
 
 
 # --- What each stage reports ------------------------------------------------------------------
@@ -444,6 +447,8 @@ def run_pipeline(
     """
     config = config or PipelineConfig.default()
     profile = config.profile(options.profile)
+    if options.deviations is not None:
+        load_deviations(options.deviations)  # a bad file: one line, exit 2, before any stage
     resolved = resolve_target(options.target)
     credentials = Credentials.from_env()
     started_at = datetime.now(UTC)
@@ -467,6 +472,8 @@ def run_pipeline(
                 result = check_spec(run_dir, config)
             else:
                 argv = stage_argv(config.commands[name], fields)
+                if name == "contract" and options.deviations is not None:
+                    argv += ["--deviations", str(options.deviations.resolve())]
                 result = run_stage_command(name, argv, run_dir, timeouts[name])
             if result.reason:  # shown on the console too, where the file scrub cannot reach
                 result.reason = redact_text(result.reason, secrets)

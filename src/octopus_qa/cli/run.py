@@ -41,6 +41,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="write the run here (default: a new reports/<run-id>/, with reports/latest)",
     )
+    parser.add_argument(
+        "--deviations",
+        metavar="FILE",
+        type=Path,
+        help="known deviations (deviations.toml) for the contract stage: covered failures are "
+        "reported as known deviations until their expiry date",
+    )
 
 
 class Progress:
@@ -90,6 +97,7 @@ def main(args: argparse.Namespace) -> int:
             profile=args.profile,
             seed=args.seed,
             report_dir=args.report_dir,
+            deviations=args.deviations,
         ),
         on_start=progress.start,
         on_end=progress.end,

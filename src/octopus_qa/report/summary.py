@@ -20,7 +20,8 @@ from ..rules import RULES
 #: held in everything it could check but skipped a check it could not run here (the OpenAPI
 #: linter without node): not a failure, and never reported as a pass.
 VERDICTS = ("pass", "incomplete", "fail", "not run", "error")
-RULE_STATUSES = ("pass", "fail", "skip", "untested")
+#: "deviation": the rule failed only where deviations.toml says it is known to (its own verdict).
+RULE_STATUSES = ("pass", "fail", "deviation", "skip", "untested")
 #: What each verdict means for `octoqa run`'s exit code (0 all holds, 1 failed, 2 could not run).
 EXIT_CODES: Mapping[str, int] = {"pass": 0, "incomplete": 0, "fail": 1, "not run": 2, "error": 2}
 HEADLINE_LENGTH = 300
@@ -212,6 +213,7 @@ def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> dict[str, Any]:
             },
         },
         "gates": gates,
+        "deviations": (contract or {}).get("deviations"),
         "coverage": coverage_table(contract),
         "endpoints": dict((load or {}).get("endpoints") or {}),
         "history": list((load or {}).get("history") or []),
