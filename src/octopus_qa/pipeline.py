@@ -32,6 +32,7 @@ from typing import Any
 from .credentials import Credentials
 from .deviations import load_deviations
 from .errors import UsageError
+from .junit import Case, write_junit
 from .report import EXIT_CODES, read_stage_summary, worst_verdict
 from .report import write_report as write_run_report
 from .report.redact import leaks, redact_text
@@ -233,12 +234,20 @@ def check_spec(run_dir: Path, config: PipelineConfig) -> StageResult:
     verdict = worst_verdict(
         ["incomplete" if c["verdict"] == "skipped" else c["verdict"] for c in checks]
     )
+    write_junit(
+        run_dir / "spec" / "junit.xml",
+        "octoqa spec",
+        [Case("spec", c["name"], c["verdict"], c["detail"]) for c in checks],
+    )
+    artifacts = {"junit": "spec/junit.xml"}
+    if (run_dir / "spec" / "lint.txt").exists():
+        artifacts["lint"] = "spec/lint.txt"
     summary = {
         "stage": "spec",
         "verdict": verdict,
         "spec_version": _spec_version_or_none(),
         "checks": checks,
-        "artifacts": {"lint": "spec/lint.txt"} if (run_dir / "spec" / "lint.txt").exists() else {},
+        "artifacts": artifacts,
     }
     _write_json(run_dir / "spec" / "summary.json", summary)
     reason = "; ".join(f"{c['name']}: {c['detail']}" for c in checks if c["verdict"] != "pass")

@@ -38,7 +38,7 @@ from .gates import FAIL, Gate, baseline_gates, failed, slo_gates
 from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
 from .slo import ServiceLevels, load_slo
-from .summary import gates_table, read_baseline, write_summary
+from .summary import gates_table, read_baseline, write_gates_junit, write_summary
 
 #: `load/`, shipped with the package: the locustfile and its data files.
 DEFAULT_LOAD_DIR = load_dir()
@@ -148,6 +148,7 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         options, plan, url, started, duration_s, gates, measurements, facts, verdict
     )
     summary_path = write_summary(load_dir, summary)
+    write_gates_junit(load_dir, gates, problem)
     report(out, gates, measurements, facts, verdict, summary_path)
     if problem:
         raise LoadRunFailed(f"{problem} (see {load_dir / 'locust.log'})")
@@ -257,6 +258,7 @@ def build_summary(
         "history": measurements.history,
         "artifacts": {
             "html": "load/locust.html",
+            "junit": "load/junit.xml",
             "csv_prefix": f"load/{CSV_NAME}",
             "log": "load/locust.log",
         },

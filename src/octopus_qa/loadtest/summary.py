@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..junit import Case, write_junit
 from .gates import FAIL, Gate
 
 SUMMARY_FILE = "summary.json"
@@ -68,3 +69,31 @@ def gates_table(gates: list[Gate]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def gate_cases(gates: list[Gate], problem: str | None = None) -> list[Case]:
+    """One JUnit case per gate, its measured value and limit in the message (and as properties);
+    a Locust run that failed is one more case, an error, so the file never reads as all green."""
+    cases = [
+        Case(
+            classname=f"load.{gate.source}",
+            name=f"{gate.endpoint} {gate.metric}",
+            verdict=gate.verdict,
+            message=(
+                f"{gate.endpoint} {gate.metric}: measured {_number(gate.measured)}, "
+                f"limit {gate.comparison} {_number(gate.limit)}"
+            ),
+            properties={
+                "measured": _number(gate.measured),
+                "limit": f"{gate.comparison} {_number(gate.limit)}",
+            },
+        )
+        for gate in gates
+    ]
+    if problem:
+        cases.append(Case("load.run", "locust run", "error", problem))
+    return cases
+
+
+def write_gates_junit(directory: Path, gates: list[Gate], problem: str | None = None) -> Path:
+    return write_junit(directory / "junit.xml", "octoqa load", gate_cases(gates, problem))
