@@ -29,11 +29,12 @@ from octopus_qa.contract.breaches import breaches_of
 from octopus_qa.contract.client import ApiClient, curl_for
 from octopus_qa.contract.ledger import TestOutcome, rules_named_in
 from octopus_qa.contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
-from octopus_qa.contract.suite import Suite, new_seed
+from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.summary import build_summary, write_summary
 from octopus_qa.deviations import Judgement, load_deviations
 from octopus_qa.errors import OctoqaError
 from octopus_qa.rules import RULES
+from octopus_qa.seeds import new_seed
 
 _SUITE: Suite | None = None
 _STARTED_KEY = pytest.StashKey[float]()

@@ -289,6 +289,13 @@ def add_options(parser: Any) -> None:
         help="Send load to a host outside the allow-list (only to a service you own)",
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        include_in_web_ui=False,
+        help="Seed the scenarios' random choices (pages, filters, amounts); octoqa load passes one",
+    )
+    parser.add_argument(
         "--facts-file",
         default="",
         include_in_web_ui=False,
@@ -299,9 +306,11 @@ def add_options(parser: Any) -> None:
 @events.init.add_listener
 def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
     """An unlisted host or an unknown/unbounded profile stops Locust with exit code 2."""
+    options = environment.parsed_options
+    if options is not None and getattr(options, "seed", None) is not None:
+        random.seed(options.seed)  # the users' choices; every process draws the same sequence
     if isinstance(environment.runner, WorkerRunner):
         return
-    options = environment.parsed_options
     try:
         selected_profile(options)
         if environment.host:

@@ -37,6 +37,7 @@ from .report import EXIT_CODES, read_stage_summary, worst_verdict
 from .report import write_report as write_run_report
 from .report.redact import leaks, redact_text
 from .rundir import REPORTS_ROOT, new_run_dir, point_latest_at
+from .seeds import choose_seed
 from .session import login
 from .spec import SPEC_PATH, load_spec, spec_version
 from .target import EMBEDDED, resolve_target, target_url
@@ -66,6 +67,8 @@ class Profile:
     load: str
     contract_timeout_s: float
     load_timeout_s: float
+    #: A fixed seed (pull requests: stable), or None: a fresh one every run (explore).
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ class PipelineConfig:
 class RunOptions:
     target: str | None = None
     profile: str | None = None
-    seed: int = 0
+    #: `--seed`: None takes the profile's seed, or a fresh one (seeds.choose_seed).
+    seed: int | None = None
     report_dir: Path | None = None
     reports_root: Path = REPORTS_ROOT
     #: Known deviations for the contract stage (`octoqa contract --deviations`).
@@ -459,17 +463,18 @@ def run_pipeline(
     if options.deviations is not None:
         load_deviations(options.deviations)  # a bad file: one line, exit 2, before any stage
     resolved = resolve_target(options.target)
+    seed = choose_seed(options.seed, profile.seed)
     credentials = Credentials.from_env()
     started_at = datetime.now(UTC)
     clock = time.monotonic()
-    with target_url(resolved, seed=options.seed) as url:
+    with target_url(resolved, seed=seed) as url:
         tokens = login(url, credentials)  # the target answers like the API, or exit 2 now
         secrets = (*credentials.secrets(), *tokens.secrets())
         run_dir, is_default_dir = _prepare_run_dir(options)
         fields = {
             "target": url,
             "run_dir": str(run_dir),
-            "seed": str(options.seed),
+            "seed": str(seed),
             "contract_profile": profile.contract,
             "load_profile": profile.load,
         }
@@ -499,7 +504,7 @@ def run_pipeline(
         "profile": profile.name,
         "contract_profile": profile.contract,
         "load_profile": profile.load,
-        "seed": options.seed,
+        "seed": seed,
         "spec_version": _spec_version_or_none(),
         "started": started_at.isoformat(timespec="seconds"),
         "duration_s": run_duration,

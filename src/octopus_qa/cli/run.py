@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..pipeline import PipelineConfig, RunOptions, StageResult, run_pipeline
+from ..seeds import choose_seed
 
 HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
 
@@ -33,7 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"how hard each stage tries (default: {config.default_profile}; see pipeline.toml)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="catalog and generation seed (default: 0)"
+        "--seed",
+        type=int,
+        default=None,
+        help="pin the run's seed (catalog, generation, load); default: the profile's fixed seed "
+        "(pr), else a fresh one (release, nightly); every run prints the seed it used",
     )
     parser.add_argument(
         "--report-dir",
@@ -91,11 +96,13 @@ class Progress:
 
 def main(args: argparse.Namespace) -> int:
     progress = Progress(sys.stdout)
+    seed = choose_seed(args.seed, PipelineConfig.default().profile(args.profile).seed)
+    print(f"octoqa run: profile {args.profile}, seed {seed} (replay with --seed {seed})")
     outcome = run_pipeline(
         RunOptions(
             target=args.target,
             profile=args.profile,
-            seed=args.seed,
+            seed=seed,
             report_dir=args.report_dir,
             deviations=args.deviations,
         ),

@@ -7,7 +7,6 @@ runs `pytest contract_tests`. Closing it stops an embedded sandbox.
 
 from __future__ import annotations
 
-import random
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,17 +14,13 @@ from typing import Any
 
 from ..credentials import Credentials
 from ..deviations import Deviations
+from ..seeds import new_seed
 from ..spec import load_spec
 from ..target import resolve_target, target_url
 from .coverage import Coverage
 from .ledger import RuleLedger
 from .profiles import Profile, load_profile
 from .tokens import Secrets, SharedLogin
-
-
-def new_seed() -> int:
-    """A seed for a run that was not given one, small enough to type back in."""
-    return random.SystemRandom().randrange(1, 2**31)
 
 
 @dataclass(eq=False)  # hashable by identity: pytest registers it as a plugin object

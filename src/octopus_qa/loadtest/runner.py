@@ -31,6 +31,7 @@ from ..bundled import load_dir
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
+from ..seeds import choose_seed
 from ..session import login
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
@@ -60,6 +61,8 @@ class LoadRunFailed(OctoqaError):
 class LoadOptions:
     target: str | None = None
     profile: str = "smoke"
+    #: Seeds the scenarios' random choices; None: a fresh one (printed and recorded either way).
+    seed: int | None = None
     run_time: str | None = None
     workers: int = 0
     report_dir: Path | None = None
@@ -81,6 +84,7 @@ class Plan:
     levels: ServiceLevels
     allowed_hosts: frozenset[str]
     baseline: dict[str, Any] | None
+    seed: int
 
 
 def parse_duration(text: str) -> float:
@@ -114,6 +118,7 @@ def plan_run(options: LoadOptions) -> Plan:
         levels=load_slo(options.load_dir / "slo.toml", profile.name),
         allowed_hosts=load_allowed_hosts(options.load_dir / "allowed-hosts.toml"),
         baseline=baseline,
+        seed=choose_seed(options.seed),
     )
 
 
@@ -161,7 +166,7 @@ def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str
     workers = f", {options.workers} workers" if options.workers else ""
     return (
         f"octoqa load: profile {profile.name} ({model}, up to {profile.peak_users} users, "
-        f"{plan.run_time_s:g} s{workers}) against {url}; reports in {load_dir}"
+        f"{plan.run_time_s:g} s{workers}, seed {plan.seed}) against {url}; reports in {load_dir}"
     )
 
 
@@ -173,6 +178,7 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--host", url,
         "--headless",
         "--profile", plan.profile.name,
+        "--seed", str(plan.seed),
         "--profiles-file", str(options.load_dir / "profiles.toml"),
         "--allowed-hosts-file", str(options.load_dir / "allowed-hosts.toml"),
         "--run-time", f"{math.ceil(plan.run_time_s)}s",
@@ -240,6 +246,7 @@ def build_summary(
         "verdict": verdict,
         "target": url,
         "profile": plan.profile.name,
+        "seed": plan.seed,
         "model": "open" if plan.profile.per_user_rps is not None else "closed",
         "workers": options.workers,
         "workers_reported": int(facts.get("workers_reported", 0)),
