@@ -124,7 +124,7 @@ def test_gates_show_measured_against_limit(failing: tuple[Path, dict]) -> None:
     assert summary["totals"]["gates"] == {"passed": 1, "total": 2}
     row = re.search(r"<tr><td>GET /api/v1/products</td><td>p95_ms</td>.*?</tr>", html, re.S)
     assert row is not None
-    assert ">200<" in row.group(0) and ">480<" in row.group(0) and "FAIL" in row.group(0)
+    assert "&lt;= 200<" in row.group(0) and ">480<" in row.group(0) and "FAIL" in row.group(0)
 
 
 def test_coverage_counts_declared_responses_seen(passing: tuple[Path, dict]) -> None:

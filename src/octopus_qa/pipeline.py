@@ -40,6 +40,15 @@ from .rundir import REPORTS_ROOT, new_run_dir, point_latest_at
 from .seeds import choose_seed
 from .session import login
 from .spec import SPEC_PATH, load_spec, spec_version
+from .summaries import (
+    ContractSummary,
+    LoadSummary,
+    SpecCheck,
+    SpecSummary,
+    StageSummary,
+    utc_started,
+    write_summary,
+)
 from .target import EMBEDDED, resolve_target, target_url
 
 STAGES = ("spec", "contract", "load", "report")
@@ -161,7 +170,7 @@ def _ignore(*_: object) -> None:
 # --- Stage 1: the spec ------------------------------------------------------------------------
 
 
-def _spec_is_valid() -> dict[str, Any]:
+def _spec_is_valid() -> SpecCheck:
     """The contract is valid OpenAPI, per openapi-spec-validator."""
     try:
         from jsonschema.exceptions import ValidationError
@@ -169,17 +178,17 @@ def _spec_is_valid() -> dict[str, Any]:
         from openapi_spec_validator.exceptions import OpenAPISpecValidatorError
         from referencing.exceptions import Unresolvable
     except ImportError:
-        return {
-            "name": "openapi-spec-validator",
-            "verdict": "not run",
-            "detail": "openapi-spec-validator is not installed (pip install -e '.[dev]')",
-        }
+        return SpecCheck(
+            name="openapi-spec-validator",
+            verdict="not run",
+            detail="openapi-spec-validator is not installed (pip install -e '.[dev]')",
+        )
     try:
         validate(load_spec())
     except (ValidationError, OpenAPISpecValidatorError, Unresolvable) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"name": "openapi-spec-validator", "verdict": "fail", "detail": first_line[:300]}
-    return {"name": "openapi-spec-validator", "verdict": "pass", "detail": "valid"}
+        return SpecCheck(name="openapi-spec-validator", verdict="fail", detail=first_line[:300])
+    return SpecCheck(name="openapi-spec-validator", verdict="pass", detail="valid")
 
 
 def find_linter() -> str | None:
@@ -189,7 +198,7 @@ def find_linter() -> str | None:
     return shutil.which("redocly")
 
 
-def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
+def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> SpecCheck:
     """The contract is clean under the linter; without node or the linter the check is skipped.
 
     An installed octoqa (pip, pipx) has no node tools: the run still works and says, as its
@@ -197,10 +206,10 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
     """
     name = "redocly lint"
     if shutil.which("node") is None:
-        return {"name": name, "verdict": "skipped", "detail": "node is not installed"}
+        return SpecCheck(name=name, verdict="skipped", detail="node is not installed")
     linter = find_linter()
     if linter is None:
-        return {"name": name, "verdict": "skipped", "detail": NO_LINTER}
+        return SpecCheck(name=name, verdict="skipped", detail=NO_LINTER)
     argv = [linter, "lint"]
     if LINT_CONFIG.exists():
         argv += ["--config", LINT_CONFIG.name]
@@ -216,45 +225,44 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return {"name": name, "verdict": "error", "detail": f"did not finish in {timeout_s:g} s"}
+        return SpecCheck(name=name, verdict="error", detail=f"did not finish in {timeout_s:g} s")
     output = (done.stdout or "") + (done.stderr or "")
     (run_dir / "spec" / "lint.txt").write_text(output, encoding="utf-8")
     if done.returncode == 0:
-        return {"name": name, "verdict": "pass", "detail": "no problems"}
+        return SpecCheck(name=name, verdict="pass", detail="no problems")
     problems = [line for line in output.splitlines() if "error" in line.lower()]
     detail = problems[-1].strip() if problems else f"exited {done.returncode}"
     verdict = "fail" if done.returncode == 1 else "error"
-    return {"name": name, "verdict": verdict, "detail": detail[:300]}
+    return SpecCheck(name=name, verdict=verdict, detail=detail[:300])
 
 
 def check_spec(run_dir: Path, config: PipelineConfig) -> StageResult:
     """Stage 1: the spec is valid and lint-clean; writes `<run>/spec/summary.json`."""
     started = time.monotonic()
+    started_at = datetime.now(UTC)
     (run_dir / "spec").mkdir(parents=True, exist_ok=True)
     if not SPEC_PATH.is_file():
-        checks = [{"name": "spec file", "verdict": "error", "detail": f"{SPEC_PATH} is missing"}]
+        checks = [SpecCheck(name="spec file", verdict="error", detail=f"{SPEC_PATH} is missing")]
     else:
         checks = [_spec_is_valid(), _spec_is_lint_clean(run_dir, config.lint_timeout_s)]
-    verdict = worst_verdict(
-        ["incomplete" if c["verdict"] == "skipped" else c["verdict"] for c in checks]
-    )
+    verdict = worst_verdict(["incomplete" if c.verdict == "skipped" else c.verdict for c in checks])
     write_junit(
         run_dir / "spec" / "junit.xml",
         "octoqa spec",
-        [Case("spec", c["name"], c["verdict"], c["detail"]) for c in checks],
+        [Case("spec", c.name, c.verdict, c.detail) for c in checks],
     )
     artifacts = {"junit": "spec/junit.xml"}
     if (run_dir / "spec" / "lint.txt").exists():
         artifacts["lint"] = "spec/lint.txt"
-    summary = {
-        "stage": "spec",
-        "verdict": verdict,
-        "spec_version": _spec_version_or_none(),
-        "checks": checks,
-        "artifacts": artifacts,
-    }
-    _write_json(run_dir / "spec" / "summary.json", summary)
-    reason = "; ".join(f"{c['name']}: {c['detail']}" for c in checks if c["verdict"] != "pass")
+    summary = SpecSummary(
+        verdict=verdict,
+        started=utc_started(started_at),
+        spec_version=_spec_version_or_none(),
+        checks=checks,
+        artifacts=artifacts,
+    )
+    write_summary(run_dir / "spec" / "summary.json", summary)
+    reason = "; ".join(f"{c.name}: {c.detail}" for c in checks if c.verdict != "pass")
     return StageResult(
         name="spec",
         verdict=verdict,
@@ -326,7 +334,7 @@ def _run_bounded(argv: Sequence[str], timeout_s: float) -> tuple[int | None, str
 def judge_stage(
     name: str,
     exit_code: int | None,
-    summary: Mapping[str, Any] | None,
+    summary: StageSummary | None,
     stderr: str,
     timeout_s: float,
 ) -> tuple[str, str | None]:
@@ -346,7 +354,7 @@ def judge_stage(
             f"exited {exit_code} without writing {name}/summary.json: "
             f"{_last_line(stderr) or 'no message'}"
         )
-    said = summary.get("verdict")
+    said = summary.verdict
     if said == "error" or said not in ("pass", "fail"):
         return "error", f"{name}/summary.json says verdict {said!r}"
     if exit_code == 0 and said == "pass":
@@ -354,15 +362,14 @@ def judge_stage(
     return "fail", _failure_reason(name, summary)
 
 
-def _failure_reason(name: str, summary: Mapping[str, Any]) -> str:
-    if name == "contract":
-        totals = summary.get("totals") or {}
+def _failure_reason(name: str, summary: StageSummary) -> str:
+    if isinstance(summary, ContractSummary):
+        totals = summary.totals
         return f"{totals.get('failed', '?')} failed, {totals.get('errors', 0)} errors"
-    if name == "load":
-        gates = summary.get("gates") or []
-        breached = [g for g in gates if g.get("verdict") != "pass"]
-        broken = sum((summary.get("rule_violations") or {}).values())
-        parts = [f"{len(breached)} of {len(gates)} gates breached"]
+    if isinstance(summary, LoadSummary):
+        breached = [g for g in summary.gates if g.verdict != "pass"]
+        broken = sum(summary.rule_violations.values())
+        parts = [f"{len(breached)} of {len(summary.gates)} gates breached"]
         if broken:
             parts.append(f"{broken} responses broke rules")
         return ", ".join(parts)
@@ -506,7 +513,7 @@ def run_pipeline(
         "load_profile": profile.load,
         "seed": seed,
         "spec_version": _spec_version_or_none(),
-        "started": started_at.isoformat(timespec="seconds"),
+        "started": utc_started(started_at),
         "duration_s": run_duration,
         "stages": [asdict(r) for r in results],
         "artifacts": {f"{r.name}_log": r.log for r in results if r.log},

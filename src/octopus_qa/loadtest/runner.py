@@ -27,12 +27,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
 from ..bundled import load_dir
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
 from ..seeds import choose_seed
 from ..session import login
+from ..summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
 from .gates import FAIL, Gate, baseline_gates, failed, slo_gates
@@ -240,36 +243,40 @@ def build_summary(
     measurements: Measurements,
     facts: dict[str, Any],
     verdict: str,
-) -> dict[str, Any]:
-    return {
-        "stage": "load",
-        "verdict": verdict,
-        "target": url,
-        "profile": plan.profile.name,
-        "seed": plan.seed,
-        "model": "open" if plan.profile.per_user_rps is not None else "closed",
-        "workers": options.workers,
-        "workers_reported": int(facts.get("workers_reported", 0)),
-        "started": started.isoformat(timespec="seconds"),
-        "duration_s": round(duration_s, 3),
-        "slo_version": plan.levels.version,
-        "gates": [gate.as_dict() for gate in gates],
-        "regressions": [
-            gate.as_dict() for gate in gates if gate.source == "baseline" and gate.verdict == FAIL
+) -> LoadSummary:
+    return LoadSummary(
+        verdict=verdict,
+        target=url,
+        profile=plan.profile.name,
+        seed=plan.seed,
+        model="open" if plan.profile.per_user_rps is not None else "closed",
+        workers=options.workers,
+        workers_reported=int(facts.get("workers_reported", 0)),
+        started=utc_started(started),
+        duration_s=round(duration_s, 3),
+        slo_version=plan.levels.version,
+        gates=[msgspec.convert(gate.as_dict(), GateResult) for gate in gates],
+        regressions=[
+            msgspec.convert(gate.as_dict(), GateResult)
+            for gate in gates
+            if gate.source == "baseline" and gate.verdict == FAIL
         ],
-        "baseline": str(options.baseline) if options.baseline else None,
-        "endpoints": {key: stats.as_dict() for key, stats in measurements.endpoints.items()},
-        "rule_violations": dict(measurements.rule_violations),
-        "rate_limited": measurements.rate_limited,
-        "cpu_warning": bool(facts.get("cpu_warning", False)),
-        "history": measurements.history,
-        "artifacts": {
+        baseline=str(options.baseline) if options.baseline else None,
+        endpoints={
+            key: msgspec.convert(stats.as_dict(), EndpointResult)
+            for key, stats in measurements.endpoints.items()
+        },
+        rule_violations=dict(measurements.rule_violations),
+        rate_limited=measurements.rate_limited,
+        cpu_warning=bool(facts.get("cpu_warning", False)),
+        history=measurements.history,
+        artifacts={
             "html": "load/locust.html",
             "junit": "load/junit.xml",
             "csv_prefix": f"load/{CSV_NAME}",
             "log": "load/locust.log",
         },
-    }
+    )
 
 
 def report(
