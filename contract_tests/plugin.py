@@ -144,6 +144,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config.stash[_STARTED_KEY] = _now()
     suite = _handed_in_suite(config)
     config.stash[_OWNS_SUITE_KEY] = suite is None
+    deviations = None
+    deviations_file = config.getoption("deviations")
+    if deviations_file and (suite is None or suite.deviations is None):
+        try:  # before the preflight: a bad file is a usage error, whatever the target
+            deviations = load_deviations(Path(deviations_file))
+        except OctoqaError as exc:
+            pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     if suite is None:
         try:
             suite = Suite.open(
@@ -152,12 +159,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         except OctoqaError as exc:
             pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     suite.documented_only = bool(config.getoption("documented_only"))
-    deviations_file = config.getoption("deviations")
-    if suite.deviations is None and deviations_file:
-        try:
-            suite.deviations = load_deviations(Path(deviations_file))
-        except OctoqaError as exc:
-            pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
+    if deviations is not None:
+        suite.deviations = deviations
     report = config.getoption("schemathesis_report")
     suite.schemathesis_report = Path(report) if report else None
     _SUITE = suite
