@@ -35,6 +35,7 @@ def _report(check: Callable[[Exchange], None], exchange: Exchange) -> None:
     except RuleViolation as violation:
         if current_suite().documented_only and violation.rule.assumed:
             return
+        violation.exchange = violation.exchange or exchange
         raise
 
 

@@ -25,13 +25,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from octopus_qa.contract.breaches import breaches_of
 from octopus_qa.contract.client import ApiClient, curl_for
 from octopus_qa.contract.ledger import TestOutcome, rules_named_in
 from octopus_qa.contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
-from octopus_qa.contract.suite import Suite, new_seed
+from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.summary import build_summary, write_summary
+from octopus_qa.deviations import Judgement, load_deviations
 from octopus_qa.errors import OctoqaError
 from octopus_qa.rules import RULES
+from octopus_qa.seeds import new_seed
 
 _SUITE: Suite | None = None
 _STARTED_KEY = pytest.StashKey[float]()
@@ -70,6 +73,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="DIR",
         help="write schemathesis's own HTML report of the property tests into DIR",
+    )
+    group.addoption(
+        "--deviations",
+        default=None,
+        metavar="FILE",
+        help="known deviations (deviations.toml): failures it covers are reported as known "
+        "deviations until their expiry date",
     )
     group.addoption(
         "--documented-only",
@@ -137,6 +147,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config.stash[_STARTED_KEY] = _now()
     suite = _handed_in_suite(config)
     config.stash[_OWNS_SUITE_KEY] = suite is None
+    deviations = None
+    deviations_file = config.getoption("deviations")
+    if deviations_file and (suite is None or suite.deviations is None):
+        try:  # before the preflight: a bad file is a usage error, whatever the target
+            deviations = load_deviations(Path(deviations_file))
+        except OctoqaError as exc:
+            pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     if suite is None:
         try:
             suite = Suite.open(
@@ -145,6 +162,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         except OctoqaError as exc:
             pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     suite.documented_only = bool(config.getoption("documented_only"))
+    if deviations is not None:
+        suite.deviations = deviations
     report = config.getoption("schemathesis_report")
     suite.schemathesis_report = Path(report) if report else None
     _SUITE = suite
@@ -255,6 +274,8 @@ def _repro_lines(item: pytest.Item) -> str:
 
 
 def _outcome_of(report: pytest.TestReport) -> str:
+    if ("verdict", "known deviation") in report.user_properties:
+        return "deviation"
     if report.passed:
         return "passed"
     if report.skipped:
@@ -279,8 +300,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # Read the crash line before the long report is scrubbed into plain text and loses it.
     message = _scrub(_message_of(report))
     named = rules_named_in(str(report.longrepr)) if report.failed else []
-    if report.failed and report.longrepr is not None:
-        report.longrepr = _scrub(str(report.longrepr) + _repro_lines(item))
+    known = _judge_deviation(report, call)
+    if known is not None and known.known:
+        named = list(dict.fromkeys(e.rule for e in known.covering))
+        message = _scrub(f"{known.explain()}\n{message}")
+    elif known is not None and known.expired:
+        message = _scrub(f"{message}\n{known.explain()}")
+    if (report.failed or _outcome_of(report) == "deviation") and report.longrepr is not None:
+        expired = f"\n--- octoqa: {known.explain()}" if known and known.expired else ""
+        report.longrepr = _scrub(str(report.longrepr) + expired + _repro_lines(item))
     elif report.skipped and isinstance(report.longrepr, tuple):
         path, lineno, reason = report.longrepr
         report.longrepr = (path, lineno, _scrub(reason))
@@ -290,6 +318,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         rules = tuple(named) or rules_of(item)
         _SUITE.ledger.record(TestOutcome(item.nodeid, _outcome_of(report), message, rules))
     return report
+
+
+def _judge_deviation(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Judgement | None:
+    """A failed test whose every breach a live deviation covers becomes a known deviation.
+
+    Reported the way pytest reports `xfail`: outcome "skipped" with `wasxfail` (console `x` and
+    XFAIL, JUnit `<skipped type="pytest.xfail">`, exit code 0), plus a JUnit property `verdict`.
+    """
+    if _SUITE is None or _SUITE.deviations is None or not report.failed or call.excinfo is None:
+        return None
+    if report.when not in ("setup", "call"):  # setup: a session fixture's own request broke it
+        return None
+    breaches = breaches_of(call.excinfo.value, _SUITE.coverage.template_for)
+    judgement = _SUITE.deviations.judge(breaches)
+    if judgement.known:
+        report.outcome = "skipped"
+        report.wasxfail = _scrub(judgement.explain())  # type: ignore[attr-defined]
+        report.user_properties.append(("verdict", "known deviation"))
+    return judgement
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Expired and stale deviations, where a reader of the console looks last."""
+    if _SUITE is None or _SUITE.deviations is None:
+        return
+    notices = _SUITE.deviations.notices()
+    if notices:
+        terminalreporter.section("octoqa: known deviations")
+        for line in notices:
+            terminalreporter.line(line)
 
 
 def _artifacts(suite: Suite) -> dict[str, str]:

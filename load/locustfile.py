@@ -358,6 +358,13 @@ def add_options(parser: Any) -> None:
         help="Limits the load generator itself must keep (TOML)",
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        include_in_web_ui=False,
+        help="Seed the scenarios' random choices (pages, filters, amounts); octoqa load passes one",
+    )
+    parser.add_argument(
         "--facts-file",
         default="",
         include_in_web_ui=False,
@@ -375,9 +382,11 @@ def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
 
     Then, without `--load-profile`, the shape steps aside for Locust's own -u/-r/-t.
     """
+    options = environment.parsed_options
+    if options is not None and getattr(options, "seed", None) is not None:
+        random.seed(options.seed)  # the users' choices; every process draws the same sequence
     if isinstance(environment.runner, WorkerRunner):
         return
-    options = environment.parsed_options
     try:
         profile = selected_profile(options)
         if options.slo_file:

@@ -183,7 +183,13 @@ def test_endpoints_with_too_few_requests_are_not_compared() -> None:
 
 
 def write_summary(path: Path, **fields: object) -> Path:
-    summary = {"stage": "load", "profile": "smoke", "endpoints": {"list": stats().as_dict()}}
+    summary = {
+        "schema_version": 1,
+        "stage": "load",
+        "verdict": "pass",
+        "profile": "smoke",
+        "endpoints": {"list": stats().as_dict()},
+    }
     path.write_text(json.dumps({**summary, **fields}), encoding="utf-8")
     return path
 
@@ -201,6 +207,11 @@ def test_baseline_from_another_profile_is_refused(tmp_path: Path) -> None:
 def test_baseline_that_is_not_a_load_summary_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a load summary"):
         read_baseline(write_summary(tmp_path / "summary.json", stage="contract"), "smoke")
+
+
+def test_baseline_of_another_schema_version_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="schema_version 0, this octoqa reads 1"):
+        read_baseline(write_summary(tmp_path / "summary.json", schema_version=0), "smoke")
 
 
 def test_gates_table_marks_failures_so_they_stand_out() -> None:

@@ -210,7 +210,15 @@ def test_a_regression_against_a_far_better_baseline_fails_the_run(tmp_path: Path
     better = {"requests": 100_000, "failures": 0, "rps": 10_000.0, "p50_ms": 0.1, "p95_ms": 0.1}
     baseline = tmp_path / "baseline.json"
     baseline.write_text(
-        json.dumps({"stage": "load", "profile": "smoke", "endpoints": {"list": better}}),
+        json.dumps(
+            {
+                "schema_version": 1,
+                "stage": "load",
+                "verdict": "pass",
+                "profile": "smoke",
+                "endpoints": {"list": better},
+            }
+        ),
         encoding="utf-8",
     )
     with sandbox() as url:

@@ -87,7 +87,13 @@ def test_rule_statuses_follow_the_contract_suite_and_the_load_run(
     assert status[FAILING_RULE] == "fail"
     assert status[SKIPPED_RULE] == "skip"
     assert status["request-id-present"] == "fail"  # passed by the suite, broken 3× under load
-    assert summary["totals"]["rules"] == {"pass": 36, "fail": 2, "skip": 1, "untested": 1}
+    assert summary["totals"]["rules"] == {
+        "pass": 36,
+        "fail": 2,
+        "deviation": 0,
+        "skip": 1,
+        "untested": 1,
+    }
 
 
 def test_a_rule_nobody_reported_is_untested_not_passed(passing: tuple[Path, dict]) -> None:
@@ -118,7 +124,7 @@ def test_gates_show_measured_against_limit(failing: tuple[Path, dict]) -> None:
     assert summary["totals"]["gates"] == {"passed": 1, "total": 2}
     row = re.search(r"<tr><td>GET /api/v1/products</td><td>p95_ms</td>.*?</tr>", html, re.S)
     assert row is not None
-    assert ">200<" in row.group(0) and ">480<" in row.group(0) and "FAIL" in row.group(0)
+    assert "&lt;= 200<" in row.group(0) and ">480<" in row.group(0) and "FAIL" in row.group(0)
 
 
 def test_coverage_counts_declared_responses_seen(passing: tuple[Path, dict]) -> None:
@@ -267,3 +273,40 @@ def test_a_rule_named_in_a_list_is_headlined_by_its_own_detail() -> None:
     assert failure_headline("AssertionError: rules broken: [a-rule] [b-rule]", "b-rule") == (
         "AssertionError: rules broken: [a-rule] [b-rule]"
     )
+
+
+def test_known_deviations_have_their_own_verdict_and_expired_or_stale_entries_are_named(
+    tmp_path: Path,
+) -> None:
+    run_dir = tmp_path / "reports" / RUN_ID
+    run = write_sample_run(run_dir, failing=False)
+    contract_path = run_dir / "contract" / "summary.json"
+    contract = json.loads(contract_path.read_text(encoding="utf-8"))
+    contract["rules"]["error-envelope"] = {
+        "status": "deviation",
+        "tests": [{"nodeid": "t::x", "outcome": "deviation", "message": "known deviation: ..."}],
+    }
+    entry = {"operation": None, "status": None, "reason": "flat errors", "matched": 0}
+    contract["deviations"] = {
+        "file": "deviations.toml",
+        "entries": [
+            {**entry, "rule": "error-envelope", "link": "https://t.example/1", "matched": 3,
+             "expires": "2999-12-31", "state": "matched"},
+            {**entry, "rule": "sort-format", "link": "javascript:alert(1)",
+             "expires": "2020-01-31", "state": "expired"},
+            {**entry, "rule": "filters-match", "link": "T-3", "expires": "2999-12-31",
+             "state": "stale"},
+        ],
+    }  # fmt: skip
+    contract_path.write_text(json.dumps(contract), encoding="utf-8")
+    summary = write_report(run_dir, run)
+    assert {r["id"]: r["status"] for r in summary["rules"]}["error-envelope"] == "deviation"
+    assert summary["totals"]["rules"]["deviation"] == 1
+    html = page(run_dir)
+    assert ">DEVIATION<" in html and "1 known deviation" in html
+    assert ">EXPIRED<" in html and ">STALE<" in html and ">MATCHED<" in html
+    assert 'href="javascript:' not in html
+    markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "1 known deviation" in markdown
+    assert "expired (failing again):** `sort-format`" in markdown
+    assert "stale (matched nothing):** `filters-match`" in markdown

@@ -51,6 +51,7 @@ def contract_summary(failing: bool) -> dict[str, Any]:
             ],
         }
     return {
+        "schema_version": 1,
         "stage": "contract",
         "verdict": "fail" if failing else "pass",
         "target": "http://127.0.0.1:8123",
@@ -72,8 +73,8 @@ def contract_summary(failing: bool) -> dict[str, Any]:
                 {
                     "method": "GET",
                     "path": "/api/v1/products",
-                    "declared": ["200", "400", "401"],
-                    "seen": ["200", "401"],
+                    "declared": [200, 400, 401],
+                    "seen": [200, 401],
                 },
                 {
                     "method": "GET",
@@ -101,6 +102,7 @@ def load_summary(failing: bool) -> dict[str, Any]:
     ]
     p95 = 480.0 if failing else 24.0
     return {
+        "schema_version": 1,
         "stage": "load",
         "verdict": "fail" if failing else "pass",
         "target": "http://127.0.0.1:8123",
@@ -144,6 +146,7 @@ def load_summary(failing: bool) -> dict[str, Any]:
 
 def spec_summary() -> dict[str, Any]:
     return {
+        "schema_version": 1,
         "stage": "spec",
         "verdict": "pass",
         "checks": [

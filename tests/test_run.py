@@ -35,6 +35,7 @@ from octopus_qa.pipeline import (
     stage_argv,
 )
 from octopus_qa.report import EXIT_CODES, leaks
+from octopus_qa.summaries import ContractSummary
 from octopus_qa.target import free_port
 
 FAKE_STAGE = textwrap.dedent(
@@ -180,7 +181,8 @@ def test_a_default_run_folder_becomes_reports_latest(tmp_path: Path) -> None:
 def test_a_stage_is_judged_by_exit_code_and_summary_never_pass_by_default(
     exit_code: int | None, summary: dict | None, expected: str
 ) -> None:
-    assert judge_stage("contract", exit_code, summary, "", 5.0)[0] == expected
+    typed = ContractSummary(verdict=summary["verdict"]) if summary else None
+    assert judge_stage("contract", exit_code, typed, "", 5.0)[0] == expected
 
 
 def test_stage_commands_run_this_python_as_octoqa() -> None:
@@ -246,6 +248,7 @@ def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
         (("--target", "ftp://example"), "is not an http(s) URL"),
         (("--profile", "weekly"), "unknown profile 'weekly' (known: nightly, pr, release)"),
         (("--seed", "many"), "invalid int value"),
+        (("--deviations", "no-such-deviations.toml"), "cannot read --deviations"),
     ],
 )
 def test_a_malformed_option_is_one_line_and_exit_2(

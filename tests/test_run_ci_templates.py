@@ -106,6 +106,22 @@ def test_github_passes_credentials_from_secrets_and_publishes_reports_always() -
     assert upload["if"] == "${{ always() }}" and "reports/" in upload["with"]["path"]
 
 
+def test_github_publishes_every_stage_junit_as_a_test_report() -> None:
+    workflow = load(GITHUB)
+    steps = workflow["jobs"]["octoqa"]["steps"]
+    junit = next(s for s in steps if str(s.get("uses", "")).startswith("mikepenz/action-junit"))
+    assert junit["if"] == "${{ always() }}"
+    assert junit["with"]["report_paths"] == "reports/latest/*/junit.xml"  # spec, contract, load
+    assert workflow["permissions"]["checks"] == "write"
+
+
+def test_gitlab_publishes_every_stage_junit_as_a_test_report() -> None:
+    reports = load(GITLAB)["octoqa"]["artifacts"]["reports"]["junit"]
+    assert sorted(reports) == [
+        f"reports/*/{stage}/junit.xml" for stage in ("contract", "load", "spec")
+    ]
+
+
 def test_gitlab_runs_pr_profile_on_merge_requests_and_release_on_tags() -> None:
     job = load(GITLAB)["octoqa"]
     profiles = {rule["if"]: rule["variables"]["OCTOQA_PROFILE"] for rule in job["rules"]}

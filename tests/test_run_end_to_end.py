@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from octopus_qa.report.redact import JWT_LIKE
+from octopus_qa.summaries import SCHEMA_VERSION
 
 #: The budget for the pull-request profile on a 2-core machine (README: "under two minutes").
 PR_BUDGET_S = 120
@@ -50,6 +51,19 @@ def test_pr_run_holds_within_budget_and_leaks_no_secret(tmp_path: Path) -> None:
     assert summary["coverage"]["declared"] > 0 and summary["history"]
     for artifact in summary["artifacts"]:
         assert artifact["exists"], artifact
+
+    # One typed summary per stage and the run: versioned, `started` in one form, the seed recorded.
+    assert done.stdout.splitlines()[0].startswith("octoqa run: profile pr, seed 3")
+    iso_utc = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+    for name in ("spec", "contract", "load", None):
+        path = run_dir / name / "summary.json" if name else run_dir / "summary.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["schema_version"] == SCHEMA_VERSION and data["stage"] == (name or "run")
+        assert iso_utc.match(data["started"]), (name, data["started"])
+        if name in ("contract", "load"):
+            assert data["seed"] == 3, name
+        if name:  # every verdict where CI dashboards look
+            assert (run_dir / name / "junit.xml").is_file(), name
 
     files = [path for path in run_dir.rglob("*") if path.is_file()]
     assert len(files) > 8

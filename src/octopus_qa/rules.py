@@ -81,6 +81,9 @@ class RuleViolation(AssertionError):
     def __init__(self, rule_id: str, detail: str) -> None:
         self.rule = RULES[rule_id]
         self.detail = detail
+        #: The exchange that broke the rule, when the caller knows it (set by the adapters that
+        #: judge an exchange): a known deviation may name the operation and status it covers.
+        self.exchange: Exchange | None = None
         super().__init__(f"[{rule_id}] {self.rule.title}: {detail}")
 
 
@@ -166,7 +169,9 @@ def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
 def expect_status(exchange: Exchange, expected: int, rule_id: str, what: str) -> None:
     """The rule says this request gets `expected`: anything else breaks it, named as `what`."""
     if exchange.status != expected:
-        raise RuleViolation(rule_id, f"{what} answered {exchange.status}, not {expected}")
+        violation = RuleViolation(rule_id, f"{what} answered {exchange.status}, not {expected}")
+        violation.exchange = exchange
+        raise violation
 
 
 # --- Headers ----------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="check only what the provider's documents state (skip ASSUMPTIONS.md readings)",
     )
     parser.add_argument(
+        "--deviations",
+        type=Path,
+        metavar="FILE",
+        help="known deviations (deviations.toml): failures it covers are reported as known "
+        "deviations, neither pass nor failure, until each entry's expiry date",
+    )
+    parser.add_argument(
         "pytest_args", nargs=argparse.REMAINDER, help="after --: extra pytest arguments"
     )
 
@@ -46,6 +53,7 @@ def main(args: argparse.Namespace) -> int:
             seed=args.seed,
             report_dir=args.report_dir,
             documented_only=args.documented_only,
+            deviations=args.deviations,
             pytest_args=tuple(extra),
         )
     )

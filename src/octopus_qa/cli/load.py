@@ -29,6 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(default: smoke); the same option as the locustfile's --load-profile",
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed the scenarios' random choices (default: a fresh one; every run prints it)",
+    )
+    parser.add_argument(
         "--run-time",
         metavar="DURATION",
         help="hard time limit, e.g. 90s or 15m (default and maximum: the profile's duration)",
@@ -72,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
         LoadOptions(
             target=args.target,
             profile=args.profile,
+            seed=args.seed,
             run_time=args.run_time,
             workers=args.workers,
             report_dir=args.report_dir,

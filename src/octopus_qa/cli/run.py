@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import config
-from ..pipeline import RunOptions, StageResult, run_pipeline
+from ..pipeline import PipelineConfig, RunOptions, StageResult, run_pipeline
+from ..seeds import choose_seed
 
 HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
 
@@ -34,13 +35,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(default: its default_profile, pr)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="catalog and generation seed (default: 0)"
+        "--seed",
+        type=int,
+        default=None,
+        help="pin the run's seed (catalog, generation, load); default: the profile's fixed seed "
+        "(pr), else a fresh one (release, nightly); every run prints the seed it used",
     )
     parser.add_argument(
         "--report-dir",
         metavar="DIR",
         type=Path,
         help="write the run here (default: a new reports/<run-id>/, with reports/latest)",
+    )
+    parser.add_argument(
+        "--deviations",
+        metavar="FILE",
+        type=Path,
+        help="known deviations (deviations.toml) for the contract stage: covered failures are "
+        "reported as known deviations until their expiry date",
     )
 
 
@@ -88,12 +100,15 @@ def main(args: argparse.Namespace) -> int:
     in_force = config.describe()
     if in_force:  # the user's files took effect, or they would wonder
         print(in_force, flush=True)
+    seed = choose_seed(args.seed, PipelineConfig.default().profile(args.profile).seed)
+    print(f"octoqa run: profile {args.profile}, seed {seed} (replay with --seed {seed})")
     outcome = run_pipeline(
         RunOptions(
             target=args.target,
             profile=args.profile,
-            seed=args.seed,
+            seed=seed,
             report_dir=args.report_dir,
+            deviations=args.deviations,
         ),
         on_start=progress.start,
         on_end=progress.end,

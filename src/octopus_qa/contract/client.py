@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..rules import RETRY_LATER, Exchange, cheap_response_checks
+from ..rules import RETRY_LATER, Exchange, RuleViolation, cheap_response_checks
 from ..session import LOGIN_PATH, Tokens
 from .coverage import Coverage
 from .exchanges import from_httpx
@@ -85,7 +85,11 @@ class ApiClient:
             sent_headers["Authorization"] = f"Bearer {self.shared_login.renew()}"
             exchange = self._send(method, path, sent_headers, params, json, content)
         if check:
-            cheap_response_checks(exchange)
+            try:
+                cheap_response_checks(exchange)
+            except RuleViolation as violation:
+                violation.exchange = violation.exchange or exchange
+                raise
         return exchange
 
     def _send(

@@ -46,6 +46,14 @@ OPERATION_INPUT_RULES: Mapping[str, tuple[str, ...]] = {
     "POST /auth/logout": ("auth-required",),
 }
 
+#: A query or path parameter schemathesis names as the invalid part of accepted data → its rule.
+PARAMETER_RULES: Mapping[str, str] = {
+    "page": "page-bounds",
+    "limit": "limit-bounds",
+    "sort": "sort-format",
+    "id": "product-id-bounds",
+}
+
 _RULE_PREFIX = re.compile(r"\[([a-z0-9-]+)\]")
 
 
@@ -58,7 +66,7 @@ def rules_named_in(text: str) -> list[str]:
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | skipped | error
+    outcome: str  # passed | failed | skipped | error | deviation (a known deviation)
     message: str = ""
     rules: tuple[str, ...] = ()
 
@@ -73,20 +81,31 @@ class RuleLedger:
             self.outcomes.append(outcome)
 
     def totals(self) -> dict[str, int]:
-        counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
+        counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "deviations": 0}
+        plural = {"error": "errors", "deviation": "deviations"}
         for outcome in self.outcomes:
-            key = "errors" if outcome.outcome == "error" else outcome.outcome
+            key = plural.get(outcome.outcome, outcome.outcome)
             counts[key] = counts.get(key, 0) + 1
         return counts
 
     def by_rule(self, selected: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        """Every catalogued rule → its status (fail beats pass beats skip) and its tests."""
+        """Every catalogued rule → its status and its tests.
+
+        fail beats deviation (a known deviation: failing where deviations.toml says, and only
+        there) beats pass beats skip.
+        """
         report: dict[str, dict[str, Any]] = {
             rule_id: {"status": "untested", "tests": []} for rule_id in RULES
         }
-        rank = {"untested": 0, "skip": 1, "pass": 2, "fail": 3}
+        rank = {"untested": 0, "skip": 1, "pass": 2, "deviation": 3, "fail": 4}
         # A test that errored could not judge its rule: that is no pass, so it counts as a fail.
-        status_of = {"passed": "pass", "failed": "fail", "skipped": "skip", "error": "fail"}
+        status_of = {
+            "passed": "pass",
+            "failed": "fail",
+            "skipped": "skip",
+            "error": "fail",
+            "deviation": "deviation",
+        }
         for outcome in self.outcomes:
             for rule_id in outcome.rules:
                 entry = report.setdefault(rule_id, {"status": "untested", "tests": []})

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ..bundled import contract_tests_dir
+from ..deviations import load_deviations
 from ..rundir import new_run_dir, point_latest_at
 from .suite import Suite
 
@@ -39,6 +40,8 @@ class ContractRun:
     seed: int | None = None
     report_dir: Path | None = None
     documented_only: bool = False
+    #: A deviations.toml (None: no known deviations; `--config DIR` will supply a default).
+    deviations: Path | None = None
     pytest_args: Sequence[str] = field(default_factory=tuple)
 
 
@@ -72,7 +75,10 @@ def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list
 
 def run_contract(run: ContractRun) -> int:
     """Preflight, run the suite, write the reports; the exit code as the briefing defines it."""
+    # A bad deviations file is a usage error before anything starts, like a bad option.
+    deviations = load_deviations(run.deviations) if run.deviations is not None else None
     suite = Suite.open(run.target, run.profile, run.seed)  # OctoqaError → one line, exit 2
+    suite.deviations = deviations
     try:
         if run.report_dir is not None:
             run_dir = run.report_dir
@@ -83,7 +89,8 @@ def run_contract(run: ContractRun) -> int:
         contract_dir.mkdir(parents=True, exist_ok=True)
         print(
             f"octoqa contract: target {suite.target_label} ({suite.base_url}), profile "
-            f"{suite.profile.name}, seed {suite.seed}, reports in {contract_dir}",
+            f"{suite.profile.name}, seed {suite.seed}, reports in {contract_dir}"
+            + (f", known deviations from {run.deviations}" if deviations else ""),
             file=sys.stderr,
         )
         code = pytest.main(pytest_arguments(run, suite, contract_dir), plugins=[suite])

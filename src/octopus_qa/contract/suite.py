@@ -7,24 +7,20 @@ runs `pytest contract_tests`. Closing it stops an embedded sandbox.
 
 from __future__ import annotations
 
-import random
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..credentials import Credentials
+from ..deviations import Deviations
+from ..seeds import new_seed
 from ..spec import load_spec
 from ..target import resolve_target, target_url
 from .coverage import Coverage
 from .ledger import RuleLedger
 from .profiles import Profile, load_profile
 from .tokens import Secrets, SharedLogin
-
-
-def new_seed() -> int:
-    """A seed for a run that was not given one, small enough to type back in."""
-    return random.SystemRandom().randrange(1, 2**31)
 
 
 @dataclass(eq=False)  # hashable by identity: pytest registers it as a plugin object
@@ -40,6 +36,8 @@ class Suite:
     ledger: RuleLedger = field(default_factory=RuleLedger)
     #: Check only documented rules (ASSUMPTIONS.md readings are deselected or not judged).
     documented_only: bool = False
+    #: Known deviations (deviations.toml), None when the run has none.
+    deviations: Deviations | None = None
     #: Where schemathesis writes its own HTML report of the property tests (None: no report).
     schemathesis_report: Path | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)

@@ -1,14 +1,25 @@
-"""summary.json for the contract stage, as /work/briefing.md describes it."""
+"""summary.json for the contract stage: `summaries.ContractSummary`, built from the run's ledger."""
 
 from __future__ import annotations
 
-import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+import msgspec
 
 from ..rules import RULES
 from ..spec import spec_version
+from ..summaries import (
+    ContractCoverage,
+    ContractSummary,
+    DeviationsReport,
+    OperationCoverage,
+    RuleResult,
+    TestResult,
+    utc_started,
+)
+from ..summaries import write_summary as write_typed_summary
 from .suite import Suite
 
 
@@ -23,31 +34,51 @@ def build_summary(
     started: float,
     documented_only: bool,
     artifacts: dict[str, str],
-) -> dict[str, Any]:
+) -> ContractSummary:
     selected = [
         rule_id for rule_id, rule in RULES.items() if not (documented_only and rule.assumed)
     ]
-    rules = suite.ledger.by_rule(selected)
-    for entry in rules.values():
-        for test in entry["tests"]:
-            test["message"] = suite.secrets.scrub(test["message"])
-    return {
-        "stage": "contract",
-        "verdict": verdict_for(exit_code),
-        "target": suite.target_label,
-        "profile": suite.profile.name,
-        "seed": suite.seed,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "duration_s": round(time.time() - started, 3),
-        "spec_version": spec_version(),
-        "documented_only": documented_only,
-        "totals": suite.ledger.totals(),
-        "rules": rules,
-        "coverage": {"operations": suite.coverage.as_report()},
-        "artifacts": artifacts,
+    rules = {
+        rule_id: RuleResult(
+            status=entry["status"],
+            tests=[
+                TestResult(
+                    nodeid=test["nodeid"],
+                    outcome=test["outcome"],
+                    message=suite.secrets.scrub(test["message"]),
+                )
+                for test in entry["tests"]
+            ],
+        )
+        for rule_id, entry in suite.ledger.by_rule(selected).items()
     }
+    return ContractSummary(
+        verdict=verdict_for(exit_code),
+        target=suite.target_label,
+        profile=suite.profile.name,
+        seed=suite.seed,
+        started=utc_started(datetime.fromtimestamp(started, UTC)),
+        duration_s=round(time.time() - started, 3),
+        spec_version=spec_version(),
+        documented_only=documented_only,
+        totals=suite.ledger.totals(),
+        rules=rules,
+        coverage=ContractCoverage(
+            operations=[msgspec.convert(op, OperationCoverage) for op in suite.coverage.as_report()]
+        ),
+        deviations=_deviations(suite),
+        artifacts=artifacts,
+    )
 
 
-def write_summary(path: Path, summary: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+def _deviations(suite: Suite) -> DeviationsReport | None:
+    """The known deviations of the run: every entry with its state (matched, expired, stale)."""
+    if suite.deviations is None:
+        return None
+    return msgspec.convert(
+        {"file": suite.deviations.source, "entries": suite.deviations.report()}, DeviationsReport
+    )
+
+
+def write_summary(path: Path, summary: ContractSummary) -> None:
+    write_typed_summary(path, summary)

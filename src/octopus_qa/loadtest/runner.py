@@ -28,12 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
 from .. import config
 from ..bundled import load_dir
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
+from ..seeds import choose_seed
 from ..session import login
+from ..summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..supervisor import run_bounded
 from ..target import EMBEDDED, resolve_target, target_url
 from .allowlist import check_target_allowed, load_allowed_hosts
@@ -43,7 +47,7 @@ from .latency import PERCENTILES, RESPONSE
 from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
 from .slo import ServiceLevels
-from .summary import gates_table, write_summary
+from .summary import gates_table, write_gates_junit, write_summary
 from .timing import TIMING_FILE, Timing, endpoint_report, read_timing
 from .verdict import Judge, Judgement
 
@@ -82,6 +86,8 @@ def saturation_message(problems: list[str], workers: int) -> str:
 class LoadOptions:
     target: str | None = None
     profile: str = "smoke"
+    #: Seeds the scenarios' random choices; None: a fresh one (printed and recorded either way).
+    seed: int | None = None
     run_time: str | None = None
     workers: int = 0
     report_dir: Path | None = None
@@ -119,6 +125,7 @@ class Plan:
     judge: Judge  # read here only to refuse a bad SLO or baseline file before any traffic
     allowed_hosts: frozenset[str]
     generator: GeneratorLimits
+    seed: int
 
     @property
     def levels(self) -> ServiceLevels:
@@ -157,6 +164,7 @@ def plan_run(options: LoadOptions) -> Plan:
         ),
         allowed_hosts=load_allowed_hosts(options.data_file("allowed-hosts.toml")),
         generator=load_generator_limits(options.data_file(GENERATOR_FILE)),
+        seed=choose_seed(options.seed),
     )
 
 
@@ -225,10 +233,13 @@ def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outco
     summary = build_summary(
         options, plan, url, started, duration_s, gates, measured, facts, verdict, timing
     )
-    summary["generator"]["problems"] = saturated
-    summary["aborted"] = timing.aborted
+    summary.generator["problems"] = saturated
+    summary.aborted = timing.aborted
     write_summary(load_dir, summary)
-    return Outcome(verdict, gates, measured, facts, timing, saturated, problem, summary)
+    write_gates_junit(load_dir, gates, problem)
+    return Outcome(
+        verdict, gates, measured, facts, timing, saturated, problem, msgspec.to_builtins(summary)
+    )
 
 
 def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:
@@ -237,7 +248,7 @@ def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str
     workers = f", {options.workers} workers" if options.workers else ""
     return (
         f"octoqa load: profile {profile.name} ({model}, up to {profile.peak_users} users, "
-        f"{plan.run_time_s:g} s{workers}) against {url}; reports in {load_dir}"
+        f"{plan.run_time_s:g} s{workers}, seed {plan.seed}) against {url}; reports in {load_dir}"
     )
 
 
@@ -249,6 +260,7 @@ def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -
         "--host", url,
         "--headless",
         "--load-profile", plan.profile.name,
+        "--seed", str(plan.seed),
         "--profiles-file", str(options.data_file("load-profiles.toml")),
         "--slo-file", str(options.data_file("slo.toml")),
         "--allowed-hosts-file", str(options.data_file("allowed-hosts.toml")),
@@ -347,47 +359,50 @@ def build_summary(
     facts: dict[str, Any],
     verdict: str,
     timing: Timing,
-) -> dict[str, Any]:
+) -> LoadSummary:
     clock = plan.levels.latency_clock
-    return {
-        "stage": "load",
-        "verdict": verdict,
-        "target": url,
-        "profile": plan.profile.name,
-        "model": "open" if plan.profile.per_user_rps is not None else "closed",
-        "workers": options.workers,
-        "workers_reported": int(facts.get("workers_reported", 0)),
-        "started": started.isoformat(timespec="seconds"),
-        "duration_s": round(duration_s, 3),
-        "slo_version": plan.levels.version,
-        "gates": [gate.as_dict() for gate in gates],
-        "regressions": [
-            gate.as_dict() for gate in gates if gate.source == "baseline" and gate.verdict == FAIL
+    return LoadSummary(
+        verdict=verdict,
+        target=url,
+        profile=plan.profile.name,
+        seed=plan.seed,
+        model="open" if plan.profile.per_user_rps is not None else "closed",
+        workers=options.workers,
+        workers_reported=int(facts.get("workers_reported", 0)),
+        started=utc_started(started),
+        duration_s=round(duration_s, 3),
+        slo_version=plan.levels.version,
+        gates=[msgspec.convert(gate.as_dict(), GateResult) for gate in gates],
+        regressions=[
+            msgspec.convert(gate.as_dict(), GateResult)
+            for gate in gates
+            if gate.source == "baseline" and gate.verdict == FAIL
         ],
-        "baseline": str(options.baseline) if options.baseline else None,
-        "latency_clock": clock,
-        "endpoints": {
-            key: endpoint_report(key, stats, timing, clock)
+        baseline=str(options.baseline) if options.baseline else None,
+        latency_clock=clock,
+        endpoints={
+            key: msgspec.convert(endpoint_report(key, stats, timing, clock), EndpointResult)
             for key, stats in measurements.endpoints.items()
         },
-        "schedule": {**timing.schedule(), "late_after_ms": timing.late_after_ms}
+        schedule={**timing.schedule(), "late_after_ms": timing.late_after_ms}
         if timing.model == "open"
         else None,
-        "generator": {
+        generator={
             "processes": {name: h.as_dict() for name, h in timing.processes.items()},
             "limits": asdict(plan.generator),
             "problems": [],
         },
-        "rule_violations": dict(measurements.rule_violations),
-        "rate_limited": measurements.rate_limited,
-        "cpu_warning": bool(facts.get("cpu_warning", False)),
-        "history": measurements.history,
-        "artifacts": {
+        rule_violations=dict(measurements.rule_violations),
+        rate_limited=measurements.rate_limited,
+        cpu_warning=bool(facts.get("cpu_warning", False)),
+        history=measurements.history,
+        artifacts={
             "html": "load/locust.html",
+            "junit": "load/junit.xml",
             "csv_prefix": f"load/{CSV_NAME}",
             "log": "load/locust.log",
         },
-    }
+    )
 
 
 def report(out: TextIO, outcome: Outcome, summary_path: Path, levels: ServiceLevels) -> None:

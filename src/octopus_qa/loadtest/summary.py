@@ -1,18 +1,22 @@
 """`<run>/load/summary.json`, the gates table printed at the end, and reading a baseline back.
 
-The summary has the shape every stage agreed on (see the team briefing): verdict, target,
+The summary is `summaries.LoadSummary` (one typed definition for every stage): verdict, target,
 profile, timing, gates with measured value, limit and verdict, per-endpoint statistics, rule
 violations, 429s, Locust's CPU warning and the run over time.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..errors import UsageError
+from ..junit import Case, write_junit
+from ..summaries import LoadSummary, SummaryUnreadable, read_stage
+from ..summaries import write_summary as write_typed_summary
 from .gates import FAIL, Gate
 
 SUMMARY_FILE = "summary.json"
@@ -22,24 +26,21 @@ def read_baseline(path: Path, profile: str | None) -> dict[str, Mapping[str, Any
     """The per-endpoint numbers of an earlier load summary, from a run of the same profile
     (None: a run without a load profile, compared with another such run)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the baseline {path}: {exc}") from None
-    endpoints = data.get("endpoints") if isinstance(data, dict) else None
-    if data.get("stage") != "load" or not isinstance(endpoints, dict):
+        data = read_stage(path, "load")
+    except SummaryUnreadable as exc:
+        raise UsageError(f"{path} is not a load summary.json: {exc}") from None
+    if not isinstance(data, LoadSummary) or not data.endpoints:
         raise UsageError(f"{path} is not a load summary.json (no stage 'load' with endpoints)")
-    if data.get("profile") != profile:
+    if data.profile != profile:
         raise UsageError(
-            f"the baseline {path} is a {data.get('profile')!r} run; compare a {profile!r} run "
+            f"the baseline {path} is a {data.profile!r} run; compare a {profile!r} run "
             "with a baseline of the same profile"
         )
-    return {key: value for key, value in endpoints.items() if isinstance(value, dict)}
+    return {key: msgspec.structs.asdict(value) for key, value in data.endpoints.items()}
 
 
-def write_summary(directory: Path, summary: Mapping[str, Any]) -> Path:
-    path = directory / SUMMARY_FILE
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return path
+def write_summary(directory: Path, summary: LoadSummary) -> Path:
+    return write_typed_summary(directory / SUMMARY_FILE, summary)
 
 
 def _number(value: float | None) -> str:
@@ -69,3 +70,31 @@ def gates_table(gates: list[Gate]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def gate_cases(gates: list[Gate], problem: str | None = None) -> list[Case]:
+    """One JUnit case per gate, its measured value and limit in the message (and as properties);
+    a Locust run that failed is one more case, an error, so the file never reads as all green."""
+    cases = [
+        Case(
+            classname=f"load.{gate.source}",
+            name=f"{gate.endpoint} {gate.metric}",
+            verdict=gate.verdict,
+            message=(
+                f"{gate.endpoint} {gate.metric}: measured {_number(gate.measured)}, "
+                f"limit {gate.comparison} {_number(gate.limit)}"
+            ),
+            properties={
+                "measured": _number(gate.measured),
+                "limit": f"{gate.comparison} {_number(gate.limit)}",
+            },
+        )
+        for gate in gates
+    ]
+    if problem:
+        cases.append(Case("load.run", "locust run", "error", problem))
+    return cases
+
+
+def write_gates_junit(directory: Path, gates: list[Gate], problem: str | None = None) -> Path:
+    return write_junit(directory / "junit.xml", "octoqa load", gate_cases(gates, problem))

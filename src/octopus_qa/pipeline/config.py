@@ -34,6 +34,7 @@ class _ProfileEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     load: str
     contract_timeout_s: Seconds
     load_timeout_s: Seconds
+    seed: Annotated[int, Meta(ge=0)] | None = None
 
 
 class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -64,6 +65,8 @@ class Profile:
     load: str
     contract_timeout_s: float
     load_timeout_s: float
+    #: A fixed seed (pull requests: stable), or None: a fresh one every run (explore).
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,9 @@ def check_stage_configuration(pipeline: PipelineConfig, profile: Profile) -> Non
 class RunOptions:
     target: str | None = None
     profile: str | None = None
-    seed: int = 0
+    #: `--seed`: None takes the profile's seed, or a fresh one (seeds.choose_seed).
+    seed: int | None = None
     report_dir: Path | None = None
     reports_root: Path = REPORTS_ROOT
+    #: Known deviations for the contract stage (`octoqa contract --deviations`).
+    deviations: Path | None = None

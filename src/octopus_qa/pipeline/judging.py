@@ -7,8 +7,8 @@ summary is an "error".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+
+from ..summaries import ContractSummary, LoadSummary, StageSummary
 
 #: How octoqa (and argparse) start the one line they print for exit code 2.
 ERROR_PREFIX = re.compile(r"^octoqa(?: \w+)?: error: ")
@@ -23,7 +23,7 @@ def _last_line(text: str) -> str:
 def judge_stage(
     name: str,
     exit_code: int | None,
-    summary: Mapping[str, Any] | None,
+    summary: StageSummary | None,
     stderr: str,
     timeout_s: float,
 ) -> tuple[str, str | None]:
@@ -43,7 +43,7 @@ def judge_stage(
             f"exited {exit_code} without writing {name}/summary.json: "
             f"{_last_line(stderr) or 'no message'}"
         )
-    said = summary.get("verdict")
+    said = summary.verdict
     if said == "error" or said not in ("pass", "fail"):
         return "error", f"{name}/summary.json says verdict {said!r}"
     if exit_code == 0 and said == "pass":
@@ -51,15 +51,14 @@ def judge_stage(
     return "fail", _failure_reason(name, summary)
 
 
-def _failure_reason(name: str, summary: Mapping[str, Any]) -> str:
-    if name == "contract":
-        totals = summary.get("totals") or {}
+def _failure_reason(name: str, summary: StageSummary) -> str:
+    if isinstance(summary, ContractSummary):
+        totals = summary.totals
         return f"{totals.get('failed', '?')} failed, {totals.get('errors', 0)} errors"
-    if name == "load":
-        gates = summary.get("gates") or []
-        breached = [g for g in gates if g.get("verdict") != "pass"]
-        broken = sum((summary.get("rule_violations") or {}).values())
-        parts = [f"{len(breached)} of {len(gates)} gates breached"]
+    if isinstance(summary, LoadSummary):
+        breached = [g for g in summary.gates if g.verdict != "pass"]
+        broken = sum(summary.rule_violations.values())
+        parts = [f"{len(breached)} of {len(summary.gates)} gates breached"]
         if broken:
             parts.append(f"{broken} responses broke rules")
         return ", ".join(parts)

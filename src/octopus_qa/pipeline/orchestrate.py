@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from ..credentials import Credentials
+from ..deviations import load_deviations
 from ..errors import UsageError
 from ..report import EXIT_CODES, worst_verdict
 from ..report import write_report as write_run_report
 from ..report.redact import leaks, redact_text
 from ..rundir import new_run_dir, point_latest_at
+from ..seeds import choose_seed
 from ..session import login
+from ..summaries import utc_started
 from ..target import EMBEDDED, resolve_target, target_url
 from .config import PipelineConfig, RunOptions, check_stage_configuration
 from .outcome import RunOutcome, StageEnded, StageResult, StageStarted
@@ -87,18 +90,21 @@ def run_pipeline(
     config = config or PipelineConfig.default()
     profile = config.profile(options.profile)
     check_stage_configuration(config, profile)
+    if options.deviations is not None:
+        load_deviations(options.deviations)  # a bad file: one line, exit 2, before any stage
     resolved = resolve_target(options.target)
+    seed = choose_seed(options.seed, profile.seed)
     credentials = Credentials.from_env()
     started_at = datetime.now(UTC)
     clock = time.monotonic()
-    with target_url(resolved, seed=options.seed) as url:
+    with target_url(resolved, seed=seed) as url:
         tokens = login(url, credentials)  # the target answers like the API, or exit 2 now
         secrets = (*credentials.secrets(), *tokens.secrets())
         run_dir, is_default_dir = _prepare_run_dir(options)
         fields = {
             "target": url,
             "run_dir": str(run_dir),
-            "seed": str(options.seed),
+            "seed": str(seed),
             "contract_profile": profile.contract,
             "load_profile": profile.load,
         }
@@ -110,6 +116,8 @@ def run_pipeline(
                 result = check_spec(run_dir, config)
             else:
                 argv = stage_argv(config.commands[name], fields)
+                if name == "contract" and options.deviations is not None:
+                    argv += ["--deviations", str(options.deviations.resolve())]
                 result = run_stage_command(name, argv, run_dir, timeouts[name])
             if result.reason:  # shown on the console too, where the file scrub cannot reach
                 result.reason = redact_text(result.reason, secrets)
@@ -126,9 +134,9 @@ def run_pipeline(
         "profile": profile.name,
         "contract_profile": profile.contract,
         "load_profile": profile.load,
-        "seed": options.seed,
+        "seed": seed,
         "spec_version": spec_version_or_none(),
-        "started": started_at.isoformat(timespec="seconds"),
+        "started": utc_started(started_at),
         "duration_s": run_duration,
         "stages": [asdict(r) for r in results],
         "artifacts": {f"{r.name}_log": r.log for r in results if r.log},

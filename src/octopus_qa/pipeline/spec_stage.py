@@ -6,16 +6,17 @@ it is installed: without it the check is skipped with the reason, never counted 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from ..junit import Case, write_junit
 from ..report import EXIT_CODES, worst_verdict
 from ..spec import SPEC_PATH, load_spec, spec_version
+from ..summaries import SpecCheck, SpecSummary, utc_started, write_summary
 from .config import PipelineConfig
 from .outcome import StageResult
 
@@ -31,7 +32,7 @@ NO_LINTER = (
 LINT_ENV = {"REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true", "NO_COLOR": "1"}
 
 
-def _spec_is_valid() -> dict[str, Any]:
+def _spec_is_valid() -> SpecCheck:
     """The contract is valid OpenAPI, per openapi-spec-validator."""
     try:
         from jsonschema.exceptions import ValidationError
@@ -39,17 +40,17 @@ def _spec_is_valid() -> dict[str, Any]:
         from openapi_spec_validator.exceptions import OpenAPISpecValidatorError
         from referencing.exceptions import Unresolvable
     except ImportError:
-        return {
-            "name": "openapi-spec-validator",
-            "verdict": "not run",
-            "detail": "openapi-spec-validator is not installed (pip install -e '.[dev]')",
-        }
+        return SpecCheck(
+            name="openapi-spec-validator",
+            verdict="not run",
+            detail="openapi-spec-validator is not installed (pip install -e '.[dev]')",
+        )
     try:
         validate(load_spec())
     except (ValidationError, OpenAPISpecValidatorError, Unresolvable) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"name": "openapi-spec-validator", "verdict": "fail", "detail": first_line[:300]}
-    return {"name": "openapi-spec-validator", "verdict": "pass", "detail": "valid"}
+        return SpecCheck(name="openapi-spec-validator", verdict="fail", detail=first_line[:300])
+    return SpecCheck(name="openapi-spec-validator", verdict="pass", detail="valid")
 
 
 def find_linter() -> str | None:
@@ -59,7 +60,7 @@ def find_linter() -> str | None:
     return shutil.which("redocly")
 
 
-def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
+def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> SpecCheck:
     """The contract is clean under the linter; without node or the linter the check is skipped.
 
     An installed octoqa (pip, pipx) has no node tools: the run still works and says, as its
@@ -67,10 +68,10 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
     """
     name = "redocly lint"
     if shutil.which("node") is None:
-        return {"name": name, "verdict": "skipped", "detail": "node is not installed"}
+        return SpecCheck(name=name, verdict="skipped", detail="node is not installed")
     linter = find_linter()
     if linter is None:
-        return {"name": name, "verdict": "skipped", "detail": NO_LINTER}
+        return SpecCheck(name=name, verdict="skipped", detail=NO_LINTER)
     argv = [linter, "lint"]
     if LINT_CONFIG.exists():
         argv += ["--config", LINT_CONFIG.name]
@@ -86,37 +87,44 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> dict[str, Any]:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return {"name": name, "verdict": "error", "detail": f"did not finish in {timeout_s:g} s"}
+        return SpecCheck(name=name, verdict="error", detail=f"did not finish in {timeout_s:g} s")
     output = (done.stdout or "") + (done.stderr or "")
     (run_dir / "spec" / "lint.txt").write_text(output, encoding="utf-8")
     if done.returncode == 0:
-        return {"name": name, "verdict": "pass", "detail": "no problems"}
+        return SpecCheck(name=name, verdict="pass", detail="no problems")
     problems = [line for line in output.splitlines() if "error" in line.lower()]
     detail = problems[-1].strip() if problems else f"exited {done.returncode}"
     verdict = "fail" if done.returncode == 1 else "error"
-    return {"name": name, "verdict": verdict, "detail": detail[:300]}
+    return SpecCheck(name=name, verdict=verdict, detail=detail[:300])
 
 
 def check_spec(run_dir: Path, config: PipelineConfig) -> StageResult:
     """Stage 1: the spec is valid and lint-clean; writes `<run>/spec/summary.json`."""
     started = time.monotonic()
+    started_at = datetime.now(UTC)
     (run_dir / "spec").mkdir(parents=True, exist_ok=True)
     if not SPEC_PATH.is_file():
-        checks = [{"name": "spec file", "verdict": "error", "detail": f"{SPEC_PATH} is missing"}]
+        checks = [SpecCheck(name="spec file", verdict="error", detail=f"{SPEC_PATH} is missing")]
     else:
         checks = [_spec_is_valid(), _spec_is_lint_clean(run_dir, config.lint_timeout_s)]
-    verdict = worst_verdict(
-        ["incomplete" if c["verdict"] == "skipped" else c["verdict"] for c in checks]
+    verdict = worst_verdict(["incomplete" if c.verdict == "skipped" else c.verdict for c in checks])
+    write_junit(
+        run_dir / "spec" / "junit.xml",
+        "octoqa spec",
+        [Case("spec", c.name, c.verdict, c.detail) for c in checks],
     )
-    summary = {
-        "stage": "spec",
-        "verdict": verdict,
-        "spec_version": spec_version_or_none(),
-        "checks": checks,
-        "artifacts": {"lint": "spec/lint.txt"} if (run_dir / "spec" / "lint.txt").exists() else {},
-    }
-    _write_json(run_dir / "spec" / "summary.json", summary)
-    reason = "; ".join(f"{c['name']}: {c['detail']}" for c in checks if c["verdict"] != "pass")
+    artifacts = {"junit": "spec/junit.xml"}
+    if (run_dir / "spec" / "lint.txt").exists():
+        artifacts["lint"] = "spec/lint.txt"
+    summary = SpecSummary(
+        verdict=verdict,
+        started=utc_started(started_at),
+        spec_version=spec_version_or_none(),
+        checks=checks,
+        artifacts=artifacts,
+    )
+    write_summary(run_dir / "spec" / "summary.json", summary)
+    reason = "; ".join(f"{c.name}: {c.detail}" for c in checks if c.verdict != "pass")
     return StageResult(
         name="spec",
         verdict=verdict,
@@ -131,7 +139,3 @@ def spec_version_or_none() -> str | None:
         return spec_version()
     except (OSError, KeyError, TypeError, ValueError):
         return None
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

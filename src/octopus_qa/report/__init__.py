@@ -8,11 +8,11 @@ folder, so a report can be rebuilt (or tested) from the stages' summaries alone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..summaries import to_builtins, write_summary
 from .markdown import render_markdown
 from .page import render_html
 from .redact import leaks, redact_tree
@@ -47,11 +47,10 @@ def write_report(
     """
     secrets = tuple(secrets)
     redact_tree(run_dir, secrets)
-    summary = build_run_summary(run_dir, run)
+    typed = build_run_summary(run_dir, run)
+    summary = to_builtins(typed)
     trend = build_trend(run_dir, summary, trend_runs)
-    (run_dir / "summary.json").write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_summary(run_dir / "summary.json", typed)
     (run_dir / "summary.md").write_text(render_markdown(summary), encoding="utf-8")
     (run_dir / "index.html").write_text(render_html(summary, trend), encoding="utf-8")
     redact_tree(run_dir, secrets)

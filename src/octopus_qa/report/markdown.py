@@ -17,6 +17,7 @@ VERDICT_EMOJI: Mapping[str, str] = {
     "incomplete": "◐",
     "skipped": "⏭️",
     "fail": "❌",
+    "deviation": "🔶",
     "error": "⚠️",
     "not run": "⏭️",
 }
@@ -43,6 +44,24 @@ def verdict_label(verdict: str) -> str:
     return (
         f"{VERDICT_EMOJI.get(verdict, '❔')} {VERDICT_WORDS.get(verdict, ('', verdict.upper()))[1]}"
     )
+
+
+def _deviation_lines(deviations: Mapping[str, Any] | None) -> list[str]:
+    """Known deviations that need a hand: expired ones (failing again) and stale ones."""
+    entries = (deviations or {}).get("entries") or []
+    lines = []
+    for state, words in (
+        ("expired", "expired (failing again)"),
+        ("stale", "stale (matched nothing)"),
+    ):
+        named = [e for e in entries if e.get("state") == state]
+        if named:
+            lines.append(
+                f"**Known deviations {words}:** "
+                + ", ".join(f"`{cell(e.get('rule'))}` ({cell(e.get('expires'))})" for e in named)
+                + ".  "
+            )
+    return lines
 
 
 def render_markdown(summary: Mapping[str, Any], report_path: str = "index.html") -> str:
@@ -72,7 +91,9 @@ def render_markdown(summary: Mapping[str, Any], report_path: str = "index.html")
     lines += [
         "",
         f"**Rules:** {rules['pass']} pass · {rules['fail']} fail · {rules['skip']} skip · "
-        f"{rules['untested']} untested (of {len(summary['rules'])}).  ",
+        f"{rules['untested']} untested"
+        + (f" · {rules['deviation']} known deviation" if rules.get("deviation") else "")
+        + f" (of {len(summary['rules'])}).  ",
         f"**Load gates:** {gates['passed']}/{gates['total']} met.  ",
         f"**Coverage:** {coverage['seen']}/{coverage['declared']} declared responses exercised"
         + (f" ({coverage['percent']} %).  " if coverage["percent"] is not None else ".  "),
@@ -80,6 +101,7 @@ def render_markdown(summary: Mapping[str, Any], report_path: str = "index.html")
     skipped = [r for r in summary["rules"] if r["status"] == "skip"]
     if skipped:
         lines.append("**Skipped:** " + ", ".join(f"`{cell(r['id'])}`" for r in skipped) + ".  ")
+    lines += _deviation_lines(summary.get("deviations"))
     failed = [r for r in summary["rules"] if r["status"] == "fail"]
     if failed:
         lines += ["", "### Failed rules", "", "| Rule | Basis | What broke |", "|---|---|---|"]

@@ -23,6 +23,7 @@ VERDICT_WORDS: Mapping[str, tuple[str, str]] = {
     "incomplete": ("◐", "INCOMPLETE"),
     "skipped": ("–", "SKIPPED"),
     "fail": ("✘", "FAIL"),
+    "deviation": ("≈", "KNOWN DEVIATION"),
     "error": ("⚠", "ERROR"),
     "not run": ("–", "NOT RUN"),
 }

@@ -1,39 +1,51 @@
 """The facts of one run, gathered from what each stage wrote, as one JSON-ready dict.
 
-The stages write their own `summary.json` (formats in the team briefing); this module reads them
-back and joins them with the rule catalogue, so that the HTML page, `summary.md` and the trend of
-later runs all read the same facts. A stage that wrote nothing leaves its part empty and its rules
-"untested": nothing here turns a missing result into a pass.
+The stages write their own `summary.json` (typed in `octopus_qa.summaries`); this module reads
+them back and joins them with the rule catalogue, so that the HTML page, `summary.md` and the
+trend of later runs all read the same facts. A stage that wrote nothing (or nothing this octoqa
+can read) leaves its part empty and its rules "untested": nothing here turns a missing result
+into a pass.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..rules import RULES
+from ..summaries import (
+    ContractSummary,
+    LoadSummary,
+    RunSummary,
+    SpecSummary,
+    StageEntry,
+    StageSummary,
+    SummaryUnreadable,
+    read_stage,
+)
 
 #: Stage verdicts, worst last: a run is as bad as its worst stage. "incomplete" is a stage that
 #: held in everything it could check but skipped a check it could not run here (the OpenAPI
 #: linter without node): not a failure, and never reported as a pass.
 VERDICTS = ("pass", "incomplete", "fail", "not run", "error")
-RULE_STATUSES = ("pass", "fail", "skip", "untested")
+#: "deviation": the rule failed only where deviations.toml says it is known to (its own verdict).
+RULE_STATUSES = ("pass", "fail", "deviation", "skip", "untested")
 #: What each verdict means for `octoqa run`'s exit code (0 all holds, 1 failed, 2 could not run).
 EXIT_CODES: Mapping[str, int] = {"pass": 0, "incomplete": 0, "fail": 1, "not run": 2, "error": 2}
 HEADLINE_LENGTH = 300
 
 
-def read_stage_summary(run_dir: Path, stage: str) -> dict[str, Any] | None:
-    """`<run>/<stage>/summary.json` as a dict, or None when it is missing or not a JSON object."""
-    path = run_dir / stage / "summary.json"
+def read_stage_summary(run_dir: Path, stage: str) -> StageSummary | None:
+    """`<run>/<stage>/summary.json`, typed; None when it is missing or not a summary of this
+    schema_version (nothing half-read: its part of the report stays empty, its rules untested)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_stage(run_dir / stage / "summary.json", stage)
+    except SummaryUnreadable:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def worst_verdict(verdicts: Sequence[str]) -> str:
@@ -64,20 +76,18 @@ def failure_headline(message: str, rule_id: str) -> str:
     return (lines[-1] if lines else "")[:HEADLINE_LENGTH]
 
 
-def rules_table(
-    contract: Mapping[str, Any] | None, load: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
+def rules_table(contract: ContractSummary | None, load: LoadSummary | None) -> list[dict[str, Any]]:
     """Every rule of the catalogue with what the contract suite and the load run found about it.
 
     A rule the contract suite did not report is "untested"; a rule broken under load fails even
     when the contract suite passed it, because the load run saw a response that breaks it.
     """
-    contract_rules = (contract or {}).get("rules") or {}
-    violations = (load or {}).get("rule_violations") or {}
+    contract_rules = contract.rules if contract else {}
+    violations = load.rule_violations if load else {}
     table = []
     for rule in RULES.values():
-        found = contract_rules.get(rule.id) or {}
-        status = found.get("status") if found.get("status") in RULE_STATUSES else "untested"
+        found = contract_rules.get(rule.id)
+        status = found.status if found and found.status in RULE_STATUSES else "untested"
         under_load = int(violations.get(rule.id) or 0)
         if under_load:
             status = "fail"
@@ -91,9 +101,13 @@ def rules_table(
                 "assumption": list(rule.assumption),
                 "status": status,
                 "tests": [
-                    {**test, "headline": failure_headline(str(test.get("message") or ""), rule.id)}
-                    for test in found.get("tests") or []
-                    if isinstance(test, Mapping)
+                    {
+                        "nodeid": test.nodeid,
+                        "outcome": test.outcome,
+                        "message": test.message,
+                        "headline": failure_headline(test.message, rule.id),
+                    }
+                    for test in (found.tests if found else [])
                 ],
                 "load_violations": under_load,
             }
@@ -109,17 +123,17 @@ def count_statuses(rules: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def coverage_table(contract: Mapping[str, Any] | None) -> dict[str, Any]:
+def coverage_table(contract: ContractSummary | None) -> dict[str, Any]:
     """Operations × status codes: which declared statuses the contract suite saw come back."""
     operations: list[dict[str, Any]] = []
     declared_pairs = seen_pairs = 0
-    for entry in ((contract or {}).get("coverage") or {}).get("operations") or []:
-        declared = sorted({str(s) for s in entry.get("declared") or []})
-        seen = sorted({str(s) for s in entry.get("seen") or []})
+    for entry in contract.coverage.operations if contract else []:
+        declared = sorted({str(s) for s in entry.declared})
+        seen = sorted({str(s) for s in entry.seen})
         operations.append(
             {
-                "method": str(entry.get("method", "")).upper(),
-                "path": str(entry.get("path", "")),
+                "method": entry.method.upper(),
+                "path": entry.path,
                 "declared": declared,
                 "seen": seen,
                 "missing": [s for s in declared if s not in seen],
@@ -138,17 +152,17 @@ def coverage_table(contract: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def artifacts_list(
-    run_dir: Path, summaries: Mapping[str, Mapping[str, Any] | None]
+    run_dir: Path, summaries: Mapping[str, Mapping[str, str] | None]
 ) -> list[dict[str, Any]]:
     """Every artifact a stage named, as a path relative to the run folder, and whether it exists.
 
-    A `csv_prefix` (Locust) names several files: each CSV file written under it is listed.
+    `summaries` maps each stage to the artifacts its summary names (label → relative path). A
+    `csv_prefix` (Locust) names several files: each CSV file written under it is listed.
     """
     found: list[dict[str, Any]] = []
-    for stage, summary in summaries.items():
-        named = (summary or {}).get("artifacts")
+    for stage, named in summaries.items():
         if not isinstance(named, Mapping):
-            continue  # none, or not in the briefing's format: nothing to link
+            continue  # none, or not in the summary's format: nothing to link
         for label, relative in named.items():
             relative = str(relative)
             if label.endswith("_prefix"):
@@ -173,57 +187,64 @@ def _artifact(run_dir: Path, stage: str, label: str, path: Path) -> dict[str, An
     }
 
 
-def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> dict[str, Any]:
+def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> RunSummary:
     """The run's summary: `run` (the pipeline's facts: id, target, stages...) joined with the
     stages' own summaries read from `run_dir`."""
     spec = read_stage_summary(run_dir, "spec")
     contract = read_stage_summary(run_dir, "contract")
     load = read_stage_summary(run_dir, "load")
+    spec = spec if isinstance(spec, SpecSummary) else None
+    contract = contract if isinstance(contract, ContractSummary) else None
+    load = load if isinstance(load, LoadSummary) else None
     rules = rules_table(contract, load)
-    stages = [dict(stage) for stage in run.get("stages", [])]
-    verdict = worst_verdict([stage["verdict"] for stage in stages])
-    gates = list((load or {}).get("gates") or [])
-    return {
-        "stage": "run",
-        "run_id": run.get("run_id", run_dir.name),
-        "verdict": verdict,
-        "exit_code": EXIT_CODES[verdict],
-        "reason": next(
-            (f"{s['name']}: {s.get('reason')}" for s in stages if s["verdict"] == verdict), None
-        )
+    stages = [msgspec.convert(dict(stage), StageEntry) for stage in run.get("stages", [])]
+    verdict = worst_verdict([stage.verdict for stage in stages])
+    gates = load.gates if load else []
+    return RunSummary(
+        run_id=str(run.get("run_id", run_dir.name)),
+        verdict=verdict,
+        exit_code=EXIT_CODES[verdict],
+        reason=next((f"{s.name}: {s.reason}" for s in stages if s.verdict == verdict), None)
         if verdict != "pass"
         else None,
-        "target": run.get("target"),
-        "embedded": bool(run.get("embedded")),
-        "profile": run.get("profile"),
-        "seed": run.get("seed"),
-        "spec_version": run.get("spec_version"),
-        "started": run.get("started"),
-        "duration_s": run.get("duration_s"),
-        "stages": stages,
-        "spec_checks": list((spec or {}).get("checks") or []),
-        "rules": rules,
-        "totals": {
+        target=run.get("target"),
+        embedded=bool(run.get("embedded")),
+        profile=run.get("profile"),
+        seed=run.get("seed"),
+        spec_version=run.get("spec_version"),
+        started=run.get("started"),
+        duration_s=run.get("duration_s"),
+        stages=stages,
+        spec_checks=spec.checks if spec else [],
+        rules=rules,
+        totals={
             "rules": count_statuses(rules),
-            "contract": dict((contract or {}).get("totals") or {}),
+            "contract": dict(contract.totals) if contract else {},
             "gates": {
-                "passed": sum(1 for g in gates if g.get("verdict") == "pass"),
+                "passed": sum(1 for g in gates if g.verdict == "pass"),
                 "total": len(gates),
             },
         },
-        "gates": gates,
-        "coverage": coverage_table(contract),
-        "endpoints": dict((load or {}).get("endpoints") or {}),
-        "history": list((load or {}).get("history") or []),
-        "load_notes": {
-            "rate_limited": (load or {}).get("rate_limited"),
-            "cpu_warning": bool((load or {}).get("cpu_warning")),
-            "generator_problems": list(((load or {}).get("generator") or {}).get("problems") or []),
-            "aborted": (load or {}).get("aborted"),
-            "latency_clock": (load or {}).get("latency_clock"),
-            "schedule": (load or {}).get("schedule"),
+        gates=gates,
+        deviations=contract.deviations if contract else None,
+        coverage=coverage_table(contract),
+        endpoints=load.endpoints if load else {},
+        history=load.history if load else [],
+        load_notes={
+            "rate_limited": load.rate_limited if load else None,
+            "cpu_warning": bool(load and load.cpu_warning),
+            "generator_problems": list((load.generator.get("problems") or []) if load else []),
+            "aborted": load.aborted if load else None,
+            "latency_clock": load.latency_clock if load else None,
+            "schedule": load.schedule if load else None,
         },
-        "artifacts": artifacts_list(
-            run_dir, {"spec": spec, "contract": contract, "load": load, "run": run}
+        artifacts=artifacts_list(
+            run_dir,
+            {
+                "spec": spec.artifacts if spec else None,
+                "contract": contract.artifacts if contract else None,
+                "load": load.artifacts if load else None,
+                "run": run.get("artifacts"),
+            },
         ),
-    }
+    )
