@@ -11,7 +11,7 @@ precomputed flag at most, so it costs nothing measurable.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +26,7 @@ from .. import spec
 from ..credentials import Credentials
 from .auth import IssuedTokens, TokenAuthority, bearer_token
 from .catalog import Catalog, Product, build_catalog
+from .chaos import Chaos, ChaosMiddleware, kill_this_process
 from .faults import FAULTS, unknown_faults
 from .middleware import (
     DEFERRED_401,
@@ -82,8 +83,14 @@ def create_app(
     latency_ms: float = 0,
     error_rate: float = 0.0,
     credentials: Credentials | None = None,
+    chaos: Chaos | None = None,
+    on_die: Callable[[], None] = kill_this_process,
 ) -> Starlette:
-    """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError."""
+    """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError.
+
+    `chaos` (chaos.py) makes it misbehave after a while; `on_die` is what `die-after` does
+    (kill this process: only right where the sandbox has a process of its own).
+    """
     fault_set = frozenset(faults)
     if unknown := unknown_faults(sorted(fault_set)):
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(FAULTS)}")
@@ -102,6 +109,11 @@ def create_app(
     app = Starlette(
         routes=endpoints.routes(),
         middleware=[
+            *(
+                [Middleware(ChaosMiddleware, chaos=chaos, seed=seed, die=on_die)]
+                if chaos is not None and chaos.active
+                else []
+            ),
             Middleware(
                 RequestContextMiddleware,
                 faults=fault_set,
