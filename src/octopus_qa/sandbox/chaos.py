@@ -40,6 +40,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import jwt
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -137,7 +138,7 @@ class Chaos:
         return chaos
 
     @staticmethod
-    def _setting(key: str, value: str) -> dict[str, object]:
+    def _setting(key: str, value: str) -> dict[str, Any]:
         attribute = key.replace("-", "_")
         if key in TRIGGERED:
             return {attribute: Trigger.parse(value, key)}
