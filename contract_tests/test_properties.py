@@ -7,13 +7,14 @@ login of their own per example, since they spend the tokens they are given.
 
 from __future__ import annotations
 
-import time
+from functools import cache
 from typing import Any
 
 import pytest
 from schemathesis.core.failures import FailureGroup
 
 from octopus_qa.contract.ledger import BUILTIN_CHECK_RULES, OPERATION_INPUT_RULES
+from octopus_qa.contract.requests_session import SuiteSession
 from octopus_qa.contract.schema import load_schema
 from octopus_qa.rules import RETRY_LATER, RULES
 
@@ -35,9 +36,14 @@ class RunLogin:
         spent = SPENDS_TOKENS.get(case.operation.label)
         if spent is None:
             return suite.shared_login.access_token()
+        from octopus_qa.errors import TargetUnreachable
         from octopus_qa.session import login
 
-        tokens = login(suite.base_url, suite.credentials)
+        suite.watch.before_request()
+        try:
+            tokens = login(suite.base_url, suite.credentials, suite.profile.request_timeout_s)
+        except TargetUnreachable as exc:
+            raise suite.watch.lost("POST /auth/login", str(exc)) from None
         suite.secrets.add(*tokens.secrets())
         return tokens.refresh_token if spent == "refresh_token" else tokens.access_token
 
@@ -79,19 +85,11 @@ def _rules_broken(group: FailureGroup, operation: str) -> list[str]:
     return list(dict.fromkeys(broken))
 
 
-def _call_with_retry_later(case: Any, base_url: str, max_wait: float) -> Any:
-    """Send the case; a 429 is waited for (bounded) and retried, never judged (E4)."""
-    response = case.call(base_url=base_url)
-    for _ in range(3):
-        if response.status_code != RETRY_LATER:
-            return response
-        try:
-            wait = float((response.headers.get("retry-after") or ["1"])[0])
-        except ValueError:
-            wait = 1.0
-        time.sleep(max(0.0, min(wait, max_wait)))
-        response = case.call(base_url=base_url)
-    return response
+@cache
+def _session() -> SuiteSession:
+    """One session for the run: the 429 policy and the target watch, for cases and probes."""
+    suite = current_suite()
+    return SuiteSession(suite.retry_later, suite.watch, suite.profile.request_timeout_s)
 
 
 @pytest.mark.rule(*PROPERTY_RULES)
@@ -99,12 +97,13 @@ def _call_with_retry_later(case: Any, base_url: str, max_wait: float) -> Any:
 def test_operation_keeps_the_contract(case: Any) -> None:
     suite = current_suite()
     _reissue_stale_auth(case)
-    response = _call_with_retry_later(case, suite.base_url, suite.profile.retry_after_max_s)
+    transport = {"base_url": suite.base_url, "session": _session()}
+    response = case.call(**transport)  # 429s are retried (bounded) by the session, never judged
     suite.secrets.add_from_body(response.content)  # login/refresh bodies carry tokens
     if response.status_code == RETRY_LATER:
         pytest.skip("the target kept answering 429 (retry later, ASSUMPTIONS E4)")
     try:
-        case.validate_response(response, transport_kwargs={"base_url": suite.base_url})
+        case.validate_response(response, transport_kwargs=transport)
     except FailureGroup as group:
         broken = " ".join(f"[{rule}]" for rule in _rules_broken(group, case.operation.label))
         raise AssertionError(f"rules broken: {broken}\n{group.message}") from None

@@ -58,7 +58,7 @@ def rules_named_in(text: str) -> list[str]:
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | skipped | error
+    outcome: str  # passed | failed | skipped | error | not judged (the target went away)
     message: str = ""
     rules: tuple[str, ...] = ()
 
@@ -73,9 +73,11 @@ class RuleLedger:
             self.outcomes.append(outcome)
 
     def totals(self) -> dict[str, int]:
-        counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
+        counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "not_judged": 0}
         for outcome in self.outcomes:
-            key = "errors" if outcome.outcome == "error" else outcome.outcome
+            key = {"error": "errors", "not judged": "not_judged"}.get(
+                outcome.outcome, outcome.outcome
+            )
             counts[key] = counts.get(key, 0) + 1
         return counts
 
@@ -86,7 +88,14 @@ class RuleLedger:
         }
         rank = {"untested": 0, "skip": 1, "pass": 2, "fail": 3}
         # A test that errored could not judge its rule: that is no pass, so it counts as a fail.
-        status_of = {"passed": "pass", "failed": "fail", "skipped": "skip", "error": "fail"}
+        # A test the target walked out on judged nothing: its rules stay as the others left them.
+        status_of = {
+            "passed": "pass",
+            "failed": "fail",
+            "skipped": "skip",
+            "error": "fail",
+            "not judged": "untested",
+        }
         for outcome in self.outcomes:
             for rule_id in outcome.rules:
                 entry = report.setdefault(rule_id, {"status": "untested", "tests": []})

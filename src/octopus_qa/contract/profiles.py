@@ -28,6 +28,11 @@ class Profile:
     stateful_examples: int
     expiry_wait_s: float
     retry_after_max_s: float
+    #: Longest the suite waits for any one answer; past it the target counts as gone (watch.py).
+    request_timeout_s: float = 10.0
+    #: An answer slower than this is reported as slow (summary.json, terminal), never a failure:
+    #: the documents promise no latency.
+    slow_answer_s: float = 2.0
     schemathesis: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ..credentials import Credentials
+from ..retry_later import RetryLaterPolicy
 from ..spec import load_spec
 from ..target import resolve_target, target_url
 from .coverage import Coverage
 from .ledger import RuleLedger
 from .profiles import Profile, load_profile
 from .tokens import Secrets, SharedLogin
+from .watch import TargetWatch
 
 
 def new_seed() -> int:
@@ -38,6 +40,8 @@ class Suite:
     shared_login: SharedLogin
     coverage: Coverage
     ledger: RuleLedger = field(default_factory=RuleLedger)
+    #: Whether (and where) the target went away after the preflight.
+    watch: TargetWatch = field(default_factory=TargetWatch)
     #: Check only documented rules (ASSUMPTIONS.md readings are deselected or not judged).
     documented_only: bool = False
     #: Where schemathesis writes its own HTML report of the property tests (None: no report).
@@ -64,7 +68,10 @@ class Suite:
         stack = ExitStack()
         try:
             base_url = stack.enter_context(target_url(target_option))
-            shared_login = SharedLogin(base_url, credentials, secrets)
+            watch = TargetWatch(profile.slow_answer_s)
+            shared_login = SharedLogin(
+                base_url, credentials, secrets, watch, timeout=profile.request_timeout_s
+            )
             shared_login.start()
         except BaseException:
             stack.close()
@@ -78,11 +85,17 @@ class Suite:
             secrets=secrets,
             shared_login=shared_login,
             coverage=Coverage(load_spec()),
+            watch=watch,
             _stack=stack,
         )
 
     def close(self) -> None:
         self._stack.close()
+
+    @property
+    def retry_later(self) -> RetryLaterPolicy:
+        """The run's one 429 policy (retry_later.py), bounded by the profile."""
+        return RetryLaterPolicy(max_wait_s=self.profile.retry_after_max_s)
 
     def repro_hint(self) -> str:
         """How to reproduce a failure without any secret in the text."""
