@@ -251,7 +251,7 @@ def _repro_lines(item: pytest.Item) -> str:
     lines = ["", f"{_REPRO_MARKER}{current_suite().repro_hint()}"]
     if _CLIENT is not None and _CLIENT.recent and "test_properties" not in item.nodeid:
         lines.append("--- the test's last requests:")
-        lines.extend(curl_for(request) for request in _CLIENT.recent)
+        lines.extend(curl_for(request, _scrub) for request in _CLIENT.recent)
     return "\n".join(lines)
 
 

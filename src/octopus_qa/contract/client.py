@@ -168,8 +168,10 @@ class ApiClient:
         return exchange
 
 
-def curl_for(request: httpx.Request) -> str:
-    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value)."""
+def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
+    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value);
+    `scrub` runs over every header value and the body before they are shell-quoted (quoting
+    changes how a secret is spelt, so scrubbing the finished line could miss it)."""
     parts = ["curl", "-i", "-X", request.method, shlex.quote(str(request.url))]
     for name, value in request.headers.multi_items():
         lowered = name.lower()
@@ -181,8 +183,8 @@ def curl_for(request: httpx.Request) -> str:
             else:
                 parts += ["-H", shlex.quote("Authorization: <malformed, as the test sent it>")]
             continue
-        parts += ["-H", shlex.quote(f"{name}: {value}")]
+        parts += ["-H", shlex.quote(scrub(f"{name}: {value}"))]
     body = request.content
     if body:
-        parts += ["--data-binary", shlex.quote(body.decode("utf-8", "replace"))]
+        parts += ["--data-binary", shlex.quote(scrub(body.decode("utf-8", "replace")))]
     return " ".join(parts)

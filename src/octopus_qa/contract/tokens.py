@@ -7,17 +7,15 @@ Tests that need tokens of their own (logout, refresh reuse) log in separately th
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any
 
 from ..credentials import Credentials
 from ..errors import LoginFailed, TargetUnreachable
+from ..report.redact import redact_text
 from ..session import LOGIN_PATH, Tokens, login
 from .watch import TargetWatch
 
-#: Any JWT (three base64url segments, header and payload JSON): a token whoever issued it.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
@@ -46,14 +44,11 @@ class Secrets:
             self.add(*(str(parsed[key]) for key in TOKEN_FIELDS if parsed.get(key)))
 
     def scrub(self, text: str) -> str:
-        """`text` with every secret replaced by a placeholder (longest first, so none leaks);
-        any JWT left (one issued where the suite did not look) is replaced too."""
+        """`text` with every secret, in every form it takes once written (JSON, HTML, URL,
+        Python repr), and any JWT left, replaced: the run's one scrubber, report/redact.py."""
         with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for value in values:
-            if value in text:
-                text = text.replace(value, "$OCTOPUS_SECRET")
-        return _JWT.sub("$OCTOPUS_TOKEN", text)
+            values = tuple(self._values)
+        return redact_text(text, values)
 
 
 class SharedLogin:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx
+
 from ..credentials import Credentials
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
@@ -137,20 +139,51 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         clock = time.monotonic()
         problem = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
         duration_s = time.monotonic() - clock
-    measurements = read_measurements(load_dir / CSV_NAME)
+        measurements = read_measurements(load_dir / CSV_NAME)
+        lost = target_lost(url, measurements)
     facts = read_facts(load_dir / "facts.json")
     gates = slo_gates(plan.levels, measurements.endpoints, measurements.rule_violations)
     if plan.baseline is not None:
         gates += baseline_gates(plan.levels.baseline, measurements.endpoints, plan.baseline)
-    verdict = "error" if problem else ("fail" if failed(gates) else "pass")
+    verdict = "error" if problem else ("fail" if failed(gates) or lost else "pass")
     summary = build_summary(
         options, plan, url, started, duration_s, gates, measurements, facts, verdict
     )
+    summary["target_lost"] = lost
     summary_path = write_summary(load_dir, summary)
+    if lost is not None:
+        print(lost["message"], file=out)
     report(out, gates, measurements, facts, verdict, summary_path)
     if problem:
         raise LoadRunFailed(f"{problem} (see {load_dir / 'locust.log'})")
     return 1 if verdict == "fail" else 0
+
+
+#: After a run with unanswered requests, how long the target gets to show it is still there.
+PROBE_TIMEOUT_S = 5.0
+
+
+def target_lost(url: str, measurements: Measurements) -> dict[str, Any] | None:
+    """Whether the target went away during the run: requests got no HTTP response, and it does
+    not answer now either. What was measured before stays in the summary; the gates judge it
+    (its error rate fails them, exit 1) and this says why, and from when."""
+    if not measurements.no_answer:
+        return None
+    try:
+        httpx.get(url + "/", timeout=PROBE_TIMEOUT_S)
+        return None  # it answers: those were failed requests of a live target, and gated as such
+    except httpx.TransportError:
+        pass
+    first = next((row["t"] for row in measurements.history if row["failures_per_s"] > 0), None)
+    when = f"about {first} s into the run" if first is not None else "during the run"
+    return {
+        "no_answer_requests": measurements.no_answer,
+        "first_failures_at_s": first,
+        "message": (
+            f"the target went away {when}: {measurements.no_answer} requests got no HTTP "
+            "response and it does not answer now; what was measured before that is kept"
+        ),
+    }
 
 
 def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:
