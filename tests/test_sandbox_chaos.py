@@ -125,10 +125,10 @@ def test_rate_limit_answers_429_with_retry_after_in_both_forms(form: str) -> Non
 def test_revoke_refuses_old_tokens_once_and_new_logins_work() -> None:
     with _sandbox("revoke-after=2") as url:
         old = login(url, ACCOUNT)  # 1
+        time.sleep(1.05)  # iat has whole seconds: the old token is from an earlier one
         with _client(url, old.access_token) as client:
             assert client.get(LIST).status_code == 200  # 2
             assert client.get(LIST).status_code == 401  # 3: revoked
-        time.sleep(1.05)  # iat has whole seconds
         new = login(url, ACCOUNT)
         with _client(url, new.access_token) as client:
             assert client.get(LIST).status_code == 200

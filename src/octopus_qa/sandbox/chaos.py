@@ -203,8 +203,10 @@ class ChaosMiddleware:
         self._clock = clock
         self._started = clock()
         self._served = 0
-        #: Tokens issued (`iat`) before this epoch second are refused (revoke-after).
-        self._revoked_before: float | None = None
+        #: Tokens issued (`iat`, whole seconds) before this epoch second are refused
+        #: (revoke-after); ones from the revocation's own second survive, so a client that logs
+        #: in again right away is not refused.
+        self._revoked_before: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._chaos.active:
@@ -232,7 +234,7 @@ class ChaosMiddleware:
             await _send_whole(send, 502, b"text/html", GATEWAY_PAGE)
             return
         if on(chaos.revoke_after) and self._revoked_before is None:
-            self._revoked_before = time.time()
+            self._revoked_before = int(time.time())
         if self._token_refused(scope, on(chaos.refuse_tokens_after)):
             await send_error(send, 401, "Invalid or expired access token")
             return
@@ -261,8 +263,7 @@ class ChaosMiddleware:
             issued = float(jwt.decode(token, options={"verify_signature": False})["iat"])
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             return False
-        # iat is whole seconds: a token from the revocation's own second counts as revoked.
-        return issued <= self._revoked_before
+        return issued < self._revoked_before
 
     async def _too_many_requests(self, send: Send) -> None:
         wait = self._chaos.retry_after_s
