@@ -4,7 +4,8 @@ A target that goes away, hangs or refuses fresh tokens leaves the run unable to 
 one line saying what happened, when and at which operation, and no rule marked failed for it.
 Trouble that is a real answer (HTML 502 pages, cut JSON) is a named contract failure, exit 1.
 Rate limiting and an admin's revocation are ridden out: exit 0. Every run is bounded in time
-(the subprocess timeout) well under what a hang would take.
+(the subprocess timeout) well under what a hang would take. The runs that take minutes (rate
+limiting waits out its Retry-Afters, slow answers are slow) are `soak`: tox -e soak.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ def test_target_refusing_fresh_tokens_stops_with_exit_2(tmp_path: Path) -> None:
     _assert_not_judged(_contract(tmp_path, "refuse-tokens-after=60"), "refused a freshly issued")
 
 
+@pytest.mark.soak
 def test_tokens_revoked_mid_run_mean_one_new_login_and_the_run_goes_on(tmp_path: Path) -> None:
     result = _contract(tmp_path, "revoke-after=60")
     assert result.exit_code == 0, stderr_lines(result)[-5:]
 
 
+@pytest.mark.soak
 @pytest.mark.parametrize("retry_after", ["1", "date:1"])
 def test_rate_limiting_is_waited_out_never_failed(tmp_path: Path, retry_after: str) -> None:
     result = _contract(tmp_path, "rate-limit=0.05", f"retry-after={retry_after}")
@@ -83,6 +86,7 @@ def test_broken_answers_mid_run_are_named_contract_failures(tmp_path: Path, chao
     assert failed and result.summary["judged"] is True
 
 
+@pytest.mark.soak
 def test_slow_answers_are_reported_not_failed(tmp_path: Path) -> None:
     result = _contract(
         tmp_path, "slow-ms=2200", "slow-after=5", selection=["-k", "test_pagination"]

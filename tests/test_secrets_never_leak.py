@@ -85,7 +85,7 @@ def _run_everything(root: Path, account: dict[str, str]) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @settings(
     max_examples=3,
     deadline=None,
