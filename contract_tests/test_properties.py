@@ -11,11 +11,13 @@ from functools import cache
 from typing import Any
 
 import pytest
+import requests
 from schemathesis.core.failures import FailureGroup
 
 from octopus_qa.contract.ledger import BUILTIN_CHECK_RULES, OPERATION_INPUT_RULES
 from octopus_qa.contract.requests_session import SuiteSession
 from octopus_qa.contract.schema import load_schema
+from octopus_qa.contract.watch import transport_reason
 from octopus_qa.rules import RETRY_LATER, RULES
 
 from .checks import CHECKED_RULES
@@ -124,18 +126,23 @@ def _validate(case: Any, response: Any, transport: dict[str, Any]) -> FailureGro
     """The checks' failures, with probes that met a 429 retried by the run's one policy and, if
     the target kept answering 429, left out (not judged) rather than failed."""
 
+    suite = current_suite()
+
     def attempt() -> FailureGroup | None:
         try:
             case.validate_response(response, transport_kwargs=transport)
         except FailureGroup as group:
             return group
+        except requests.RequestException as exc:  # a check's probe found the target gone
+            reason = transport_reason(exc, suite.profile.request_timeout_s)
+            raise suite.watch.lost(f"{case.operation.label} (a check's probe)", reason) from None
         return None
 
     def status_of(group: FailureGroup | None) -> int:
         limited = group is not None and any(map(_probe_was_rate_limited, group.exceptions))
         return RETRY_LATER if limited else 200
 
-    group = current_suite().retry_later.call(attempt, status_of, lambda _: None)
+    group = suite.retry_later.call(attempt, status_of, lambda _: None)
     if group is None:
         return None
     judged = [failure for failure in group.exceptions if not _probe_was_rate_limited(failure)]
