@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from octopus_qa.contract.breaches import breaches_of
-from octopus_qa.contract.client import ApiClient, curl_for
+from octopus_qa.contract.client import ApiClient, RetryLater, curl_for
 from octopus_qa.contract.ledger import TestOutcome, rules_named_in
 from octopus_qa.contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
 from octopus_qa.contract.suite import Suite
@@ -243,7 +243,8 @@ def api(suite: Suite) -> ApiClient:
             suite.shared_login,
             suite.coverage,
             suite.secrets,
-            retry_after_max_s=suite.profile.retry_after_max_s,
+            retry_later=suite.retry_later,
+            timeout_s=suite.profile.request_timeout_s,
         )
     return _CLIENT
 
@@ -265,11 +266,14 @@ def _scrub(value: Any) -> Any:
     return _SUITE.secrets.scrub(text)
 
 
+_REPRO_MARKER = "--- octoqa: "
+
+
 def _repro_lines(item: pytest.Item) -> str:
-    lines = ["", f"--- octoqa: {current_suite().repro_hint()}"]
+    lines = ["", f"{_REPRO_MARKER}{current_suite().repro_hint()}"]
     if _CLIENT is not None and _CLIENT.recent and "test_properties" not in item.nodeid:
         lines.append("--- the test's last requests:")
-        lines.extend(curl_for(request) for request in _CLIENT.recent)
+        lines.extend(curl_for(request, _scrub) for request in _CLIENT.recent)
     return "\n".join(lines)
 
 
@@ -297,6 +301,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     if _SUITE is None:
         return report
+    if report.failed and _SUITE.watch.loss is not None:
+        return _not_judged(item, report, _SUITE.watch.loss.describe())
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(RetryLater):
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(item.path),
+            item.location[1] or 0,
+            f"not judged: {call.excinfo.value}",
+        )
     # Read the crash line before the long report is scrubbed into plain text and loses it.
     message = _scrub(_message_of(report))
     named = rules_named_in(str(report.longrepr)) if report.failed else []
@@ -339,11 +352,52 @@ def _judge_deviation(report: pytest.TestReport, call: pytest.CallInfo[None]) -> 
     return judgement
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Expired and stale deviations, where a reader of the console looks last."""
-    if _SUITE is None or _SUITE.deviations is None:
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(
+    node: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+) -> None:
+    """Schemathesis's own hook rewrites a failure's long report after makereport (to trim
+    hypothesis's notes), which would undo the scrubbing and the repro lines: redo both last."""
+    if _SUITE is None or not isinstance(node, pytest.Item):
         return
-    notices = _SUITE.deviations.notices()
+    if _SUITE.watch.loss is not None:
+        why = f"not judged: {_SUITE.watch.loss.describe()}"
+        report.longrepr = (str(node.path), node.location[1] or 0, why)
+    elif report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        if _REPRO_MARKER not in text:
+            text += _repro_lines(node)
+        report.longrepr = _scrub(text)
+
+
+def _not_judged(item: pytest.Item, report: pytest.TestReport, why: str) -> pytest.TestReport:
+    """The target went away during this test: it judged nothing, and the run stops here."""
+    item.session.shouldstop = why
+    if report.when == "call" or report.when == "setup":
+        assert _SUITE is not None
+        _SUITE.ledger.record(TestOutcome(item.nodeid, "not judged", why, rules_of(item)))
+    # Shown as skipped (pytest has no "not judged"), so nobody reads it as a broken rule.
+    report.outcome = "skipped"
+    report.longrepr = (str(item.path), item.location[1] or 0, f"not judged: {why}")
+    report.sections = []
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly why a run stopped, which answers were slow, and which known deviations
+    expired or went stale: where a reader of the console looks last."""
+    if _SUITE is None:
+        return
+    loss = _SUITE.watch.loss
+    if loss is not None:
+        terminalreporter.write_sep("!", "octoqa: not judged", red=True)
+        terminalreporter.write_line(loss.describe())
+    slow = _SUITE.watch.slow_report()
+    if slow["count"]:
+        terminalreporter.write_sep("-", f"octoqa: answers slower than {slow['limit_s']:g} s")
+        for answer in slow["slowest"]:  # type: ignore[attr-defined]
+            terminalreporter.write_line(f"{answer['seconds']:8.3f} s  {answer['operation']}")
+    notices = _SUITE.deviations.notices() if _SUITE.deviations is not None else []
     if notices:
         terminalreporter.section("octoqa: known deviations")
         for line in notices:
@@ -376,6 +430,9 @@ def _scrub_schemathesis_report(suite: Suite) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _SUITE is not None:
         _scrub_schemathesis_report(_SUITE)
+        if _SUITE.watch.loss is not None:
+            # Could not judge: exit 2, never "tests failed" (pytest's 2 is "interrupted").
+            session.exitstatus = exitstatus = pytest.ExitCode.INTERRUPTED
     path = session.config.getoption("summary_json")
     if not path or _SUITE is None:
         return

@@ -24,6 +24,7 @@ from locust.contrib.fasthttp import FastHttpSession
 
 from octopus_qa.ksuids import new_ksuid
 from octopus_qa.loadtest.endpoints import Endpoint, rate_limited_name
+from octopus_qa.retry_later import RetryLaterPolicy
 from octopus_qa.rules import (
     RETRY_LATER,
     Exchange,
@@ -31,10 +32,9 @@ from octopus_qa.rules import (
     cheap_response_checks,
 )
 
-#: A Retry-After longer than this is capped: the run's own time limit bounds every wait.
-MAX_RETRY_AFTER_S = 30.0
-#: Without a usable Retry-After, back off this long.
-DEFAULT_RETRY_AFTER_S = 1.0
+#: The suite's one 429 policy (octopus_qa/retry_later.py): a user sleeps what Retry-After asks
+#: (seconds or HTTP-date), at most 30 s; the run's own time limit bounds the rest.
+RETRY_POLICY = RetryLaterPolicy(max_wait_s=30.0)
 
 #: Share of requests that carry a client trace id: those check the echo (H2), the others the
 #: server's own KSUID (H3). Both branches are judged, and a KSUID is not drawn for every request.
@@ -97,7 +97,7 @@ def send(
         if status == RETRY_LATER:
             response.request_meta["name"] = rate_limited_name(endpoint)
             response.success()
-            retry_after = _retry_after_s(exchange.headers.get("retry-after"))
+            retry_after = RETRY_POLICY.wait_for(exchange.headers.get("retry-after"))
         else:
             ok = _judge(response, exchange, expect, judge)
     if retry_after is not None:
@@ -120,12 +120,3 @@ def _judge(response: Any, exchange: Exchange, expect: int, judge: Judge | None) 
         return False
     response.success()
     return True
-
-
-def _retry_after_s(value: str | None) -> float:
-    """Seconds to wait from a Retry-After header (delta-seconds; a date falls back to 1 s)."""
-    try:
-        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER_S
-    except ValueError:
-        seconds = DEFAULT_RETRY_AFTER_S
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)

@@ -31,5 +31,6 @@ class Credentials:
         return {"username": self.username, "password": self.password}
 
     def secrets(self) -> tuple[str, ...]:
-        """The strings that must never appear in output or reports."""
-        return (self.password,)
+        """The strings that must never appear in output or reports: the password, and the
+        username too (an account name is half a credential, and reports travel)."""
+        return (self.password, self.username)

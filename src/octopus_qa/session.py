@@ -15,6 +15,7 @@ import jwt
 
 from .credentials import Credentials
 from .errors import LoginFailed, TargetMisbehaving, TargetUnreachable
+from .retry_later import RetryLaterPolicy
 
 LOGIN_PATH = "/auth/login"
 REFRESH_PATH = "/auth/refresh"
@@ -22,6 +23,7 @@ LOGOUT_PATH = "/auth/logout"
 #: Renew a token this many seconds before its `exp`, so no request races the expiry (or a third
 #: of its lifetime when it lives shorter: a 3 s token is renewed every 2 s, not on every request).
 RENEW_MARGIN = 5.0
+DEFAULT_RETRY_LATER = RetryLaterPolicy()
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,29 @@ def token_expiry(access_token: str) -> float:
     return float(claims["exp"])
 
 
-def login(base_url: str, credentials: Credentials, timeout: float = 10.0) -> Tokens:
-    """Log in once; every way this can go wrong becomes one OctoqaError with a clear line."""
+def login(
+    base_url: str,
+    credentials: Credentials,
+    timeout: float = 10.0,
+    retry_later: RetryLaterPolicy = DEFAULT_RETRY_LATER,
+) -> Tokens:
+    """Log in once; every way this can go wrong becomes one OctoqaError with a clear line.
+    A 429 is waited for and retried by the one policy (retry_later.py)."""
     url = base_url + LOGIN_PATH
     try:
-        response = httpx.post(url, json=credentials.as_login_body(), timeout=timeout)
+        response = retry_later.call(
+            lambda: httpx.post(url, json=credentials.as_login_body(), timeout=timeout),
+            lambda r: r.status_code,
+            lambda r: r.headers.get("retry-after"),
+        )
     except httpx.TimeoutException:
         raise TargetUnreachable(f"{base_url} did not answer within {timeout:g} s") from None
     except httpx.TransportError as exc:
         raise TargetUnreachable(f"cannot reach {base_url}: {type(exc).__name__}") from None
     if response.status_code == 401:
         raise LoginFailed(
-            f"{base_url} refused the credentials of {credentials.username!r} "
+            # Neither half of the account is printed: output and reports travel.
+            f"{base_url} refused the configured credentials "
             "(set OCTOPUS_USERNAME / OCTOPUS_PASSWORD)"
         )
     try:

@@ -102,6 +102,12 @@ class ContractSummary(_StageSummary, kw_only=True):
     rules: dict[str, RuleResult] = msgspec.field(default_factory=dict)
     coverage: ContractCoverage = msgspec.field(default_factory=ContractCoverage)
     deviations: DeviationsReport | None = None
+    #: False when the target went away mid-run: nothing after that was judged (exit 2).
+    judged: bool = True
+    not_judged_because: str | None = None
+    target_lost: dict[str, Any] | None = None
+    #: Answers slower than the profile's slow_answer_s: reported, never a failure.
+    slow_answers: dict[str, Any] | None = None
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -182,6 +188,8 @@ class LoadSummary(_StageSummary, kw_only=True):
     generator: dict[str, Any] = msgspec.field(default_factory=dict)
     #: Set when a gate stayed breached and the run was stopped early.
     aborted: dict[str, Any] | None = None
+    #: Set when the target stopped answering during the run (what was measured is kept).
+    target_lost: dict[str, Any] | None = None
     #: Locust's stats history, second by second (t, users, rps, p50_ms, p95_ms, failures_per_s).
     history: list[dict[str, Any]] = msgspec.field(default_factory=list)
 

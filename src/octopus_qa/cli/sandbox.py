@@ -38,7 +38,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="serve with this planted bug (repeatable; see --list-faults)",
     )
-    parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument(
+        "--chaos",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="misbehave like a real deployment after N requests or S seconds, e.g. "
+        "die-after=150, reset-after=150, hang-after=20s, html-502-after=150, "
+        "truncate-after=150, empty-after=150, revoke-after=150, refuse-tokens-after=150, "
+        "slow-ms=300[,slow-after=N], rate-limit=0.05,retry-after=1 (or retry-after=date:1) "
+        "[,rate-limit-after=N]; comma-separated, repeatable (see --list-faults)",
+    )
+    parser.add_argument(
+        "--list-faults", action="store_true", help="list the faults and chaos switches and exit"
+    )
     parser.add_argument("--latency-ms", default="0", help="sleep this long before each answer")
     parser.add_argument(
         "--latency-dist",
@@ -59,6 +72,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..sandbox.chaos import Chaos
     from ..sandbox.faults import FAULTS, unknown_faults
 
     if args.list_faults:
@@ -78,6 +92,10 @@ def main(args: argparse.Namespace) -> int:
     error_rate = _number(args.error_rate, "--error-rate", minimum=0, maximum=1)
     port = int(_number(args.port, "--port", minimum=0, maximum=65535, integer=True))
     latency_dist, freeze = _delays(args.latency_dist, args.freeze_once)
+    try:
+        chaos = Chaos.parse(args.chaos)
+    except ValueError as exc:
+        raise UsageError(f"--chaos: {exc}") from None
 
     from ..sandbox.server import serve
 
@@ -87,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
         serve(
             host=host,
             port=port,
-            announce=lambda url: _announce(url, faults, token_ttl, seed),
+            announce=lambda url: _announce(url, faults, token_ttl, seed, chaos.describe()),
             faults=faults,
             token_ttl=token_ttl,
             seed=seed,
@@ -95,6 +113,7 @@ def main(args: argparse.Namespace) -> int:
             error_rate=error_rate,
             latency_dist=latency_dist,
             freeze=freeze,
+            chaos=chaos,
         )
     except KeyboardInterrupt:
         pass
@@ -151,7 +170,9 @@ def _number(
     return value
 
 
-def _announce(url: str, faults: tuple[str, ...], token_ttl: float, seed: int) -> None:
+def _announce(
+    url: str, faults: tuple[str, ...], token_ttl: float, seed: int, chaos: str = "none"
+) -> None:
     """Where to connect and with which account; a password is shown only if it is the public
     demo one (never one from OCTOPUS_PASSWORD)."""
     credentials = Credentials.from_env()
@@ -164,6 +185,7 @@ def _announce(url: str, faults: tuple[str, ...], token_ttl: float, seed: int) ->
         f"  account: {credentials.username!r}, password {password}",
         f"  faults: {', '.join(faults) or 'none'}; token ttl {token_ttl:g} s; seed {seed}",
         *_fault_hints(faults),
+        *([f"  chaos: {chaos}"] if chaos != "none" else []),
         "  Ctrl-C to stop",
     ]
     print("\n".join(lines), flush=True)
@@ -190,4 +212,15 @@ def _fault_table() -> str:
         lines.append(
             f"{fault.name:<{width}}  {fault.rule:<{rule_width}}  {fault.description}{extra}"
         )
+    return "\n".join(lines) + "\n\n" + _chaos_table()
+
+
+def _chaos_table() -> str:
+    """The --chaos switches: trouble that is no rule's fault (sandbox/chaos.py)."""
+    from ..sandbox.chaos import TRIGGERED, VALUED
+
+    width = max(len(name) for name in [*TRIGGERED, *VALUED]) + 5
+    lines = ["CHAOS (--chaos KEY=VALUE[,...]; N requests or Ns seconds)  DESCRIPTION"]
+    lines += [f"{name + '=N|Ns':<{width}}  {text}" for name, text in TRIGGERED.items()]
+    lines += [f"{name + '=X':<{width}}  {text}" for name, text in VALUED.items()]
     return "\n".join(lines)

@@ -3,28 +3,31 @@
 Each response is turned into a `rules.Exchange` and, unless a test opts out, judged by
 `rules.cheap_response_checks` (documented status, X-Request-Id, JSON Content-Type, error
 envelope, pagination arithmetic), so every test checks H1/H4/E1/E4/L2 on every response for free.
-A 429 is "retry later" (ASSUMPTIONS E4): waited for and retried, never judged.
+A 429 is "retry later" (ASSUMPTIONS E4): waited for and retried by the one policy of
+retry_later.py, never judged. A request that gets no HTTP answer (refused, reset, past the
+profile's request timeout) is no rule's failure: watch.py records that the target went away and
+the run stops as not judged. A second 401 right after logging in again stops it the same way.
 """
 
 from __future__ import annotations
 
 import shlex
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
+from ..retry_later import RetryLaterPolicy
 from ..rules import RETRY_LATER, Exchange, RuleViolation, cheap_response_checks
 from ..session import LOGIN_PATH, Tokens
 from .coverage import Coverage
 from .exchanges import from_httpx
 from .tokens import Secrets, SharedLogin
+from .watch import TargetWatch, transport_reason
 
 #: Sentinel: use the run's shared access token.
 SHARED = object()
-RETRIES_ON_429 = 3
 
 
 class RetryLater(Exception):
@@ -38,16 +41,19 @@ class ApiClient:
         shared_login: SharedLogin,
         coverage: Coverage,
         secrets: Secrets,
-        retry_after_max_s: float = 5.0,
+        retry_later: RetryLaterPolicy | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
+        timeout_s: float = 10.0,
     ) -> None:
         self.base_url = base_url
         self.shared_login = shared_login
         self.coverage = coverage
         self.secrets = secrets
-        self.retry_after_max_s = retry_after_max_s
+        self.retry_later = retry_later or RetryLaterPolicy()
         self.on_exchange = on_exchange
-        self._http = httpx.Client(base_url=base_url, timeout=15.0)
+        self.watch: TargetWatch = shared_login.watch
+        self.timeout_s = timeout_s
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
         #: The last requests sent, for the curl lines a failure report prints.
         self.recent: deque[httpx.Request] = deque(maxlen=3)
 
@@ -84,6 +90,12 @@ class ApiClient:
             # The shared token may have been revoked or expired early: renew once, then judge.
             sent_headers["Authorization"] = f"Bearer {self.shared_login.renew()}"
             exchange = self._send(method, path, sent_headers, params, json, content)
+            if exchange.status == 401 and path.startswith("/api/"):
+                raise self.watch.lost(
+                    f"{method} {path}",
+                    "401 for an access token issued a moment before; the run cannot go on",
+                    what="refused a freshly issued token",
+                )
         if check:
             try:
                 cheap_response_checks(exchange)
@@ -101,28 +113,34 @@ class ApiClient:
         json: Any,
         content: bytes | str | None,
     ) -> Exchange:
-        for _attempt in range(RETRIES_ON_429 + 1):
-            response = self._http.request(
-                method, path, headers=headers, params=params, json=json, content=content
-            )
+        def once() -> Exchange:
+            self.watch.before_request()
+            try:
+                response = self._http.request(
+                    method, path, headers=headers, params=params, json=json, content=content
+                )
+            except httpx.TransportError as exc:
+                reason = transport_reason(exc, self.timeout_s)
+                raise self.watch.lost(f"{method} {path}", reason) from None
             self.recent.append(response.request)
+            self.watch.answered(f"{method} {path}", response.elapsed.total_seconds())
             exchange = from_httpx(response)
             if exchange.path.startswith("/auth/"):
                 self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
             self.coverage.record(exchange.method, exchange.path, exchange.status)
             if self.on_exchange is not None:
                 self.on_exchange(exchange)
-            if exchange.status != RETRY_LATER:
-                return exchange
-            time.sleep(self._retry_after(exchange))
-        raise RetryLater(f"{method} {path} kept answering 429 after {RETRIES_ON_429} retries")
+            return exchange
 
-    def _retry_after(self, exchange: Exchange) -> float:
-        try:
-            wanted = float(exchange.headers.get("retry-after", "1"))
-        except ValueError:
-            wanted = 1.0
-        return max(0.0, min(wanted, self.retry_after_max_s))
+        exchange = self.retry_later.call(
+            once, lambda e: e.status, lambda e: e.headers.get("retry-after")
+        )
+        if exchange.status == RETRY_LATER:
+            raise RetryLater(
+                f"{method} {path} kept answering 429 for "
+                f"{self.retry_later.total_bound_s:g} s of retries"
+            )
+        return exchange
 
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("GET", path, **kwargs)
@@ -154,8 +172,10 @@ class ApiClient:
         return exchange
 
 
-def curl_for(request: httpx.Request) -> str:
-    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value)."""
+def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
+    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value);
+    `scrub` runs over every header value and the body before they are shell-quoted (quoting
+    changes how a secret is spelt, so scrubbing the finished line could miss it)."""
     parts = ["curl", "-i", "-X", request.method, shlex.quote(str(request.url))]
     for name, value in request.headers.multi_items():
         lowered = name.lower()
@@ -167,8 +187,8 @@ def curl_for(request: httpx.Request) -> str:
             else:
                 parts += ["-H", shlex.quote("Authorization: <malformed, as the test sent it>")]
             continue
-        parts += ["-H", shlex.quote(f"{name}: {value}")]
+        parts += ["-H", shlex.quote(scrub(f"{name}: {value}"))]
     body = request.content
     if body:
-        parts += ["--data-binary", shlex.quote(body.decode("utf-8", "replace"))]
+        parts += ["--data-binary", shlex.quote(scrub(body.decode("utf-8", "replace")))]
     return " ".join(parts)

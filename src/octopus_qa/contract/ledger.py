@@ -66,7 +66,7 @@ def rules_named_in(text: str) -> list[str]:
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | skipped | error | deviation (a known deviation)
+    outcome: str  # passed | failed | skipped | error | deviation | not judged (target gone)
     message: str = ""
     rules: tuple[str, ...] = ()
 
@@ -81,8 +81,10 @@ class RuleLedger:
             self.outcomes.append(outcome)
 
     def totals(self) -> dict[str, int]:
-        counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "deviations": 0}
-        plural = {"error": "errors", "deviation": "deviations"}
+        counts = {
+            "passed": 0, "failed": 0, "skipped": 0, "errors": 0, "deviations": 0, "not_judged": 0
+        }  # fmt: skip
+        plural = {"error": "errors", "deviation": "deviations", "not judged": "not_judged"}
         for outcome in self.outcomes:
             key = plural.get(outcome.outcome, outcome.outcome)
             counts[key] = counts.get(key, 0) + 1
@@ -99,12 +101,14 @@ class RuleLedger:
         }
         rank = {"untested": 0, "skip": 1, "pass": 2, "deviation": 3, "fail": 4}
         # A test that errored could not judge its rule: that is no pass, so it counts as a fail.
+        # A test the target walked out on judged nothing: its rules stay as the others left them.
         status_of = {
             "passed": "pass",
             "failed": "fail",
             "skipped": "skip",
             "error": "fail",
             "deviation": "deviation",
+            "not judged": "untested",
         }
         for outcome in self.outcomes:
             for rule_id in outcome.rules:

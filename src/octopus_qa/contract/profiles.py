@@ -36,6 +36,11 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stateful_examples: Count
     expiry_wait_s: Seconds
     retry_after_max_s: Seconds
+    #: Longest the suite waits for any one answer; past it the target counts as gone (watch.py).
+    request_timeout_s: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    #: An answer slower than this is reported as slow (summary.json, terminal), never a failure:
+    #: the documents promise no latency.
+    slow_answer_s: Annotated[float, Meta(gt=0, le=600)] = 2.0
     #: Handed to schemathesis.Config.from_dict, merged over `[common.schemathesis]`.
     schemathesis: dict[str, Any] = {}
     #: The table's name, filled in by `load_profile` (not read from the file).

@@ -96,6 +96,9 @@ def run_contract(run: ContractRun) -> int:
         code = pytest.main(pytest_arguments(run, suite, contract_dir), plugins=[suite])
     finally:
         suite.close()
+    if suite.watch.loss is not None:
+        _say(suite.watch.loss.describe())
+        return 2
     mapped = EXIT_CODES.get(pytest.ExitCode(code), 2) if code in set(pytest.ExitCode) else 2
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         _say("no contract test was selected (check -k / -m / --documented-only)")

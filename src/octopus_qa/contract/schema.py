@@ -20,6 +20,8 @@ def schemathesis_settings(suite: Suite) -> dict[str, Any]:
         {
             "seed": suite.seed,
             "base-url": suite.base_url,
+            # A hang ends the request, then the run (watch.py), never the suite's patience.
+            "request-timeout": suite.profile.request_timeout_s,
             "suppress-health-check": ["too_slow", "filter_too_much"],
             # Negative cases that are not negative once serialized would be false alarms.
             "generation": {"database": "none"},

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..credentials import Credentials
 from ..deviations import Deviations
+from ..retry_later import RetryLaterPolicy
 from ..seeds import new_seed
 from ..spec import load_spec
 from ..target import resolve_target, target_url
@@ -21,6 +22,7 @@ from .coverage import Coverage
 from .ledger import RuleLedger
 from .profiles import Profile, load_profile
 from .tokens import Secrets, SharedLogin
+from .watch import TargetWatch
 
 
 @dataclass(eq=False)  # hashable by identity: pytest registers it as a plugin object
@@ -34,6 +36,8 @@ class Suite:
     shared_login: SharedLogin
     coverage: Coverage
     ledger: RuleLedger = field(default_factory=RuleLedger)
+    #: Whether (and where) the target went away after the preflight.
+    watch: TargetWatch = field(default_factory=TargetWatch)
     #: Check only documented rules (ASSUMPTIONS.md readings are deselected or not judged).
     documented_only: bool = False
     #: Known deviations (deviations.toml), None when the run has none.
@@ -62,7 +66,10 @@ class Suite:
         stack = ExitStack()
         try:
             base_url = stack.enter_context(target_url(target_option))
-            shared_login = SharedLogin(base_url, credentials, secrets)
+            watch = TargetWatch(profile.slow_answer_s)
+            shared_login = SharedLogin(
+                base_url, credentials, secrets, watch, timeout=profile.request_timeout_s
+            )
             shared_login.start()
         except BaseException:
             stack.close()
@@ -76,11 +83,17 @@ class Suite:
             secrets=secrets,
             shared_login=shared_login,
             coverage=Coverage(load_spec()),
+            watch=watch,
             _stack=stack,
         )
 
     def close(self) -> None:
         self._stack.close()
+
+    @property
+    def retry_later(self) -> RetryLaterPolicy:
+        """The run's one 429 policy (retry_later.py), bounded by the profile."""
+        return RetryLaterPolicy(max_wait_s=self.profile.retry_after_max_s)
 
     def repro_hint(self) -> str:
         """How to reproduce a failure without any secret in the text."""

@@ -52,8 +52,14 @@ def build_summary(
         )
         for rule_id, entry in suite.ledger.by_rule(selected).items()
     }
+    loss = suite.watch.loss
     return ContractSummary(
-        verdict=verdict_for(exit_code),
+        # A run the target walked out on is an error (exit 2: could not judge), whatever failed.
+        verdict="error" if loss is not None else verdict_for(exit_code),
+        judged=loss is None,
+        not_judged_because=None if loss is None else loss.describe(),
+        target_lost=None if loss is None else loss.as_dict(),
+        slow_answers=suite.watch.slow_report(),
         target=suite.target_label,
         profile=suite.profile.name,
         seed=suite.seed,

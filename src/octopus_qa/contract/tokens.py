@@ -7,15 +7,15 @@ Tests that need tokens of their own (logout, refresh reuse) log in separately th
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any
 
 from ..credentials import Credentials
-from ..session import Tokens, login
+from ..errors import LoginFailed, TargetUnreachable
+from ..report.redact import redact_text
+from ..session import LOGIN_PATH, Tokens, login
+from .watch import TargetWatch
 
-#: Any JWT (three base64url segments, header and payload JSON): a token whoever issued it.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
@@ -44,33 +44,54 @@ class Secrets:
             self.add(*(str(parsed[key]) for key in TOKEN_FIELDS if parsed.get(key)))
 
     def scrub(self, text: str) -> str:
-        """`text` with every secret replaced by a placeholder (longest first, so none leaks);
-        any JWT left (one issued where the suite did not look) is replaced too."""
+        """`text` with every secret, in every form it takes once written (JSON, HTML, URL,
+        Python repr), and any JWT left, replaced: the run's one scrubber, report/redact.py."""
         with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for value in values:
-            if value in text:
-                text = text.replace(value, "$OCTOPUS_SECRET")
-        return _JWT.sub("$OCTOPUS_TOKEN", text)
+            values = tuple(self._values)
+        return redact_text(text, values)
 
 
 class SharedLogin:
     """The run's login: an access token that is fresh whenever a test asks for it."""
 
-    def __init__(self, base_url: str, credentials: Credentials, secrets: Secrets) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        secrets: Secrets,
+        watch: TargetWatch | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.base_url = base_url
         self.credentials = credentials
         self.secrets = secrets
+        self.watch = watch or TargetWatch()
+        self.timeout = timeout
         self._lock = threading.Lock()
         self._tokens: Tokens | None = None
 
     def start(self) -> Tokens:
         """Log in now (the preflight); raises the session module's one-line errors."""
         with self._lock:
-            return self._login()
+            tokens = login(self.base_url, self.credentials, timeout=self.timeout)
+            return self._keep(tokens)
 
     def _login(self) -> Tokens:
-        tokens = login(self.base_url, self.credentials)
+        """Log in again mid-run: a target that no longer answers, or no longer takes the
+        credentials it took at the preflight, leaves the run unable to judge (TargetLost). An
+        answer that is not a login (an HTML 502 page) stays the test's failure, named."""
+        self.watch.before_request()
+        try:
+            tokens = login(self.base_url, self.credentials, timeout=self.timeout)
+        except TargetUnreachable as exc:
+            raise self.watch.lost(f"POST {LOGIN_PATH}", str(exc)) from None
+        except LoginFailed as exc:
+            raise self.watch.lost(
+                f"POST {LOGIN_PATH}", str(exc), what="refused the credentials it took before"
+            ) from None
+        return self._keep(tokens)
+
+    def _keep(self, tokens: Tokens) -> Tokens:
         self.secrets.add(*tokens.secrets())
         self._tokens = tokens
         return tokens

@@ -30,6 +30,8 @@ AGGREGATED = "Aggregated"
 #: A failure message that names a rule: "[rule-id] ..." (possibly wrapped by Locust's
 #: CatchResponseError('...') repr).
 RULE_IN_MESSAGE = re.compile(r"^(?:\w+\(['\"])?\[(?P<rule>[a-z0-9-]+)\]")
+#: How load/validation.py names a request that got no HTTP response (refused, reset, timeout).
+NO_ANSWER_IN_MESSAGE = re.compile(r"^(?:\w+\(['\"])?no HTTP response")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Measurements:
     rate_limited: int
     rule_violations: Mapping[str, int]
     history: list[dict[str, Any]]
+    #: Requests that got no HTTP response at all (the target refused, reset or never answered).
+    no_answer: int = 0
 
 
 def _rows(path: Path) -> Iterator[dict[str, str]]:
@@ -156,6 +160,16 @@ def read_measurements(csv_prefix: Path) -> Measurements:
         rate_limited=rate_limited,
         rule_violations=read_rule_violations(Path(f"{csv_prefix}_failures.csv")),
         history=read_history(Path(f"{csv_prefix}_stats_history.csv")),
+        no_answer=read_no_answer(Path(f"{csv_prefix}_failures.csv")),
+    )
+
+
+def read_no_answer(failures_csv: Path) -> int:
+    """How many requests got no HTTP response at all."""
+    return sum(
+        int(row["Occurrences"])
+        for row in _rows(failures_csv)
+        if NO_ANSWER_IN_MESSAGE.match(row["Error"])
     )
 
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx
 import msgspec
 
 from .. import config
@@ -186,6 +187,9 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         login(url, Credentials.from_env())  # preflight: a dead target fails here, in one line
         print(_announce(plan, options, url, load_dir), file=out, flush=True)
         outcome = measure(options, plan, url, load_dir)
+    lost = outcome.summary.get("target_lost")
+    if lost is not None:
+        print(lost["message"], file=out)
     report(out, outcome, load_dir / "summary.json", plan.levels)
     if outcome.problem:
         raise LoadRunFailed(f"{outcome.problem} (see {load_dir / 'locust.log'})")
@@ -222,6 +226,7 @@ def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outco
     # percentiles of the timing file over them, the same histograms the judgement used.
     measured = read_measurements(load_dir / CSV_NAME)
     timing = read_timing(load_dir / TIMING_FILE)
+    lost = target_lost(url, measured)
     gates = judgement.gates if judgement is not None else []
     saturated = [] if problem else timing.problems(plan.generator)
     if problem or judgement is None:
@@ -229,17 +234,46 @@ def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outco
     elif saturated:
         verdict = "invalid"
     else:
-        verdict = judgement.verdict
+        # A target that went away fails the run whatever the gates made of the rest (exit 1).
+        verdict = "fail" if lost is not None else judgement.verdict
     summary = build_summary(
         options, plan, url, started, duration_s, gates, measured, facts, verdict, timing
     )
     summary.generator["problems"] = saturated
     summary.aborted = timing.aborted
+    summary.target_lost = lost
     write_summary(load_dir, summary)
     write_gates_junit(load_dir, gates, problem)
     return Outcome(
         verdict, gates, measured, facts, timing, saturated, problem, msgspec.to_builtins(summary)
     )
+
+
+#: After a run with unanswered requests, how long the target gets to show it is still there.
+PROBE_TIMEOUT_S = 5.0
+
+
+def target_lost(url: str, measurements: Measurements) -> dict[str, Any] | None:
+    """Whether the target went away during the run: requests got no HTTP response, and it does
+    not answer now either. What was measured before stays in the summary; the gates judge it
+    (its error rate fails them, exit 1) and this says why, and from when."""
+    if not measurements.no_answer:
+        return None
+    try:
+        httpx.get(url + "/", timeout=PROBE_TIMEOUT_S)
+        return None  # it answers: those were failed requests of a live target, and gated as such
+    except httpx.TransportError:
+        pass
+    first = next((row["t"] for row in measurements.history if row["failures_per_s"] > 0), None)
+    when = f"about {first} s into the run" if first is not None else "during the run"
+    return {
+        "no_answer_requests": measurements.no_answer,
+        "first_failures_at_s": first,
+        "message": (
+            f"the target went away {when}: {measurements.no_answer} requests got no HTTP "
+            "response and it does not answer now; what was measured before that is kept"
+        ),
+    }
 
 
 def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:

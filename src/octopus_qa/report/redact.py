@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shlex
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -24,9 +25,14 @@ MIN_SECRET_LENGTH = 4
 
 
 def written_forms(secret: str) -> set[str]:
-    """The ways `secret` may appear in a file: as is, HTML-escaped, JSON-escaped, URL-quoted."""
+    """The ways `secret` may appear in a file: as is, HTML-escaped, JSON-escaped, URL-quoted,
+    as Python shows it (pytest's assertion and hypothesis's example lines), shell-quoted."""
     forms = {
         secret,
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        shlex.quote(secret),
+        secret.replace("'", "'\"'\"'"),  # inside a single-quoted shell word (curl lines)
         html.escape(secret),
         html.escape(secret, quote=False),
         json.dumps(secret)[1:-1],

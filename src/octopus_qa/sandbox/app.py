@@ -11,7 +11,7 @@ precomputed flag at most, so it costs nothing measurable.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..credentials import Credentials
 from .auth import IssuedTokens, TokenAuthority, bearer_token
 from .catalog import Catalog, Product, build_catalog
 from .delays import DelayMiddleware, Freeze, LatencyDistribution
+from .chaos import Chaos, ChaosMiddleware, kill_this_process
 from .faults import FAULTS, unknown_faults
 from .middleware import (
     DEFERRED_401,
@@ -85,10 +86,14 @@ def create_app(
     credentials: Credentials | None = None,
     latency_dist: LatencyDistribution | None = None,
     freeze: Freeze | None = None,
+    chaos: Chaos | None = None,
+    on_die: Callable[[], None] = kill_this_process,
 ) -> Starlette:
     """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError.
 
     `latency_dist` and `freeze` are the load-timing switches of `delays.py` (no rule breaks).
+    `chaos` (chaos.py) makes it misbehave after a while; `on_die` is what `die-after` does
+    (kill this process: only right where the sandbox has a process of its own).
     """
     fault_set = frozenset(faults)
     if unknown := unknown_faults(sorted(fault_set)):
@@ -108,6 +113,11 @@ def create_app(
     app = Starlette(
         routes=endpoints.routes(),
         middleware=[
+            *(
+                [Middleware(ChaosMiddleware, chaos=chaos, seed=seed, die=on_die)]
+                if chaos is not None and chaos.active
+                else []
+            ),
             *(
                 [Middleware(DelayMiddleware, distribution=latency_dist, freeze=freeze, seed=seed)]
                 if latency_dist is not None or freeze is not None

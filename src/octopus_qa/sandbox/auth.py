@@ -91,7 +91,11 @@ class TokenAuthority:
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._by_refresh: dict[str, str] = {}  # refresh token → session id
-        self._revoked: set[str] = set()  # session ids
+        #: Revoked session id → when its last access token expires; kept only until then (a
+        #: revocation outliving every token it covers protects nothing), so a long run of logouts
+        #: holds at most `access_ttl` seconds' worth of them. Insertion order is expiry order
+        #: closely enough for pruning from the front.
+        self._revoked: dict[str, float] = {}
         self._verified: dict[str, dict[str, Any]] = {}  # access token → its claims
 
     # --- Login --------------------------------------------------------------------------------
@@ -212,10 +216,30 @@ class TokenAuthority:
         if "logout-does-not-revoke" in self._faults:
             return
         session_id = claims["sid"]
-        self._revoked.add(session_id)
         session = self._sessions.pop(session_id, None)
+        until = float(claims["exp"])
         if session is not None:
             self._by_refresh.pop(session.refresh_token, None)
+            until = max(until, float(session.access_expires))
+        self._forget_expired_revocations()
+        self._revoked[session_id] = until
+
+    def _forget_expired_revocations(self) -> None:
+        now = self._clock()
+        while self._revoked:
+            oldest = next(iter(self._revoked))
+            if self._revoked[oldest] > now:
+                break
+            del self._revoked[oldest]
+
+    def store_sizes(self) -> dict[str, int]:
+        """How much each store holds (the soak reports them; they must stay bounded)."""
+        return {
+            "sessions": len(self._sessions),
+            "refresh_tokens": len(self._by_refresh),
+            "revoked_sessions": len(self._revoked),
+            "verified_cache": len(self._verified),
+        }
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -68,14 +68,19 @@ class _ThreadedServer(uvicorn.Server):
 
 @contextlib.contextmanager
 def running_sandbox(
-    *, host: str = "127.0.0.1", port: int | None = None, **create_app_kwargs: Any
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    app: ASGIApp | None = None,
+    **create_app_kwargs: Any,
 ) -> Iterator[str]:
-    """Serve a fresh sandbox on loopback for the block; yield its base URL.
+    """Serve a fresh sandbox (or `app`, built by the caller) on loopback for the block; yield
+    its base URL.
 
     Waits (with a deadline) until uvicorn has started, and stops it on exit, whatever happened
     inside the block.
     """
-    app = create_app(**create_app_kwargs)
+    app = app if app is not None else create_app(**create_app_kwargs)
     sock = bind_socket(host, free_port(host) if port is None else port)
     actual_port = sock.getsockname()[1]
     server = _ThreadedServer(_config(app))

@@ -1,0 +1,136 @@
+"""Soak: the load suite against the sandbox for minutes, and whether the sandbox holds up.
+
+Serves a sandbox in this process (so its token stores can be read), runs `octoqa load` against
+it with a closed-model profile for the given time, samples this process's RSS every few seconds,
+and reports: requests and throughput, 5xx answers (must be 0), RSS at start, peak and end, and
+the sizes of the sandbox's token stores (sessions, refresh tokens, revocations, verification
+cache) at start and end, which must stay within their bounds (sandbox.toml; revocations within
+`access_ttl` seconds of logouts).
+
+    .venv/bin/python bench/soak.py                      # 3 minutes, profile soak (50 users)
+    .venv/bin/python bench/soak.py --minutes 0.5        # a short one
+    tox -e soak -- --minutes 5
+
+Loopback only, bounded by --minutes (Locust's own hard limit on top). Results go to
+bench/results/ (git-ignored). Exit 1 when a 5xx was seen or a store passed its bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from octopus_qa.sandbox import create_app
+from octopus_qa.sandbox.server import running_sandbox
+from octopus_qa.sandbox.settings import settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_EVERY_S = 5.0
+#: Access tokens live this long in the soak's sandbox: revocations older than it are dropped,
+#: so a run of several minutes shows whether that happens.
+TOKEN_TTL_S = 60.0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def server_errors(load_dir: Path) -> int:
+    """5xx answers Locust recorded (the locustfile names a failure `HTTP <status> ...`)."""
+    path = load_dir / "locust_failures.csv"
+    if not path.exists():
+        return 0
+    with path.open(newline="", encoding="utf-8") as handle:
+        return sum(
+            int(row["Occurrences"])
+            for row in csv.DictReader(handle)
+            if "HTTP 5" in row["Error"] or "undocumented 5" in row["Error"]
+        )
+
+
+def soak(minutes: float, profile: str) -> dict[str, Any]:
+    app = create_app(token_ttl=TOKEN_TTL_S)
+    tokens = app.state.tokens
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(SAMPLE_EVERY_S):
+            samples.append(rss_mb())
+
+    with running_sandbox(app=app) as url, tempfile.TemporaryDirectory() as report_dir:
+        start_rss, start_sizes = rss_mb(), tokens.store_sizes()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "octopus_qa", "load", "--target", url, "--profile", profile]
+            + ["--run-time", f"{max(1, round(minutes * 60))}s", "--report-dir", report_dir],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            env=dict(os.environ),
+            timeout=minutes * 60 + 180,
+        )
+        elapsed = time.monotonic() - started
+        stop.set()
+        end_rss, end_sizes = rss_mb(), tokens.store_sizes()
+        load_dir = Path(report_dir) / "load"
+        summary = json.loads((load_dir / "summary.json").read_text())
+        errors_5xx = server_errors(load_dir)
+    config = settings()
+    bounds = {
+        "sessions": config.max_sessions,
+        "refresh_tokens": config.max_sessions,
+        "verified_cache": config.verified_cache_entries,
+    }
+    total = summary["endpoints"].get("total", {})
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "profile": profile,
+        "minutes": minutes,
+        "elapsed_s": round(elapsed, 1),
+        "load_exit_code": done.returncode,
+        "requests": total.get("requests"),
+        "rps": total.get("rps"),
+        "server_errors_5xx": errors_5xx,
+        "rss_mb": {"start": start_rss, "peak": max([start_rss, *samples]), "end": end_rss},
+        "stores_start": start_sizes,
+        "stores_end": end_sizes,
+        "stores_within_bounds": all(end_sizes[k] <= bound for k, bound in bounds.items()),
+        "cpu_warning": summary.get("cpu_warning"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--profile", default="soak")
+    args = parser.parse_args()
+    if not 0 < args.minutes <= 30:
+        parser.error("--minutes must be more than 0 and at most 30")
+    result = soak(args.minutes, args.profile)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out}", file=sys.stderr)
+    return 0 if result["server_errors_5xx"] == 0 and result["stores_within_bounds"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

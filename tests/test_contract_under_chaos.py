@@ -1,0 +1,115 @@
+"""The suites' verdicts when the target misbehaves after the preflight (sandbox --chaos).
+
+A target that goes away, hangs or refuses fresh tokens leaves the run unable to judge: exit 2,
+one line saying what happened, when and at which operation, and no rule marked failed for it.
+Trouble that is a real answer (HTML 502 pages, cut JSON) is a named contract failure, exit 1.
+Rate limiting and an admin's revocation are ridden out: exit 0. Every run is bounded in time
+(the subprocess timeout) well under what a hang would take. The runs that take minutes (rate
+limiting waits out its Retry-Afters, slow answers are slow) are `soak`: tox -e soak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from contract_runs import REPO_ROOT, ContractResult, run_contract, sandbox, stderr_lines
+
+pytestmark = pytest.mark.slow
+
+#: A slice of the suite that sends a few hundred requests in seconds (so triggers at 60 fire
+#: mid-run) and covers the hand-written client and schemathesis's calls and probes.
+SLICE = ["-k", "test_catalog or test_pagination or test_properties"]
+BOUND_S = 150.0
+
+
+def _contract(tmp_path: Path, *chaos: str, selection: list[str] = SLICE) -> ContractResult:
+    with sandbox("--chaos", ",".join(chaos)) as url:
+        return run_contract(
+            tmp_path, "--profile", "quick", "--target", url, "--", *selection, timeout_s=BOUND_S
+        )
+
+
+def _assert_not_judged(result: ContractResult, *words: str) -> None:
+    lines = stderr_lines(result)
+    assert result.exit_code == 2, (result.exit_code, lines[-5:])
+    assert lines[-1].startswith("octoqa: error: the target "), lines[-1]
+    assert all(word in lines[-1] for word in words), lines[-1]
+    assert "Traceback" not in result.stderr
+    summary = result.summary
+    assert summary["verdict"] == "error" and summary["judged"] is False
+    assert summary["target_lost"]["operation"]
+    assert not [rule for rule, entry in summary["rules"].items() if entry["status"] == "fail"]
+
+
+@pytest.mark.parametrize(
+    ("chaos", "words"),
+    [
+        ("die-after=60", ["went away"]),
+        ("reset-after=60", ["went away", "connection closed mid-response"]),
+        ("hang-after=60", ["went away", "no answer within 10 s"]),
+    ],
+)
+def test_target_going_away_mid_run_is_not_judged_exit_2(
+    tmp_path: Path, chaos: str, words: list[str]
+) -> None:
+    _assert_not_judged(_contract(tmp_path, chaos), *words)
+
+
+def test_target_refusing_fresh_tokens_stops_with_exit_2(tmp_path: Path) -> None:
+    _assert_not_judged(_contract(tmp_path, "refuse-tokens-after=60"), "refused a freshly issued")
+
+
+@pytest.mark.soak
+def test_tokens_revoked_mid_run_mean_one_new_login_and_the_run_goes_on(tmp_path: Path) -> None:
+    result = _contract(tmp_path, "revoke-after=60")
+    assert result.exit_code == 0, stderr_lines(result)[-5:]
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("retry_after", ["1", "date:1"])
+def test_rate_limiting_is_waited_out_never_failed(tmp_path: Path, retry_after: str) -> None:
+    result = _contract(tmp_path, "rate-limit=0.05", f"retry-after={retry_after}")
+    assert result.exit_code == 0, (stderr_lines(result)[-3:], result.stdout[-3000:])
+
+
+@pytest.mark.parametrize("chaos", ["html-502-after=60", "truncate-after=60", "empty-after=60"])
+def test_broken_answers_mid_run_are_named_contract_failures(tmp_path: Path, chaos: str) -> None:
+    result = _contract(tmp_path, chaos)
+    assert result.exit_code == 1, stderr_lines(result)[-3:]
+    assert "Traceback" not in result.stderr
+    failed = [rule for rule, entry in result.summary["rules"].items() if entry["status"] == "fail"]
+    assert failed and result.summary["judged"] is True
+
+
+@pytest.mark.soak
+def test_slow_answers_are_reported_not_failed(tmp_path: Path) -> None:
+    result = _contract(
+        tmp_path, "slow-ms=2200", "slow-after=5", selection=["-k", "test_pagination"]
+    )
+    assert result.exit_code == 0, stderr_lines(result)[-3:]
+    slow = result.summary["slow_answers"]
+    assert slow["count"] > 0 and slow["slowest"][0]["seconds"] > 2
+    assert "answers slower than 2 s" in result.stdout
+
+
+def test_load_run_says_the_target_went_away_and_keeps_what_it_measured(tmp_path: Path) -> None:
+    with sandbox("--chaos", "die-after=3s") as url:
+        done = subprocess.run(
+            [sys.executable, "-m", "octopus_qa", "load", "--target", url, "--profile", "smoke"]
+            + ["--run-time", "8", "--report-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=BOUND_S,
+            cwd=REPO_ROOT,
+            env=dict(os.environ),
+        )
+    assert done.returncode == 1, (done.stdout[-2000:], done.stderr[-2000:])
+    assert "the target went away" in done.stdout
+    summary = json.loads((tmp_path / "load" / "summary.json").read_text())
+    assert summary["verdict"] == "fail" and summary["target_lost"]["no_answer_requests"] > 0
+    assert summary["endpoints"]["total"]["requests"] > summary["target_lost"]["no_answer_requests"]

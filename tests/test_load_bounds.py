@@ -1,0 +1,29 @@
+"""Every load run ends on its own: Locust that overruns its run time plus grace is stopped
+(SIGTERM, then SIGKILL to its whole process group) and the run says so."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from octopus_qa.loadtest import runner
+
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('started', flush=True); time.sleep(120)"
+)
+
+
+def test_a_locust_that_overruns_and_ignores_sigterm_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "STARTUP_GRACE_S", 0.5)
+    monkeypatch.setattr(runner, "SHUTDOWN_GRACE_S", 0.5)
+    monkeypatch.setattr(runner, "TERMINATE_WAIT_S", 0.5)
+    plan = SimpleNamespace(run_time_s=0.5)
+    problem = runner.run_locust([sys.executable, "-c", STUBBORN], plan, tmp_path)  # type: ignore[arg-type]
+    assert problem is not None and "overran its hard limit of 1.5 s" in problem
+    assert "started" in (tmp_path / "locust.log").read_text()
