@@ -26,8 +26,8 @@ from .. import spec
 from ..credentials import Credentials
 from .auth import IssuedTokens, TokenAuthority, bearer_token
 from .catalog import Catalog, Product, build_catalog
-from .delays import DelayMiddleware, Freeze, LatencyDistribution
 from .chaos import Chaos, ChaosMiddleware, kill_this_process
+from .delays import DelayMiddleware, Freeze, LatencyDistribution
 from .faults import FAULTS, unknown_faults
 from .middleware import (
     DEFERRED_401,
