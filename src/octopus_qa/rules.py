@@ -17,6 +17,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from operator import itemgetter
 from typing import Any
@@ -40,10 +41,16 @@ __all__ = [
     "items_are_sorted",
     "items_match_filters",
     "json_content_type",
+    "listing_is_in_requested_order",
+    "listing_matches_filters",
+    "pages_partition_listing",
     "pagination_headers_are_consistent",
+    "paging_parameters_are_bounded",
     "product_matches_list_entry",
     "requested_sort",
     "request_id_follows_rules",
+    "request_ids_are_fresh",
+    "sort_is_well_formed",
     "status_is_documented",
 ]
 
@@ -190,6 +197,41 @@ def request_id_follows_rules(exchange: Exchange) -> None:
         raise RuleViolation(
             "request-id-generated", f"server-generated X-Request-Id {returned!r} is not a KSUID"
         )
+
+
+def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
+    """No two server-generated X-Request-Ids repeat, nor repeat an id a client sent (H3: fresh).
+
+    Judged over many exchanges at once: one response cannot show that its id is fresh. An
+    exchange whose request carried a KSUID is judged by its echo (H2), not here, but the id it
+    sent is remembered, since a generated id equal to it is not fresh either.
+    """
+    seen: dict[str, Exchange] = {}
+    sent_ids = set()
+    generated = []
+    for exchange in exchanges:
+        sent = exchange.request_headers.get("x-request-id")
+        if sent is not None and is_ksuid(sent):
+            sent_ids.add(sent)
+        else:
+            generated.append(exchange)
+    for exchange in generated:
+        returned = exchange.headers.get("x-request-id")
+        if not returned:
+            continue  # request_id_follows_rules reports a missing id as such
+        if returned in sent_ids:
+            raise RuleViolation(
+                "request-id-generated",
+                f"{exchange.method} {exchange.path} was given {returned!r}, the id another "
+                "request sent",
+            )
+        first = seen.setdefault(returned, exchange)
+        if first is not exchange:
+            raise RuleViolation(
+                "request-id-generated",
+                f"{returned!r} was generated twice: for {first.method} {first.path} and "
+                f"{exchange.method} {exchange.path}",
+            )
 
 
 def json_content_type(exchange: Exchange) -> None:
@@ -425,6 +467,129 @@ def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str
                 )
 
 
+# --- Listing parameters, order, filters and partitions (L1, L4-L7) ----------------------------
+
+#: L1's bounds per paging parameter: (rule, least, greatest or None for no maximum).
+PAGING_BOUNDS: Mapping[str, tuple[str, int, int | None]] = {
+    "page": ("page-bounds", 1, None),
+    "limit": ("limit-bounds", 1, 10_000),
+}
+
+
+def _clearly_out_of_bounds(text: str, least: int, greatest: int | None) -> bool:
+    """True when no reading of `text` is an integer within the bounds (L1).
+
+    Only the clear cases: no number at all ("abc", ""), a fraction ("1.5"), or a value outside
+    the bounds whatever its spelling ("0", "-3", "10001"). Spellings the documents leave open
+    ("1.0", "+5", "05", " 5", "1e2") are an integer to one server and a word to another, so a
+    200 for them is not judged here (openapi/TRACEABILITY.md, readings).
+    """
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return True
+    if not value.is_finite() or value != value.to_integral_value():
+        return True
+    return value < least or (greatest is not None and value > greatest)
+
+
+def paging_parameters_are_bounded(exchange: Exchange) -> None:
+    """A listing that accepted (200) a page or limit outside L1's bounds broke them.
+
+    The other half (a value within the bounds is accepted) needs a request that is otherwise
+    valid, so the tests that send one judge it with `expect_status`.
+    """
+    if exchange.status != 200 or not exchange.is_list:
+        return
+    for parameter, (rule_id, least, greatest) in PAGING_BOUNDS.items():
+        text = exchange.query.get(parameter)
+        if text is not None and _clearly_out_of_bounds(text, least, greatest):
+            raise RuleViolation(rule_id, f"{parameter}={text!r} was accepted (200)")
+
+
+def sort_is_well_formed(exchange: Exchange) -> None:
+    """A listing that accepted (200) a sort that is clearly not L4's object broke sort-format.
+
+    Clearly: not JSON, not an object, a direction that is not ASC/DESC in any case, or a field
+    or direction that is not a string. A field other than id and name is not judged ("fields
+    that can be sorted on include at least id and name"), nor are extra keys, keys given twice
+    in different cases, or surrounding whitespace: the documents do not decide them.
+    """
+    if exchange.status != 200 or not exchange.is_list:
+        return
+    raw = exchange.query.get("sort")
+    if raw is None:
+        return
+    value = _decode_json(raw)
+    if not isinstance(value, dict):
+        raise RuleViolation("sort-format", f"sort={raw!r}, not a JSON object, was accepted")
+    keys: dict[str, Any] = {}
+    for key, item in value.items():
+        if str(key).lower() in keys:
+            return  # field given twice in two spellings: which one wins is not documented
+        keys[str(key).lower()] = item
+    field_value, direction = keys.get("field"), keys.get("direction")
+    if "field" in keys and not isinstance(field_value, str):
+        raise RuleViolation("sort-format", f"sort={raw!r} (a field that is no name) was accepted")
+    if "direction" in keys and (
+        not isinstance(direction, str) or direction.strip().upper() not in ("ASC", "DESC")
+    ):
+        raise RuleViolation("sort-format", f"sort={raw!r} (direction {direction!r}) was accepted")
+
+
+def _listed_items(exchange: Exchange) -> list[Any] | None:
+    if exchange.status != 200 or not exchange.is_list or not isinstance(exchange.json, list):
+        return None
+    return [item for item in exchange.json if isinstance(item, dict)]
+
+
+def listing_is_in_requested_order(exchange: Exchange) -> None:
+    """A listing comes in the order its `sort` asks for, default id DESC (L5), within the page.
+
+    Across page boundaries the tests that walk pages call `items_are_sorted` on the pages
+    joined.
+    """
+    items = _listed_items(exchange)
+    sort = requested_sort(exchange.query)
+    if items is None or sort is None:
+        return
+    rule_id = "default-order-id-desc" if "sort" not in exchange.query else "sort-orders-results"
+    items_are_sorted(items, sort[0], sort[1], rule_id=rule_id)
+
+
+def listing_matches_filters(exchange: Exchange) -> None:
+    """Every listed item matches every filter of the query (L6)."""
+    items = _listed_items(exchange)
+    filters = {name: exchange.query[name] for name in FILTER_FIELDS if name in exchange.query}
+    if items is not None and filters:
+        items_match_filters(items, filters)
+
+
+def pages_partition_listing(
+    pages: Sequence[Sequence[Mapping[str, Any]]], total: int, what: str
+) -> None:
+    """The pages of a listing hold each of its `total` items exactly once (L7).
+
+    `total` is the listing's X-Total-Count; `what` names the listing (filters, sort, page size)
+    in the failure. Items are told apart by id (P1: the product identifier).
+    """
+    seen: dict[Any, int] = {}
+    for number, page in enumerate(pages, start=1):
+        for item in page:
+            product_id = item.get("id")
+            if product_id in seen:
+                raise RuleViolation(
+                    "pages-partition-listing",
+                    f"{what}: product {product_id} is on page {seen[product_id]} and page {number}",
+                )
+            seen[product_id] = number
+    if len(seen) != total:
+        raise RuleViolation(
+            "pages-partition-listing",
+            f"{what}: {len(pages)} pages hold {len(seen)} distinct products, X-Total-Count {total}",
+        )
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -490,6 +655,8 @@ CHEAP_CHECKS = (
     request_id_follows_rules,
     json_content_type,
     error_envelope_is_documented,
+    paging_parameters_are_bounded,
+    sort_is_well_formed,
     pagination_headers_are_consistent,
 )
 
