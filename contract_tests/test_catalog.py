@@ -4,6 +4,7 @@ P5) and the product schema, on values discovered from what the target serves."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 import jsonschema
@@ -156,14 +157,17 @@ def test_walking_all_pages_yields_each_item_once(
         rules.cheap_response_checks(exchange)
 
 
-def _product_schema() -> dict[str, Any]:
+@cache
+def _product_validator() -> jsonschema.Draft202012Validator:
+    """Built once: test_whole_catalog.py validates every product of the catalog with it."""
     spec = load_spec()
-    return {"$ref": "#/components/schemas/Product", "components": spec["components"]}
+    schema = {"$ref": "#/components/schemas/Product", "components": spec["components"]}
+    return jsonschema.Draft202012Validator(schema)
 
 
 def _check_product_schema(product: dict[str, Any]) -> None:
     try:
-        jsonschema.validate(product, _product_schema(), cls=jsonschema.Draft202012Validator)
+        _product_validator().validate(product)
     except jsonschema.ValidationError as error:
         raise AssertionError(
             f"[product-schema] product {product.get('id')}: {error.message} at {list(error.path)}"

@@ -418,6 +418,8 @@ def requested_sort(query: Mapping[str, str]) -> tuple[str, str] | None:
     if not isinstance(value, dict):
         return None
     keys = {str(key).lower(): item for key, item in value.items()}
+    if len(keys) != len(value):
+        return None  # a key given twice in two spellings: which one a server reads is open
     field, direction = keys.get("field"), keys.get("direction")
     if not isinstance(field, str) or not isinstance(direction, str):
         return None

@@ -29,6 +29,19 @@ class Profile:
     expiry_wait_s: float
     retry_after_max_s: float
     schemathesis: Mapping[str, Any] = field(default_factory=dict)
+    # How much of the data and how many combinations the hand-written tests explore (issue 9):
+    # deeper profiles read more of the catalog, not only more random examples of the same cases.
+    #: products whose detail is compared with the list, besides the unusual ones always chosen
+    details_sample: int = 40
+    #: page sizes the whole catalog is walked with, each walk judged for L7
+    catalog_walk_limits: tuple[int, ...] = (1000,)
+    #: filter combinations (two and three filters) per kind of combination
+    filter_combinations: int = 2
+    #: responses of the request-id sample (H1-H3 on each, freshness over all)
+    request_id_sample: int = 200
+    #: requests of the concurrent burst, and how many are in flight at once
+    burst_requests: int = 240
+    burst_concurrency: int = 8
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,4 +63,6 @@ def load_profile(name: str) -> Profile:
     entry = dict(data[name])
     own = entry.pop("schemathesis", {})
     common = data.get("common", {}).get("schemathesis", {})
+    if "catalog_walk_limits" in entry:
+        entry["catalog_walk_limits"] = tuple(entry["catalog_walk_limits"])
     return Profile(name=name, schemathesis=_deep_merge(common, own), **entry)
