@@ -361,6 +361,10 @@ def _pagination_headers_consistent(api: Api) -> None:
     last = -(-total // 64)
     for page in ("1", "2", str(last), str(last + 1)):
         pagination_headers_are_consistent(api.products(page=page, limit="64"))
+    # Listings of different sizes in flight together: a count that races shows here.
+    burst = [{"params": {"limit": "10000", "currency_id": c}} for c in ("USD", "EUR", "GBP") * 5]
+    for exchange in api.concurrently(burst):
+        pagination_headers_are_consistent(exchange)
     divisor = next(d for d in range(2, total) if total % d == 0)
     for limit in (divisor, total // divisor):  # last pages that are exactly full
         pagination_headers_are_consistent(api.products(page=str(total // limit), limit=str(limit)))

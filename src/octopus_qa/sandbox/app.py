@@ -10,6 +10,7 @@ precomputed flag at most, so it costs nothing measurable.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import unicodedata
@@ -182,6 +183,8 @@ class Endpoints:
         self._auth_deferred = "validation-before-auth" in faults
         #: Draws for the name-sort-ties-unstable fault: another tie order on every request.
         self._tie_random = random.Random(0)
+        self._total_races = "total-count-races" in faults
+        self._last_total = 0
 
     def routes(self) -> list[Route]:
         # The hot path first: Starlette tries routes in order.
@@ -273,7 +276,14 @@ class Endpoints:
         query = parse_list_query(params, self.config, self._sortable, self.faults)
         self._deferred_auth(request)
         products = self._select(query)
-        headers = pagination_headers(query.page, query.limit, len(products), self.faults)
+        total = len(products)
+        if self._total_races:
+            # The planted race: the count goes through one attribute shared by every request,
+            # with an await (a metrics call, say) between writing it and reading it back.
+            self._last_total = total
+            await asyncio.sleep(0.002)
+            total = self._last_total
+        headers = pagination_headers(query.page, query.limit, total, self.faults)
         if self._page_faults:
             body = self._tampered_page(products, query)
         else:

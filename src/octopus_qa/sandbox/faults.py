@@ -306,6 +306,14 @@ _CATALOGUE = (
         "only by comparing many details with the list.",
         profile="default",
     ),
+    Fault(
+        "total-count-races",
+        "pagination-headers-consistent",
+        "A listing's total goes through one attribute shared by all requests, with an await "
+        "between writing and reading it: listings in flight together swap X-Total-Count (and "
+        "the pages count with it), so the headers no longer fit the body. Sequential requests "
+        "are answered right.",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({fault.name: fault for fault in _CATALOGUE})
