@@ -44,6 +44,16 @@ def request_id_follows_rules(ctx: Any, response: Any, case: Any) -> None:
     _judge(response, rules.request_id_follows_rules)
 
 
+#: Every request id the property tests have seen, for freshness across the whole run (H3).
+_REQUEST_IDS = rules.RequestIdLedger()
+
+
+@schemathesis.check
+def request_ids_are_fresh(ctx: Any, response: Any, case: Any) -> None:
+    """H3: no generated X-Request-Id repeats one seen earlier in the run."""
+    _judge(response, _REQUEST_IDS.judge)
+
+
 @schemathesis.check
 def json_content_type(ctx: Any, response: Any, case: Any) -> None:
     """H4: JSON bodies are served as application/json."""

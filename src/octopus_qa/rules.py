@@ -29,6 +29,7 @@ from .ksuids import is_ksuid
 __all__ = [
     "RULES",
     "Exchange",
+    "RequestIdLedger",
     "Rule",
     "RuleViolation",
     "availability_false_outside_ranges",
@@ -199,39 +200,57 @@ def request_id_follows_rules(exchange: Exchange) -> None:
         )
 
 
-def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
-    """No two server-generated X-Request-Ids repeat, nor repeat an id a client sent (H3: fresh).
+class RequestIdLedger:
+    """The request ids a run has seen, to judge H3's "fresh" one exchange at a time.
 
-    Judged over many exchanges at once: one response cannot show that its id is fresh. An
-    exchange whose request carried a KSUID is judged by its echo (H2), not here, but the id it
-    sent is remembered, since a generated id equal to it is not fresh either.
+    A generated id (the request sent no KSUID) must differ from every id generated before and
+    from every KSUID a client sent. Exchanges whose request carried a KSUID are judged by their
+    echo (H2) elsewhere; here they only add the id they sent.
     """
-    seen: dict[str, Exchange] = {}
-    sent_ids = set()
-    generated = []
-    for exchange in exchanges:
+
+    def __init__(self) -> None:
+        self._generated: dict[str, Exchange] = {}
+        self._sent: set[str] = set()
+
+    def remember_sent(self, exchange: Exchange) -> bool:
+        """Note the KSUID the request sent, if any; True when it sent one."""
         sent = exchange.request_headers.get("x-request-id")
         if sent is not None and is_ksuid(sent):
-            sent_ids.add(sent)
-        else:
-            generated.append(exchange)
-    for exchange in generated:
+            self._sent.add(sent)
+            return True
+        return False
+
+    def judge(self, exchange: Exchange) -> None:
+        if self.remember_sent(exchange):
+            return
         returned = exchange.headers.get("x-request-id")
         if not returned:
-            continue  # request_id_follows_rules reports a missing id as such
-        if returned in sent_ids:
+            return  # request_id_follows_rules reports a missing id as such
+        if returned in self._sent:
             raise RuleViolation(
                 "request-id-generated",
                 f"{exchange.method} {exchange.path} was given {returned!r}, the id another "
                 "request sent",
             )
-        first = seen.setdefault(returned, exchange)
+        first = self._generated.setdefault(returned, exchange)
         if first is not exchange:
             raise RuleViolation(
                 "request-id-generated",
                 f"{returned!r} was generated twice: for {first.method} {first.path} and "
                 f"{exchange.method} {exchange.path}",
             )
+
+
+def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
+    """No two server-generated X-Request-Ids of these exchanges repeat, nor repeat an id one of
+    them sent (H3: fresh). Judged over many exchanges at once, in any order (a concurrent
+    burst has none): one response cannot show that its id is fresh."""
+    ledger = RequestIdLedger()
+    exchanges = list(exchanges)
+    for exchange in exchanges:
+        ledger.remember_sent(exchange)
+    for exchange in exchanges:
+        ledger.judge(exchange)
 
 
 def json_content_type(exchange: Exchange) -> None:
