@@ -77,6 +77,8 @@ from octopus_qa.loadtest.verdict import Judge, Judgement
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,
+    listing_is_in_requested_order,
+    listing_matches_filters,
     product_matches_list_entry,
 )
 
@@ -132,6 +134,12 @@ def random_sort() -> dict[str, str]:
     return {field_key: random.choice(SORT_FIELDS), direction_key: direction}
 
 
+def listing_holds(exchange: Exchange) -> None:
+    """A browsed page keeps its filters (L6) and its order (L5): the page is parsed anyway."""
+    listing_matches_filters(exchange)
+    listing_is_in_requested_order(exchange)
+
+
 class Browser(ApiUser):
     """Someone choosing a gift card: browse, look closer, check the amount they want."""
 
@@ -163,7 +171,7 @@ class Browser(ApiUser):
         auth = self.authorized()
         if auth is None:
             return
-        reply = send(self.client, LIST, PRODUCTS, query=query, headers=auth)
+        reply = send(self.client, LIST, PRODUCTS, query=query, headers=auth, judge=listing_holds)
         self.after(reply.status)
         # Under a contract fault the page still lists products: keep browsing them.
         if reply.status == 200 and reply.exchange is not None and isinstance(reply.json, list):

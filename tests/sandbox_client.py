@@ -75,6 +75,36 @@ class Api:
                 method, path, params=params, json=json, content=content, headers=sent
             )
         )
+        return self._exchange(method, response, params, json)
+
+    def concurrently(self, requests: list[dict[str, Any]]) -> list[Exchange]:
+        """GET /api/v1/products once per entry (`params`, `headers`), all in flight together."""
+        sent = {"Authorization": f"Bearer {self.token}"}
+
+        async def burst() -> list[httpx.Response]:
+            return list(
+                await asyncio.gather(
+                    *(
+                        self.client.get(
+                            "/api/v1/products",
+                            params=request.get("params"),
+                            headers={**sent, **request.get("headers", {})},
+                        )
+                        for request in requests
+                    )
+                )
+            )
+
+        responses = self._loop.run_until_complete(burst())
+        return [
+            self._exchange("GET", response, request.get("params"), None)
+            for request, response in zip(requests, responses, strict=True)
+        ]
+
+    @staticmethod
+    def _exchange(
+        method: str, response: httpx.Response, params: dict[str, str] | None, json: Any
+    ) -> Exchange:
         return Exchange(
             method=method,
             path=response.request.url.path,

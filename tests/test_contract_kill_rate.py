@@ -1,6 +1,8 @@
-"""Kill rate: for every planted fault of the sandbox, the quick contract run must fail and name the
-fault's rule. Parametrized from the fault catalogue itself, so a fault added without a suite that
-catches it fails CI. Run in parallel with `-n 2` (pytest-xdist) on the 2-core CI machine."""
+"""Kill rate: for every planted fault of the sandbox, the contract run of the fault's profile (quick
+unless the catalogue says a deeper one: faults that only show on more of the data than a pull
+request reads) must fail and name the fault's rule. Parametrized from the fault catalogue itself,
+so a fault added without a suite that catches it fails CI. Run in parallel with `-n 2`
+(pytest-xdist) on the 2-core CI machine."""
 
 from __future__ import annotations
 
@@ -9,19 +11,25 @@ from pathlib import Path
 import pytest
 from contract_runs import run_contract, sandbox
 
+from octopus_qa.contract.profiles import PROFILE_NAMES
 from octopus_qa.sandbox.faults import FAULTS, Fault
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=list(FAULTS))
-def test_quick_profile_catches_the_fault(fault: Fault, tmp_path: Path) -> None:
+def test_its_profile_catches_the_fault(fault: Fault, tmp_path: Path) -> None:
     with sandbox("--fault", fault.name, *fault.sandbox_args) as url:
-        result = run_contract(tmp_path, "--target", url, "--profile", "quick", "--seed", "1")
+        result = run_contract(tmp_path, "--target", url, "--profile", fault.profile, "--seed", "1")
     assert result.exit_code == 1, (
-        f"fault {fault.name} (rule {fault.rule}): octoqa contract exited {result.exit_code}\n"
+        f"fault {fault.name} (rule {fault.rule}): octoqa contract --profile {fault.profile} "
+        f"exited {result.exit_code}\n"
         f"{result.stderr[-2000:]}"
     )
     assert result.rule_status(fault.rule) == "fail", (
         f"fault {fault.name}: summary.json marks {fault.rule} as {result.rule_status(fault.rule)!r}; "
         f"failing rules: {[r for r, e in result.summary['rules'].items() if e['status'] == 'fail']}"
     )
+
+
+def test_every_fault_names_a_contract_profile() -> None:
+    assert {fault.profile for fault in FAULTS.values()} <= set(PROFILE_NAMES)

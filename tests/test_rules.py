@@ -361,3 +361,98 @@ def test_expected_status_names_the_rule_and_both_statuses() -> None:
     rules.expect_status(exchange(400), 400, "limit-bounds", "limit=0")
     with pytest.raises(RuleViolation, match=r"^\[limit-bounds\] .*limit=0 answered 200, not 400"):
         rules.expect_status(exchange(200), 400, "limit-bounds", "limit=0")
+
+
+# --- Listing parameters, partitions and request-id freshness (issue 9) ----------------------
+
+
+@pytest.mark.parametrize(
+    "parameter,value,rule_id",
+    [
+        ("page", "0", "page-bounds"),
+        ("page", "-0", "page-bounds"),
+        ("page", "-3", "page-bounds"),
+        ("page", "1.5", "page-bounds"),
+        ("page", "abc", "page-bounds"),
+        ("page", "", "page-bounds"),
+        ("page", "nan", "page-bounds"),
+        ("limit", "10001", "limit-bounds"),
+        ("limit", "1e5", "limit-bounds"),
+        ("limit", "0", "limit-bounds"),
+    ],
+)
+def test_paging_value_outside_every_reading_accepted_breaks_its_bound(
+    parameter: str, value: str, rule_id: str
+) -> None:
+    headers, body = pagination(1, 50, 10)
+    accepted = exchange(200, body, query={parameter: value}, headers=headers)
+    assert broken_rule(rules.paging_parameters_are_bounded, accepted) == rule_id
+
+
+@pytest.mark.parametrize("value", ["1", "1.0", "+1", "01", " 1", "1e0", "1_0"])
+def test_paging_spellings_the_documents_leave_open_are_not_judged(value: str) -> None:
+    for parameter in ("page", "limit"):
+        rules.paging_parameters_are_bounded(exchange(200, [], query={parameter: value}))
+        rules.paging_parameters_are_bounded(exchange(400, {}, query={parameter: value}))
+
+
+def test_a_refused_paging_value_keeps_the_bounds() -> None:
+    rules.paging_parameters_are_bounded(exchange(400, {}, query={"page": "0", "limit": "0"}))
+
+
+@pytest.mark.parametrize(
+    "sort",
+    ["name", '["name","ASC"]', '{"field":"name","direction":"UP"}', '{"field":1}', "{"],
+)
+def test_clearly_malformed_sort_accepted_breaks_sort_format(sort: str) -> None:
+    accepted = exchange(200, [], query={"sort": sort})
+    assert broken_rule(rules.sort_is_well_formed, accepted) == "sort-format"
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        '{"field":"category","direction":"ASC"}',
+        '{"field":"name"}',
+        "{}",
+        '{"field":"name","direction":" asc "}',
+        '{"field":"id","Field":"name","direction":"ASC"}',
+        '{"field":"name","direction":"ASC","locale":"en"}',
+    ],
+    ids=["other-field", "no-direction", "empty", "whitespace", "twice", "extra-key"],
+)
+def test_sorts_the_documents_leave_open_are_not_judged(sort: str) -> None:
+    rules.sort_is_well_formed(exchange(200, [], query={"sort": sort}))
+    assert rules.requested_sort({"sort": '{"field":"id","Field":"name","direction":"ASC"}'}) is None
+
+
+def test_pages_that_partition_the_listing_keep_l7() -> None:
+    rules.pages_partition_listing([[{"id": 3}, {"id": 2}], [{"id": 1}]], 3, "three")
+
+
+@pytest.mark.parametrize(
+    "pages,total",
+    [([[{"id": 3}, {"id": 2}], [{"id": 2}]], 3), ([[{"id": 3}], [{"id": 1}]], 3)],
+    ids=["repeated", "missing"],
+)
+def test_pages_that_repeat_or_skip_break_the_partition(pages: Any, total: int) -> None:
+    assert (
+        broken_rule(rules.pages_partition_listing, pages, total, "x") == "pages-partition-listing"
+    )
+
+
+def test_generated_request_ids_must_not_repeat() -> None:
+    first, second = exchange(), exchange()
+    rules.request_ids_are_fresh([first, second])
+    again = exchange(headers={"x-request-id": first.headers["x-request-id"]})
+    assert (
+        broken_rule(rules.request_ids_are_fresh, [first, second, again]) == "request-id-generated"
+    )
+
+
+def test_a_generated_id_must_not_repeat_one_a_client_sent() -> None:
+    sent = new_ksuid()
+    echoed = exchange(headers={"x-request-id": sent}, request_headers={"x-request-id": sent})
+    stolen = exchange(headers={"x-request-id": sent})
+    rules.request_ids_are_fresh([echoed, exchange()])
+    assert broken_rule(rules.request_ids_are_fresh, [echoed, stolen]) == "request-id-generated"

@@ -17,6 +17,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from operator import itemgetter
 from typing import Any
@@ -28,6 +29,7 @@ from .ksuids import is_ksuid
 __all__ = [
     "RULES",
     "Exchange",
+    "RequestIdLedger",
     "Rule",
     "RuleViolation",
     "availability_false_outside_ranges",
@@ -40,10 +42,16 @@ __all__ = [
     "items_are_sorted",
     "items_match_filters",
     "json_content_type",
+    "listing_is_in_requested_order",
+    "listing_matches_filters",
+    "pages_partition_listing",
     "pagination_headers_are_consistent",
+    "paging_parameters_are_bounded",
     "product_matches_list_entry",
     "requested_sort",
     "request_id_follows_rules",
+    "request_ids_are_fresh",
+    "sort_is_well_formed",
     "status_is_documented",
 ]
 
@@ -195,6 +203,59 @@ def request_id_follows_rules(exchange: Exchange) -> None:
         raise RuleViolation(
             "request-id-generated", f"server-generated X-Request-Id {returned!r} is not a KSUID"
         )
+
+
+class RequestIdLedger:
+    """The request ids a run has seen, to judge H3's "fresh" one exchange at a time.
+
+    A generated id (the request sent no KSUID) must differ from every id generated before and
+    from every KSUID a client sent. Exchanges whose request carried a KSUID are judged by their
+    echo (H2) elsewhere; here they only add the id they sent.
+    """
+
+    def __init__(self) -> None:
+        self._generated: dict[str, Exchange] = {}
+        self._sent: set[str] = set()
+
+    def remember_sent(self, exchange: Exchange) -> bool:
+        """Note the KSUID the request sent, if any; True when it sent one."""
+        sent = exchange.request_headers.get("x-request-id")
+        if sent is not None and is_ksuid(sent):
+            self._sent.add(sent)
+            return True
+        return False
+
+    def judge(self, exchange: Exchange) -> None:
+        if self.remember_sent(exchange):
+            return
+        returned = exchange.headers.get("x-request-id")
+        if not returned:
+            return  # request_id_follows_rules reports a missing id as such
+        if returned in self._sent:
+            raise RuleViolation(
+                "request-id-generated",
+                f"{exchange.method} {exchange.path} was given {returned!r}, the id another "
+                "request sent",
+            )
+        first = self._generated.setdefault(returned, exchange)
+        if first is not exchange:
+            raise RuleViolation(
+                "request-id-generated",
+                f"{returned!r} was generated twice: for {first.method} {first.path} and "
+                f"{exchange.method} {exchange.path}",
+            )
+
+
+def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
+    """No two server-generated X-Request-Ids of these exchanges repeat, nor repeat an id one of
+    them sent (H3: fresh). Judged over many exchanges at once, in any order (a concurrent
+    burst has none): one response cannot show that its id is fresh."""
+    ledger = RequestIdLedger()
+    exchanges = list(exchanges)
+    for exchange in exchanges:
+        ledger.remember_sent(exchange)
+    for exchange in exchanges:
+        ledger.judge(exchange)
 
 
 def json_content_type(exchange: Exchange) -> None:
@@ -381,6 +442,8 @@ def requested_sort(query: Mapping[str, str]) -> tuple[str, str] | None:
     if not isinstance(value, dict):
         return None
     keys = {str(key).lower(): item for key, item in value.items()}
+    if len(keys) != len(value):
+        return None  # a key given twice in two spellings: which one a server reads is open
     field, direction = keys.get("field"), keys.get("direction")
     if not isinstance(field, str) or not isinstance(direction, str):
         return None
@@ -428,6 +491,129 @@ def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str
                     f"{parameter}={value!r} returned product {item.get('id')} with "
                     f"{product_field}={item.get(product_field)!r}",
                 )
+
+
+# --- Listing parameters, order, filters and partitions (L1, L4-L7) ----------------------------
+
+#: L1's bounds per paging parameter: (rule, least, greatest or None for no maximum).
+PAGING_BOUNDS: Mapping[str, tuple[str, int, int | None]] = {
+    "page": ("page-bounds", 1, None),
+    "limit": ("limit-bounds", 1, 10_000),
+}
+
+
+def _clearly_out_of_bounds(text: str, least: int, greatest: int | None) -> bool:
+    """True when no reading of `text` is an integer within the bounds (L1).
+
+    Only the clear cases: no number at all ("abc", ""), a fraction ("1.5"), or a value outside
+    the bounds whatever its spelling ("0", "-3", "10001"). Spellings the documents leave open
+    ("1.0", "+5", "05", " 5", "1e2") are an integer to one server and a word to another, so a
+    200 for them is not judged here (openapi/TRACEABILITY.md, readings).
+    """
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return True
+    if not value.is_finite() or value != value.to_integral_value():
+        return True
+    return value < least or (greatest is not None and value > greatest)
+
+
+def paging_parameters_are_bounded(exchange: Exchange) -> None:
+    """A listing that accepted (200) a page or limit outside L1's bounds broke them.
+
+    The other half (a value within the bounds is accepted) needs a request that is otherwise
+    valid, so the tests that send one judge it with `expect_status`.
+    """
+    if exchange.status != 200 or not exchange.is_list:
+        return
+    for parameter, (rule_id, least, greatest) in PAGING_BOUNDS.items():
+        text = exchange.query.get(parameter)
+        if text is not None and _clearly_out_of_bounds(text, least, greatest):
+            raise RuleViolation(rule_id, f"{parameter}={text!r} was accepted (200)")
+
+
+def sort_is_well_formed(exchange: Exchange) -> None:
+    """A listing that accepted (200) a sort that is clearly not L4's object broke sort-format.
+
+    Clearly: not JSON, not an object, a direction that is not ASC/DESC in any case, or a field
+    or direction that is not a string. A field other than id and name is not judged ("fields
+    that can be sorted on include at least id and name"), nor are extra keys, keys given twice
+    in different cases, or surrounding whitespace: the documents do not decide them.
+    """
+    if exchange.status != 200 or not exchange.is_list:
+        return
+    raw = exchange.query.get("sort")
+    if raw is None:
+        return
+    value = _decode_json(raw)
+    if not isinstance(value, dict):
+        raise RuleViolation("sort-format", f"sort={raw!r}, not a JSON object, was accepted")
+    keys: dict[str, Any] = {}
+    for key, item in value.items():
+        if str(key).lower() in keys:
+            return  # field given twice in two spellings: which one wins is not documented
+        keys[str(key).lower()] = item
+    field_value, direction = keys.get("field"), keys.get("direction")
+    if "field" in keys and not isinstance(field_value, str):
+        raise RuleViolation("sort-format", f"sort={raw!r} (a field that is no name) was accepted")
+    if "direction" in keys and (
+        not isinstance(direction, str) or direction.strip().upper() not in ("ASC", "DESC")
+    ):
+        raise RuleViolation("sort-format", f"sort={raw!r} (direction {direction!r}) was accepted")
+
+
+def _listed_items(exchange: Exchange) -> list[Any] | None:
+    if exchange.status != 200 or not exchange.is_list or not isinstance(exchange.json, list):
+        return None
+    return [item for item in exchange.json if isinstance(item, dict)]
+
+
+def listing_is_in_requested_order(exchange: Exchange) -> None:
+    """A listing comes in the order its `sort` asks for, default id DESC (L5), within the page.
+
+    Across page boundaries the tests that walk pages call `items_are_sorted` on the pages
+    joined.
+    """
+    items = _listed_items(exchange)
+    sort = requested_sort(exchange.query)
+    if items is None or sort is None:
+        return
+    rule_id = "default-order-id-desc" if "sort" not in exchange.query else "sort-orders-results"
+    items_are_sorted(items, sort[0], sort[1], rule_id=rule_id)
+
+
+def listing_matches_filters(exchange: Exchange) -> None:
+    """Every listed item matches every filter of the query (L6)."""
+    items = _listed_items(exchange)
+    filters = {name: exchange.query[name] for name in FILTER_FIELDS if name in exchange.query}
+    if items is not None and filters:
+        items_match_filters(items, filters)
+
+
+def pages_partition_listing(
+    pages: Sequence[Sequence[Mapping[str, Any]]], total: int, what: str
+) -> None:
+    """The pages of a listing hold each of its `total` items exactly once (L7).
+
+    `total` is the listing's X-Total-Count; `what` names the listing (filters, sort, page size)
+    in the failure. Items are told apart by id (P1: the product identifier).
+    """
+    seen: dict[Any, int] = {}
+    for number, page in enumerate(pages, start=1):
+        for item in page:
+            product_id = item.get("id")
+            if product_id in seen:
+                raise RuleViolation(
+                    "pages-partition-listing",
+                    f"{what}: product {product_id} is on page {seen[product_id]} and page {number}",
+                )
+            seen[product_id] = number
+    if len(seen) != total:
+        raise RuleViolation(
+            "pages-partition-listing",
+            f"{what}: {len(pages)} pages hold {len(seen)} distinct products, X-Total-Count {total}",
+        )
 
 
 def _is_number(value: Any) -> bool:
@@ -495,6 +681,8 @@ CHEAP_CHECKS = (
     request_id_follows_rules,
     json_content_type,
     error_envelope_is_documented,
+    paging_parameters_are_bounded,
+    sort_is_well_formed,
     pagination_headers_are_consistent,
 )
 

@@ -41,6 +41,19 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: An answer slower than this is reported as slow (summary.json, terminal), never a failure:
     #: the documents promise no latency.
     slow_answer_s: Annotated[float, Meta(gt=0, le=600)] = 2.0
+    # How much of the data and how many combinations the hand-written tests explore (issue 9):
+    # deeper profiles read more of the catalog, not only more random examples of the same cases.
+    #: products whose detail is compared with the list, besides the unusual ones always chosen
+    details_sample: Count = 40
+    #: page sizes the whole catalog is walked with, each walk judged for L7
+    catalog_walk_limits: tuple[Annotated[int, Meta(ge=1, le=10_000)], ...] = (1000,)
+    #: filter combinations (two and three filters) per kind of combination
+    filter_combinations: Count = 2
+    #: responses of the request-id sample (H1-H3 on each, freshness over all)
+    request_id_sample: Count = 200
+    #: requests of the concurrent burst, and how many are in flight at once
+    burst_requests: Count = 240
+    burst_concurrency: Annotated[int, Meta(ge=1, le=256)] = 8
     #: Handed to schemathesis.Config.from_dict, merged over `[common.schemathesis]`.
     schemathesis: dict[str, Any] = {}
     #: The table's name, filled in by `load_profile` (not read from the file).

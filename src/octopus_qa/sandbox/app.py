@@ -10,9 +10,13 @@ precomputed flag at most, so it costs nothing measurable.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from itertools import groupby
 from typing import Any
 
 from starlette.applications import Starlette
@@ -54,7 +58,15 @@ AVAILABLE = {True: b'{"is_available":true}', False: b'{"is_available":false}'}
 
 #: Faults that change which products a listing selects, or how a page is cut and rendered:
 #: with none of them on, the hot path is catalog.query + catalog.page_json.
-_SELECT_FAULTS = frozenset({"sort-ignored", "filter-case-insensitive"})
+_SELECT_FAULTS = frozenset(
+    {
+        "sort-ignored",
+        "filter-case-insensitive",
+        "filters-or-combined",
+        "name-sort-accent-folded",
+        "name-sort-ties-unstable",
+    }
+)
 _PAGE_FAULTS = frozenset(
     {
         "page-zero-accepted",
@@ -62,11 +74,20 @@ _PAGE_FAULTS = frozenset(
         "past-last-page-repeats",
         "product-field-missing",
         "denomination-range-inverted",
+        "deep-pages-clamped",
     }
 )
 _DETAIL_FAULTS = frozenset(
-    {"product-field-missing", "denomination-range-inverted", "details-differ-from-list"}
+    {
+        "product-field-missing",
+        "denomination-range-inverted",
+        "details-differ-from-list",
+        "detail-name-decomposed",
+        "detail-stale-for-some",
+    }
 )
+#: The deep-pages-clamped fault's "max result window".
+_RESULT_WINDOW = 10_000
 
 
 @lru_cache(maxsize=4)
@@ -157,8 +178,11 @@ def pagination_headers(page: int, limit: int, total: int, faults: frozenset[str]
         (b"x-total-pages", b"%d" % shown_pages),
         (b"x-page-size", b"%d" % size),
     ]
+    has_more = page < pages
+    if "has-more-on-full-last-page" in faults:
+        has_more = page * limit <= total and total > 0
     if "pagination-headers-missing" not in faults:
-        headers.append((b"x-has-more", b"true" if page < pages else b"false"))
+        headers.append((b"x-has-more", b"true" if has_more else b"false"))
     return headers
 
 
@@ -178,6 +202,10 @@ class Endpoints:
         self._page_faults = bool(faults & _PAGE_FAULTS)
         self._detail_faults = bool(faults & _DETAIL_FAULTS)
         self._auth_deferred = "validation-before-auth" in faults
+        #: Draws for the name-sort-ties-unstable fault: another tie order on every request.
+        self._tie_random = random.Random(0)
+        self._total_races = "total-count-races" in faults
+        self._last_total = 0
 
     def routes(self) -> list[Route]:
         # The hot path first: Starlette tries routes in order.
@@ -269,7 +297,14 @@ class Endpoints:
         query = parse_list_query(params, self.config, self._sortable, self.faults)
         self._deferred_auth(request)
         products = self._select(query)
-        headers = pagination_headers(query.page, query.limit, len(products), self.faults)
+        total = len(products)
+        if self._total_races:
+            # The planted race: the count goes through one attribute shared by every request,
+            # with an await (a metrics call, say) between writing it and reading it back.
+            self._last_total = total
+            await asyncio.sleep(0.002)
+            total = self._last_total
+        headers = pagination_headers(query.page, query.limit, total, self.faults)
         if self._page_faults:
             body = self._tampered_page(products, query)
         else:
@@ -277,21 +312,41 @@ class Endpoints:
         return json_response(body, headers=headers)
 
     def _select(self, query: ListQuery) -> Sequence[Product]:
-        field, descending = query.sort_field, query.descending
         if self._select_faults:
-            if "sort-ignored" in self.faults and query.sorted_explicitly:
-                field, descending = "id", True
-            if "filter-case-insensitive" in self.faults:
-                return _casefold_filtered(
-                    self.catalog.query(sort_field=field, descending=descending), query
-                )
+            return self._faulty_select(query)
         return self.catalog.query(
             category=query.category,
             country=query.country,
             currency=query.currency,
-            sort_field=field,
-            descending=descending,
+            sort_field=query.sort_field,
+            descending=query.descending,
         )
+
+    def _faulty_select(self, query: ListQuery) -> Sequence[Product]:
+        """The listing as the selection faults choose and order it (slow path, faults only)."""
+        field, descending = query.sort_field, query.descending
+        if "sort-ignored" in self.faults and query.sorted_explicitly:
+            field, descending = "id", True
+        everything = self.catalog.query(sort_field=field, descending=descending)
+        given = [value for value in (query.category, query.country, query.currency) if value]
+        products: Sequence[Product]
+        if "filter-case-insensitive" in self.faults:
+            return _casefold_filtered(everything, query)
+        if "filters-or-combined" in self.faults and len(given) >= 2:
+            products = _any_filter_matches(everything, query)
+        else:
+            products = self.catalog.query(
+                category=query.category,
+                country=query.country,
+                currency=query.currency,
+                sort_field=field,
+                descending=descending,
+            )
+        if field == "name" and "name-sort-accent-folded" in self.faults:
+            products = sorted(products, key=lambda p: _accent_folded(p.name), reverse=descending)
+        if field == "name" and "name-sort-ties-unstable" in self.faults:
+            products = _shuffled_ties(products, self._tie_random)
+        return products
 
     def _tampered_page(self, products: Sequence[Product], query: ListQuery) -> bytes:
         """The page as the page faults cut and render it (slow path, faults only)."""
@@ -299,6 +354,8 @@ class Endpoints:
         size = max(0, min(query.limit, len(products) - start))  # what X-Page-Size promises
         if "page-overlap" in self.faults and query.page > 1:
             start -= 1  # repeat the previous page's last item, keeping the promised size
+        if "deep-pages-clamped" in self.faults and start + query.limit > _RESULT_WINDOW:
+            start = max(0, _RESULT_WINDOW - query.limit)
         chunk = products[start : start + size]
         if not chunk and products and "past-last-page-repeats" in self.faults:
             last_start = (len(products) - 1) // query.limit * query.limit
@@ -325,6 +382,11 @@ class Endpoints:
         entry = self._tampered(product.detail())
         if "details-differ-from-list" in self.faults:
             entry["delivery_time"] = f"{entry['delivery_time']} (estimated)"
+        if "detail-name-decomposed" in self.faults:
+            entry["name"] = unicodedata.normalize("NFD", entry["name"])
+        if "detail-stale-for-some" in self.faults and product.id % 499 == 7:
+            first = entry["available_denominations"][0]
+            first["discount"] = round(first["discount"] + 0.5, 1)
         return json_response(json.dumps(entry, ensure_ascii=False).encode())
 
     async def check_availability(self, request: Request) -> Response:
@@ -394,3 +456,31 @@ def _casefold_filtered(products: Sequence[Product], query: ListQuery) -> tuple[P
         if value is not None
     ]
     return tuple(p for p in products if all(getattr(p, a).casefold() == v for a, v in wanted))
+
+
+def _any_filter_matches(products: Sequence[Product], query: ListQuery) -> tuple[Product, ...]:
+    """The filters-or-combined fault's matching: any given filter suffices (L6 says all)."""
+    return tuple(
+        p
+        for p in products
+        if p.category == query.category
+        or p.country_code == query.country
+        or p.currency_code == query.currency
+    )
+
+
+@lru_cache(maxsize=32_768)  # names come from the catalog, not from requests
+def _accent_folded(name: str) -> str:
+    """The name-sort-accent-folded fault's key: accents stripped, then casefolded."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _shuffled_ties(products: Sequence[Product], draw: random.Random) -> list[Product]:
+    """The name-sort-ties-unstable fault: each run of equal (casefold) names reshuffled."""
+    result: list[Product] = []
+    for _, run in groupby(products, key=lambda p: p.name.casefold()):
+        group = list(run)
+        draw.shuffle(group)
+        result.extend(group)
+    return result

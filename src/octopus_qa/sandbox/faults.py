@@ -25,6 +25,9 @@ class Fault:
     description: str
     #: Extra `octoqa sandbox` options the fault needs to be observable (e.g. a short token ttl).
     sandbox_args: tuple[str, ...] = ()
+    #: The cheapest contract profile that must catch it (tests/test_contract_kill_rate.py runs
+    #: that one); "quick" unless the fault only shows on more of the data than a PR can read.
+    profile: str = "quick"
 
 
 _CATALOGUE = (
@@ -237,6 +240,79 @@ _CATALOGUE = (
         "available-outside-range",
         "availability-false-outside-ranges",
         "Every valid availability check answers is_available true, in range or not.",
+    ),
+    # --- Faults that hide (issue 9): each shows only on some data, some sequences, some share
+    # of responses or under concurrency, the way real regressions do. -----------------------
+    Fault(
+        "has-more-on-full-last-page",
+        "pagination-headers-consistent",
+        "X-Has-More is computed as page × limit ≤ total: true on a last page that is exactly "
+        "full (limit divides the total), right everywhere else.",
+    ),
+    Fault(
+        "request-id-sometimes-missing",
+        "request-id-present",
+        "About 3 % of responses (any endpoint, errors included) carry no X-Request-Id.",
+    ),
+    Fault(
+        "request-id-sometimes-repeated",
+        "request-id-generated",
+        "Every 25th server-generated X-Request-Id repeats the one before (a racy last-id "
+        "cache): each id is a valid KSUID, they are just not fresh.",
+    ),
+    Fault(
+        "request-id-shared-buffer",
+        "request-id-echoed",
+        "The request id is kept in one attribute shared by all requests, set on arrival and read "
+        "when the response starts, with an await between: requests in flight together get each "
+        "other's ids. Sequential requests are answered right.",
+    ),
+    Fault(
+        "filters-or-combined",
+        "filters-match",
+        "Two or three filters at once are combined with OR instead of AND; one filter alone is "
+        "matched exactly.",
+    ),
+    Fault(
+        "name-sort-accent-folded",
+        "sort-orders-results",
+        "Sorting by name folds accents first (an accent-insensitive collation): 'Étoile' sorts "
+        "among the E's, not after 'z' as casefold puts it. Only non-ASCII names move.",
+    ),
+    Fault(
+        "deep-pages-clamped",
+        "pages-partition-listing",
+        "A page whose window ends past the 10,000th item is cut from item 10,000 − limit "
+        "instead (a search engine's max result window): only deep pages of a listing of more "
+        "than 10,000 products repeat items; the headers stay consistent.",
+    ),
+    Fault(
+        "name-sort-ties-unstable",
+        "pages-partition-listing",
+        "Products with the same name (casefold) come in a different order on every request, so "
+        "walking a name-sorted listing page by page repeats some and skips others; id sorts "
+        "and each single page stay right.",
+    ),
+    Fault(
+        "detail-name-decomposed",
+        "details-match-list",
+        "The detail serves the name in Unicode NFD (decomposed) form, the list in NFC: they "
+        "differ only for non-ASCII names.",
+    ),
+    Fault(
+        "detail-stale-for-some",
+        "details-match-list",
+        "About 1 product in 500 (id % 499 == 7) shows a stale discount in its detail: found "
+        "only by comparing many details with the list.",
+        profile="default",
+    ),
+    Fault(
+        "total-count-races",
+        "pagination-headers-consistent",
+        "A listing's total goes through one attribute shared by all requests, with an await "
+        "between writing and reading it: listings in flight together swap X-Total-Count (and "
+        "the pages count with it), so the headers no longer fit the body. Sequential requests "
+        "are answered right.",
     ),
 )
 

@@ -60,22 +60,38 @@ class RequestContextMiddleware:
         self._latency = latency_ms / 1000
         self._error_rate = error_rate
         self._random = random.Random(seed).random
+        # The faults that hide in a share of responses or under concurrency (faults.py).
+        self._drop_some = "request-id-sometimes-missing" in faults
+        self._drop_random = random.Random(seed + 1).random
+        self._repeat_some = "request-id-sometimes-repeated" in faults
+        self._generated = 0
+        self._last_generated: bytes | None = None
+        self._shared_buffer = "request-id-shared-buffer" in faults
+        self._current_id: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = self._request_id(header(scope, b"x-request-id"))
+        if self._drop_some and self._drop_random() < 0.03:
+            request_id = None
         started = False
 
         async def send_with_context(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": self._response_headers(message, request_id)}
+                shown = self._current_id if self._shared_buffer else request_id
+                message = {**message, "headers": self._response_headers(message, shown)}
             await send(message)
 
         try:
+            if self._shared_buffer:
+                # The planted race: one attribute for every request in flight, and an await
+                # (standing for an audit-log write) before the response reads it back.
+                self._current_id = request_id
+                await asyncio.sleep(0.002)
             if self._latency:
                 await asyncio.sleep(self._latency)
             if self._error_rate and self._simulated_failure(scope):
@@ -114,6 +130,12 @@ class RequestContextMiddleware:
                 return str(uuid.uuid4()).encode()
         if sent is not None and is_ksuid(sent):
             return sent.encode()
+        if self._repeat_some:
+            self._generated += 1
+            if self._generated % 25 == 0 and self._last_generated is not None:
+                return self._last_generated
+            self._last_generated = new_ksuid().encode()
+            return self._last_generated
         return new_ksuid().encode()
 
     def _response_headers(
