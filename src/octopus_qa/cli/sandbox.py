@@ -35,6 +35,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve with this planted bug (repeatable; see --list-faults)",
     )
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer otherwise where the documents do not decide (not a fault; repeatable; "
+        "see --list-readings)",
+    )
+    parser.add_argument(
+        "--list-readings", action="store_true", help="list the other readings and exit"
+    )
     parser.add_argument("--latency-ms", default="0", help="sleep this long before each answer")
     parser.add_argument(
         "--error-rate", default="0", help="share of /api/ requests answered 500 (0..1)"
@@ -45,14 +56,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..sandbox.faults import FAULTS, unknown_faults
+    from ..sandbox.readings import READINGS, unknown_readings
 
     if args.list_faults:
         print(_fault_table())
+        return 0
+    if args.list_readings:
+        print(_reading_table())
         return 0
     if unknown := unknown_faults(args.fault):
         raise UsageError(
             f"unknown fault {unknown[0]!r} (octoqa sandbox --list-faults shows the {len(FAULTS)})"
         )
+    if unknown := unknown_readings(args.reading):
+        raise UsageError(
+            f"unknown reading {unknown[0]!r} "
+            f"(octoqa sandbox --list-readings shows the {len(READINGS)})"
+        )
+    readings = tuple(dict.fromkeys(args.reading))
     host = args.host.strip()
     if not is_loopback(_url_for(host)) and not args.allow_remote:
         raise UsageError(f"refusing to listen on non-loopback {host!r} without --allow-remote")
@@ -71,8 +92,9 @@ def main(args: argparse.Namespace) -> int:
         serve(
             host=host,
             port=port,
-            announce=lambda url: _announce(url, faults, token_ttl, seed),
+            announce=lambda url: _announce(url, faults, token_ttl, seed, readings),
             faults=faults,
+            readings=readings,
             token_ttl=token_ttl,
             seed=seed,
             latency_ms=latency_ms,
@@ -116,7 +138,9 @@ def _number(
     return value
 
 
-def _announce(url: str, faults: tuple[str, ...], token_ttl: float, seed: int) -> None:
+def _announce(
+    url: str, faults: tuple[str, ...], token_ttl: float, seed: int, readings: tuple[str, ...] = ()
+) -> None:
     """Where to connect and with which account; a password is shown only if it is the public
     demo one (never one from OCTOPUS_PASSWORD)."""
     credentials = Credentials.from_env()
@@ -129,6 +153,7 @@ def _announce(url: str, faults: tuple[str, ...], token_ttl: float, seed: int) ->
         f"  account: {credentials.username!r}, password {password}",
         f"  faults: {', '.join(faults) or 'none'}; token ttl {token_ttl:g} s; seed {seed}",
         *_fault_hints(faults),
+        *([f"  readings: {', '.join(readings)}"] if readings else []),
         "  Ctrl-C to stop",
     ]
     print("\n".join(lines), flush=True)
@@ -154,5 +179,19 @@ def _fault_table() -> str:
         extra = f" [needs {' '.join(fault.sandbox_args)}]" if fault.sandbox_args else ""
         lines.append(
             f"{fault.name:<{width}}  {fault.rule:<{rule_width}}  {fault.description}{extra}"
+        )
+    return "\n".join(lines)
+
+
+def _reading_table() -> str:
+    from ..sandbox.readings import READINGS
+
+    width = max(len(name) for name in READINGS)
+    ambiguity_width = max(len(reading.ambiguity) for reading in READINGS.values())
+    lines = [f"{'READING':<{width}}  {'QUESTION':<{ambiguity_width}}  DESCRIPTION"]
+    for reading in READINGS.values():
+        lines.append(
+            f"{reading.name:<{width}}  {reading.ambiguity:<{ambiguity_width}}  "
+            f"{reading.description}"
         )
     return "\n".join(lines)

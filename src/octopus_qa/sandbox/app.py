@@ -33,6 +33,7 @@ from .middleware import (
     BearerAuthMiddleware,
     RequestContextMiddleware,
 )
+from .readings import READINGS, unknown_readings
 from .responses import ApiError, RawHeaders, error_response, json_response
 from .settings import Settings, settings
 from .validation import (
@@ -82,11 +83,16 @@ def create_app(
     latency_ms: float = 0,
     error_rate: float = 0.0,
     credentials: Credentials | None = None,
+    readings: Iterable[str] = (),
 ) -> Starlette:
-    """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError."""
+    """A fresh sandbox app. Unknown fault or reading names, or impossible numbers, are a
+    ValueError. `readings` answer otherwise where the documents do not decide (not faults)."""
     fault_set = frozenset(faults)
     if unknown := unknown_faults(sorted(fault_set)):
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(FAULTS)}")
+    reading_set = frozenset(readings)
+    if unknown := unknown_readings(sorted(reading_set)):
+        raise ValueError(f"unknown reading(s): {', '.join(unknown)}; known: {', '.join(READINGS)}")
     if token_ttl <= 0 or latency_ms < 0 or not 0.0 <= error_rate <= 1.0:
         raise ValueError("token_ttl must be > 0, latency_ms ≥ 0 and error_rate within 0..1")
     config = settings()
@@ -98,7 +104,7 @@ def create_app(
         max_sessions=config.max_sessions,
         faults=fault_set,
     )
-    endpoints = Endpoints(catalog_for_seed(seed), tokens, fault_set, config)
+    endpoints = Endpoints(catalog_for_seed(seed), tokens, fault_set, config, reading_set)
     app = Starlette(
         routes=endpoints.routes(),
         middleware=[
@@ -120,6 +126,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.tokens = tokens
     app.state.faults = fault_set
+    app.state.readings = reading_set
     app.state.catalog = endpoints.catalog
     return app
 
@@ -145,12 +152,18 @@ class Endpoints:
     """The documented operations, one method each, over one catalog and one token authority."""
 
     def __init__(
-        self, catalog: Catalog, tokens: TokenAuthority, faults: frozenset[str], config: Settings
+        self,
+        catalog: Catalog,
+        tokens: TokenAuthority,
+        faults: frozenset[str],
+        config: Settings,
+        readings: frozenset[str] = frozenset(),
     ) -> None:
         self.catalog = catalog
         self.tokens = tokens
         self.faults = faults
         self.config = config
+        self.readings = readings
         self._sortable = frozenset(catalog.sortable_fields)
         self._flat_errors = "error-envelope-flat" in faults
         self._select_faults = bool(faults & _SELECT_FAULTS)
@@ -177,9 +190,11 @@ class Endpoints:
     # --- Authentication (A1-A3) ---------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
-        body = await read_json_body(request, self.config.max_body_bytes, self.faults)
+        body = await read_json_body(
+            request, self.config.max_body_bytes, self.faults, readings=self.readings
+        )
         try:
-            username, password = parse_login(body)
+            username, password = parse_login(body, self.readings)
         except ApiError:
             if "login-malformed-body-500" in self.faults:
                 raise ApiError(500, "Failed to log in") from None
@@ -245,7 +260,7 @@ class Endpoints:
 
     async def list_products(self, request: Request) -> Response:
         params = parse_query(request.scope["query_string"], self.config.max_query_bytes)
-        query = parse_list_query(params, self.config, self._sortable, self.faults)
+        query = parse_list_query(params, self.config, self._sortable, self.faults, self.readings)
         self._deferred_auth(request)
         products = self._select(query)
         headers = pagination_headers(query.page, query.limit, len(products), self.faults)
@@ -296,7 +311,7 @@ class Endpoints:
         return entry
 
     async def get_product(self, request: Request) -> Response:
-        product_id = parse_product_id(request.path_params["product_id"], self.faults)
+        product_id = parse_product_id(request.path_params["product_id"], self.faults, self.readings)
         self._deferred_auth(request)
         product = self._product(product_id)
         if not self._detail_faults:
@@ -307,9 +322,11 @@ class Endpoints:
         return json_response(json.dumps(entry, ensure_ascii=False).encode())
 
     async def check_availability(self, request: Request) -> Response:
-        product_id = parse_product_id(request.path_params["product_id"], self.faults)
-        body = await read_json_body(request, self.config.max_body_bytes, self.faults)
-        query = parse_availability(body, self.config, self.faults)
+        product_id = parse_product_id(request.path_params["product_id"], self.faults, self.readings)
+        body = await read_json_body(
+            request, self.config.max_body_bytes, self.faults, readings=self.readings
+        )
+        query = parse_availability(body, self.config, self.faults, self.readings)
         self._deferred_auth(request)
         product = self._product(product_id)
         available = self.catalog.is_available(product, query.denomination, query.quantity)
