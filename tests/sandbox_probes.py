@@ -263,6 +263,13 @@ def _post_requires_json(api: Api) -> None:
     expect_status("post-requires-json", as_text, 400)
     broken = api.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
     expect_status("post-requires-json", broken, 400)
+    for literal in (b"NaN", b"Infinity"):  # what a lenient parser reads, and JSON does not have
+        lenient = api.post(
+            path,
+            content=b'{"denomination": %s, "quantity": 1}' % literal,
+            headers={"Content-Type": "application/json"},
+        )
+        expect_status("post-requires-json", lenient, 400)
 
 
 @probe("documented-status-codes")
@@ -451,6 +458,13 @@ def _denomination_bounds(api: Api) -> None:
         exchange = api.availability(DOCUMENTED_ID, {"denomination": value, "quantity": 1})
         expect_status("denomination-bounds", exchange, 400)
     expect_status("denomination-bounds", api.availability(DOCUMENTED_ID, {"quantity": 1}), 400)
+    for literal in (b"1e400", b"1e-400"):  # past every double: a 400, never a 500
+        exchange = api.post(
+            f"/api/v1/products/{DOCUMENTED_ID}/availability",
+            content=b'{"denomination": %s, "quantity": 1}' % literal,
+            headers={"Content-Type": "application/json"},
+        )
+        expect_status("denomination-bounds", exchange, 400)
 
 
 @probe("quantity-bounds")
@@ -464,6 +478,10 @@ def _quantity_bounds(api: Api) -> None:
         exchange = api.availability(DOCUMENTED_ID, {"denomination": 100, "quantity": value})
         expect_status("quantity-bounds", exchange, 400)
     expect_status("quantity-bounds", api.availability(DOCUMENTED_ID, {"denomination": 100}), 400)
+    # No documented maximum (P4): past 64 bits, served or refused, never a 500.
+    for value in (2**53, 2**64, 10**30):
+        exchange = api.availability(DOCUMENTED_ID, {"denomination": 100, "quantity": value})
+        expect_status("quantity-bounds", exchange, 200, 400)
 
 
 @probe("availability-response")

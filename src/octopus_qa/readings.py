@@ -128,10 +128,13 @@ AMBIGUITIES: Mapping[str, Ambiguity] = {ambiguity.id: ambiguity for ambiguity in
 
 @dataclass(frozen=True)
 class Undecided:
-    """One undecided value in one request: which ambiguity, and where it was."""
+    """One undecided value in one request: which ambiguity, where it was, and the rule whose
+    answer it leaves open (the ambiguity's own, unless the place names another: `page-bounds`
+    for a page written ' 5', `limit-bounds` for a limit)."""
 
     ambiguity: Ambiguity
     where: str
+    rule: str
 
     def __str__(self) -> str:
         return f"{self.where} ({self.ambiguity.id})"
@@ -161,17 +164,17 @@ def lenient_integer(text: str) -> int | None:
     return None
 
 
-def _integer_text(name: str, text: str, low: int, high: int | None) -> list[Undecided]:
+def _integer_text(name: str, text: str, low: int, high: int | None, rule: str) -> list[Undecided]:
     """Undecided readings of one integer written as text, valid from `low` to `high`."""
     if _STRICT_DIGITS.fullmatch(text):
         value = int(text)
         if value > INT64_MAX and value >= low and (high is None or value <= high):
-            return [_found("integer-past-64-bits", f"{name}={text[:30]}")]
+            return [_found("integer-past-64-bits", f"{name}={text[:30]}", rule)]
         return []
     lenient = lenient_integer(text)
     if lenient is None or lenient < low or (high is not None and lenient > high):
         return []  # no reading makes it valid: a 400 either way
-    return [_found("lenient-integer-text", f"{name}={text[:30]!r}")]
+    return [_found("lenient-integer-text", f"{name}={text[:30]!r}", rule)]
 
 
 # --- JSON bodies ------------------------------------------------------------------------------
@@ -212,8 +215,11 @@ def _decimal_is_integral(value: Decimal) -> bool:
 def _availability_body(body: Mapping[str, Any]) -> list[Undecided]:
     found: list[Undecided] = []
     quantity = body.get("quantity")
-    if isinstance(quantity, Decimal) and _decimal_is_integral(quantity) and quantity >= 1:
-        found.append(_found("integral-float", f"quantity {quantity}"))
+    if isinstance(quantity, Decimal) and quantity.is_finite() and quantity >= 1:
+        # 1.0 and 1e2 are integral as written; 1.0000000000000001 is 1.0 once read as a double.
+        as_double = float(quantity)
+        if _decimal_is_integral(quantity) or (math.isfinite(as_double) and as_double.is_integer()):
+            found.append(_found("integral-float", f"quantity {str(quantity)[:40]}"))
     elif isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > DOUBLE_EXACT:
         found.append(_found("integer-past-double", f"quantity {str(quantity)[:30]}"))
     denomination = body.get("denomination")
@@ -225,7 +231,9 @@ def _availability_body(body: Mapping[str, Any]) -> list[Undecided]:
             found.append(_found("decimal-past-double", f"denomination {str(denomination)[:40]}"))
     extra = sorted(set(body) - {"denomination", "quantity"})
     if extra:
-        found.append(_found("extra-body-fields", f"availability body field {extra[0]!r}"))
+        found.append(
+            _found("extra-body-fields", f"availability body field {extra[0]!r}", "quantity-bounds")
+        )
     return found
 
 
@@ -235,7 +243,13 @@ def _login_body(body: Mapping[str, Any]) -> list[Undecided]:
         found.append(_found("empty-credentials", "an empty username or password"))
     extra = sorted(set(body) - {"username", "password"})
     if extra:
-        found.append(_found("extra-body-fields", f"login body field {extra[0]!r}"))
+        found.append(
+            _found(
+                "extra-body-fields",
+                f"login body field {extra[0]!r}",
+                "login-rejects-malformed-body",
+            )
+        )
     return found
 
 
@@ -280,8 +294,9 @@ def _sort(text: str) -> list[Undecided]:
     return found
 
 
-def _found(ambiguity_id: str, where: str) -> Undecided:
-    return Undecided(AMBIGUITIES[ambiguity_id], where)
+def _found(ambiguity_id: str, where: str, rule: str | None = None) -> Undecided:
+    ambiguity = AMBIGUITIES[ambiguity_id]
+    return Undecided(ambiguity, where, rule or ambiguity.rule)
 
 
 _PRODUCT_ID = re.compile(r"^/api/v1/products/(?P<id>[^/]+)(?:/availability)?/?$")
@@ -297,12 +312,12 @@ def undecided_inputs(
     found: list[Undecided] = []
     path_match = _PRODUCT_ID.match(path)
     if path_match:
-        found += _integer_text("id", unquote(path_match["id"]), 1, None)
+        found += _integer_text("id", unquote(path_match["id"]), 1, None, "product-id-bounds")
     if method == "GET" and path.rstrip("/") == "/api/v1/products":
         if "page" in query:
-            found += _integer_text("page", query["page"], 1, None)
+            found += _integer_text("page", query["page"], 1, None, "page-bounds")
         if "limit" in query:
-            found += _integer_text("limit", query["limit"], 1, 10_000)
+            found += _integer_text("limit", query["limit"], 1, 10_000, "limit-bounds")
         if "sort" in query:
             found += _sort(query["sort"])
     if method == "POST" and body:
@@ -332,7 +347,7 @@ def either_reading_answered(status: int, undecided: tuple[Undecided, ...]) -> No
     if undecided and status not in EITHER_READING:
         first = undecided[0]
         raise RuleViolation(
-            first.ambiguity.rule,
+            first.rule,
             f"{first} answered {status}: either reading allows "
             f"{', '.join(str(s) for s in sorted(EITHER_READING))}",
         )

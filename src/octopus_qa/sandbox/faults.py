@@ -238,6 +238,25 @@ _CATALOGUE = (
         "availability-false-outside-ranges",
         "Every valid availability check answers is_available true, in range or not.",
     ),
+    # --- Hostile and extreme values (issue 9): each breaks its rule for one kind of literal ---
+    Fault(
+        "nan-literal-accepted",
+        "post-requires-json",
+        "Bodies are parsed leniently: NaN, Infinity and -Infinity (not JSON) are read as numbers "
+        "(a NaN denomination slips past every bound → 200); strict JSON is unaffected.",
+    ),
+    Fault(
+        "huge-exponent-500",
+        "denomination-bounds",
+        "A number literal with an exponent past a double's range (1e400) → 500 instead of 400; "
+        "every other number is read as before.",
+    ),
+    Fault(
+        "quantity-past-int64-500",
+        "quantity-bounds",
+        "A quantity past 2**63 − 1 overflows a 64-bit column → 500; smaller ones are fine "
+        "(P4 gives quantity no maximum: 200, or 400 under a 64-bit reading, never 500).",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({fault.name: fault for fault in _CATALOGUE})

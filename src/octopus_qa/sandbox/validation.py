@@ -21,7 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 
-from .responses import bad_request
+from .responses import ApiError, bad_request
 from .settings import Settings
 
 #: An integer as a path or query value: ASCII digits only (int() would also take "+1", " 1",
@@ -261,7 +261,18 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _loads_or_invalid(raw: bytes | str, *, exact: bool = False, unique_keys: bool = False) -> Any:
+def _lenient_constant(name: str) -> float:
+    """The nan-literal-accepted fault: Python's json default, NaN and Infinity as floats."""
+    return float(name)
+
+
+#: A number literal whose exponent no double reaches (1e400): the huge-exponent-500 fault.
+_HUGE_EXPONENT = re.compile(rb"[0-9][eE]\+?[0-9]{3,}")
+
+
+def _loads_or_invalid(
+    raw: bytes | str, *, exact: bool = False, unique_keys: bool = False, lenient: bool = False
+) -> Any:
     """Strict JSON (no NaN/Infinity, no overflowing numbers, bounded nesting) or INVALID_JSON.
 
     json.loads decodes bytes strictly, so invalid UTF-8 is a ValueError like any syntax error;
@@ -271,8 +282,8 @@ def _loads_or_invalid(raw: bytes | str, *, exact: bool = False, unique_keys: boo
     try:
         return json.loads(
             raw,
-            parse_constant=_reject_constant,
-            parse_float=_finite_decimal if exact else _finite_float,
+            parse_constant=_lenient_constant if lenient else _reject_constant,
+            parse_float=_finite_decimal if exact else float if lenient else _finite_float,
             object_pairs_hook=_unique_pairs if unique_keys else None,
         )
     except (ValueError, RecursionError):
@@ -329,10 +340,14 @@ async def read_json_body(
         return NO_BODY
     if json_required and content_type is None:
         raise bad_request("Content-Type must be application/json")
+    if "huge-exponent-500" in faults and _HUGE_EXPONENT.search(body):
+        # Planted bug: the number parser's overflow escapes as a server error.
+        raise ApiError(500, "Failed to parse number")
     parsed = _loads_or_invalid(
         body,
         exact="exact-decimals" in readings,
         unique_keys="duplicate-keys-rejected" in readings,
+        lenient="nan-literal-accepted" in faults,
     )
     if parsed is INVALID_JSON:
         raise bad_request("request body is not valid JSON")
@@ -401,6 +416,9 @@ def parse_availability(
         raise bad_request(f"denomination must be from {low} to {high:,.0f}, got {denomination}")
     if not _is_number(quantity) or (isinstance(quantity, float) and not quantity.is_integer()):
         raise bad_request("quantity is required and must be an integer")
+    if "quantity-past-int64-500" in faults and quantity > _INT64_MAX:
+        # Planted bug: the quantity is stored in a signed 64-bit column, and overflows.
+        raise ApiError(500, "Failed to check availability")
     minimum = 0 if "quantity-zero-accepted" in faults else settings.min_quantity
     if quantity < minimum:
         raise bad_request(f"quantity must be at least {settings.min_quantity}, got {quantity}")
