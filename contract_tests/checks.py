@@ -122,6 +122,12 @@ def denomination_ranges_are_sane(ctx: Any, response: Any, case: Any) -> None:
     _judge(response, check)
 
 
+@schemathesis.check
+def dates_are_rfc3339(ctx: Any, response: Any, case: Any) -> None:
+    """getting-started.txt § Date Format: every date-time in a body is RFC 3339."""
+    _judge(response, rules.dates_are_rfc3339)
+
+
 #: The rules these checks judge, for the property test's rule marks.
 CHECKED_RULES = tuple(
     rule_id
@@ -141,6 +147,7 @@ CHECKED_RULES = tuple(
         "default-order-id-desc",
         "filters-match",
         "denomination-ranges-sane",
+        "dates-are-rfc3339",
     )
     if rule_id in RULES
 )

@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
+from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.suite import Suite
 from octopus_qa.rules import expect_status
@@ -258,3 +259,16 @@ def test_expired_access_token_is_rejected(api: ApiClient, suite: Suite) -> None:
     time.sleep(max(0.0, float(exp) - time.time() + 1.0))
     exchange = api.get(LIST, token=body["access_token"], params={"limit": 1})
     expect_status(exchange, 401, "expired-token-rejected", f"a token {lifetime:g} s old")
+
+
+@pytest.mark.rule("dates-are-rfc3339")
+def test_token_dates_are_rfc3339_after_login_and_refresh(api: ApiClient) -> None:
+    """getting-started.txt § Date Format: `expires_at` from login and from every refresh."""
+    login = api.login()
+    rules.dates_are_rfc3339(login)
+    refresh_token = login.json["refresh_token"]
+    for _ in range(2):  # a second refresh, from the first's refresh token
+        refreshed = api.remember(api.post(REFRESH_PATH, token=refresh_token, check=False))
+        expect_status(refreshed, 200, "refresh-issues-new-tokens", "refresh")
+        rules.dates_are_rfc3339(refreshed)
+        refresh_token = refreshed.json["refresh_token"]

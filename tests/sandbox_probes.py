@@ -20,6 +20,7 @@ from octopus_qa.rules import (
     Exchange,
     RuleViolation,
     availability_false_outside_ranges,
+    dates_are_rfc3339,
     denomination_ranges_are_sane,
     error_envelope_is_documented,
     items_are_sorted,
@@ -509,3 +510,12 @@ def _availability_false_outside_ranges(api: Api) -> None:
             body = {"denomination": round(denomination, 2), "quantity": 1}
             answer = api.availability(entry["id"], body).json["is_available"]
             availability_false_outside_ranges(entry, body["denomination"], answer)
+
+
+@probe("dates-are-rfc3339")
+def _dates_are_rfc3339(api: Api) -> None:
+    login = api.login()
+    dates_are_rfc3339(login)
+    refreshed = api.post("/auth/refresh", token=login.json["refresh_token"])
+    expect_status("dates-are-rfc3339", refreshed, 200)
+    dates_are_rfc3339(refreshed)

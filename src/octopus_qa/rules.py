@@ -17,6 +17,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from operator import itemgetter
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "RuleViolation",
     "availability_false_outside_ranges",
     "cheap_response_checks",
+    "dates_are_rfc3339",
     "FILTER_FIELDS",
     "RETRY_LATER",
     "denomination_ranges_are_sane",
@@ -483,6 +485,73 @@ def product_matches_list_entry(detail: Mapping[str, Any], entry: Mapping[str, An
         raise RuleViolation("details-match-list", f"product {entry.get('id')} differs in {shown}")
 
 
+# --- Dates -------------------------------------------------------------------------------------
+
+#: RFC 3339 § 5.6 `date-time`: full-date "T" full-time, the offset required ("Z" or ±hh:mm).
+#: ISO 8601 allows more (no offset, a space, week dates, "+0530"): getting-started.txt §
+#: Date Format says RFC 3339, so those are not enough, however well they parse.
+_RFC3339 = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt]"
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.\d+)?"
+    r"(?:[Zz]|[+-](?P<off_hour>\d{2}):(?P<off_minute>\d{2}))",
+    re.ASCII,
+)
+#: Fields that carry a date-time: every `*_at` (tests/test_spec.py holds the spec to
+#: `format: date-time` on each).
+_DATE_SUFFIX = "_at"
+
+
+def is_rfc3339(text: str) -> bool:
+    """True for an RFC 3339 date-time whose fields are in range (a leap second 60 allowed)."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return False
+    parts = {name: int(value) for name, value in match.groupdict(default="0").items()}
+    try:
+        datetime(parts["year"], parts["month"], parts["day"])
+    except ValueError:
+        return False
+    return (
+        parts["hour"] <= 23
+        and parts["minute"] <= 59
+        and parts["second"] <= 60
+        and parts["off_hour"] <= 23
+        and parts["off_minute"] <= 59
+    )
+
+
+def _date_fields(value: Any, where: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and key.endswith(_DATE_SUFFIX):
+                yield name, item
+            if isinstance(item, dict | list):
+                yield from _date_fields(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _date_fields(item, f"{where}[{index}]")
+
+
+def dates_are_rfc3339(exchange: Exchange) -> None:
+    """Every date-time field of a JSON body is an RFC 3339 date-time (getting-started.txt §
+    Date Format), not merely something a lenient parser reads as a date."""
+    if exchange.status >= 400 or not exchange.body:
+        return
+    for name, value in _date_fields(exchange.json):
+        if not isinstance(value, str) or not is_rfc3339(value):
+            raise RuleViolation(
+                "dates-are-rfc3339",
+                f"{exchange.method} {exchange.path}: {name} is {value!r}, not RFC 3339",
+            )
+
+
+def _auth_dates_are_rfc3339(exchange: Exchange) -> None:
+    """Under load, dates are judged where they are (token bodies), not by walking every page."""
+    if exchange.path.startswith("/auth/"):
+        dates_are_rfc3339(exchange)
+
+
 # --- What the load suite runs on every response -------------------------------------------------
 
 CHEAP_CHECKS = (
@@ -491,6 +560,7 @@ CHEAP_CHECKS = (
     json_content_type,
     error_envelope_is_documented,
     pagination_headers_are_consistent,
+    _auth_dates_are_rfc3339,
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -214,7 +215,7 @@ class Endpoints:
         issued = self.tokens.refresh(token)
         if issued is None:
             raise ApiError(401, "Invalid, used or expired refresh token")
-        return self._token_response(issued)
+        return self._token_response(issued, refreshed=True)
 
     async def logout(self, request: Request) -> Response:
         body_problem = await self._optional_body_problem(request)
@@ -235,7 +236,7 @@ class Endpoints:
             return problem
         return None
 
-    def _token_response(self, issued: IssuedTokens) -> Response:
+    def _token_response(self, issued: IssuedTokens, *, refreshed: bool = False) -> Response:
         body: dict[str, Any] = {
             "access_token": issued.access_token,
             "refresh_token": issued.refresh_token,
@@ -246,6 +247,9 @@ class Endpoints:
         if self.faults:
             if "login-broken" in self.faults:
                 del body["token_type"]
+            if refreshed and "refresh-expires-at-naive" in self.faults:
+                # Planted bug: the refresh path formats a naive datetime (ISO 8601, no offset).
+                body["expires_at"] = _naive_iso(issued.expires)
             if "access-token-exp-mismatch" in self.faults:
                 later = IssuedTokens("", "", issued.expires + 3600, issued.issued)
                 body["expires_in"], body["expires_at"] = later.expires_in, later.expires_at
@@ -376,6 +380,11 @@ class Endpoints:
             status = 400
         message = f"No operation {operation}" if exc.status_code in (404, 405) else exc.detail
         return error_response(status, message, flat=self._flat_errors)
+
+
+def _naive_iso(timestamp: float) -> str:
+    """What `datetime.utcfromtimestamp(t).isoformat()` writes: parseable, but no RFC 3339."""
+    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None).isoformat()
 
 
 def _casefold_filtered(products: Sequence[Product], query: ListQuery) -> tuple[Product, ...]:

@@ -257,6 +257,13 @@ _CATALOGUE = (
         "A quantity past 2**63 − 1 overflows a 64-bit column → 500; smaller ones are fine "
         "(P4 gives quantity no maximum: 200, or 400 under a 64-bit reading, never 500).",
     ),
+    # --- Dates (issue 9) ----------------------------------------------------------------------
+    Fault(
+        "refresh-expires-at-naive",
+        "dates-are-rfc3339",
+        "Refresh responses write expires_at without an offset (2026-12-01T20:45:00, ISO 8601 "
+        "that any parser reads, but not RFC 3339); login's is right.",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({fault.name: fault for fault in _CATALOGUE})
