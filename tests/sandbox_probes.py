@@ -106,8 +106,16 @@ def _auth_required(api: Api) -> None:
         api.get(f"/api/v1/products/{DOCUMENTED_ID}", token=None),
         api.post(f"/api/v1/products/{DOCUMENTED_ID}/availability", token=None, json={"x": 1}),
         api.get("/api/v1/products", token="not-a-token"),
+        api.get("/api/v1/products/", token=None),  # a path a router may forgive
+        api.get("/api/v1/products", token=_unsigned_copy(api.token)),
     ):
         expect_status("auth-required", exchange, 401)
+
+
+def _unsigned_copy(token: str) -> str:
+    """The token's own claims under a header that says alg "none", and no signature."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return jwt.encode(claims, key=None, algorithm="none")
 
 
 @probe("auth-checked-first")
@@ -210,6 +218,14 @@ def _refresh_token_single_use(api: Api) -> None:
     refresh = api.tokens["refresh_token"]
     expect_status("refresh-token-single-use", api.post("/auth/refresh", token=refresh), 200)
     expect_status("refresh-token-single-use", api.post("/auth/refresh", token=refresh), 401)
+    # A2 under concurrency: of simultaneous refreshes of one token, exactly one succeeds.
+    fresh = api.login().json["refresh_token"]
+    statuses = api.statuses_at_once("POST", "/auth/refresh", [fresh] * 4)
+    expect(
+        "refresh-token-single-use",
+        sorted(statuses) == [200, 401, 401, 401],
+        f"4 simultaneous refreshes of one token answered {statuses}",
+    )
 
 
 @probe("refresh-rejects-access-token")

@@ -10,6 +10,7 @@ precomputed flag at most, so it costs nothing measurable.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -50,6 +51,9 @@ from .validation import (
 __all__ = ["create_app"]
 
 YAML_MEDIA_TYPE = "application/yaml"
+#: How long the refresh-race-double-spend fault waits between checking a refresh token and
+#: spending it: long enough for simultaneous refreshes to overlap, too short to notice alone.
+RACE_WINDOW_S = 0.05
 AVAILABLE = {True: b'{"is_available":true}', False: b'{"is_available":false}'}
 
 #: Faults that change which products a listing selects, or how a page is cut and rendered:
@@ -212,7 +216,12 @@ class Endpoints:
             raise ApiError(401, "Invalid, used or expired refresh token")
         if body_problem is not None:
             raise body_problem
-        issued = self.tokens.refresh(token)
+        if "refresh-race-double-spend" in self.faults:
+            spend = self.tokens.refresh_without_recheck(token)
+            await asyncio.sleep(RACE_WINDOW_S)  # the "database round trip" between check and use
+            issued = spend() if spend is not None else None
+        else:
+            issued = self.tokens.refresh(token)
         if issued is None:
             raise ApiError(401, "Invalid, used or expired refresh token")
         return self._token_response(issued, refreshed=True)

@@ -264,6 +264,26 @@ _CATALOGUE = (
         "Refresh responses write expires_at without an offset (2026-12-01T20:45:00, ISO 8601 "
         "that any parser reads, but not RFC 3339); login's is right.",
     ),
+    # --- Token lifecycle and the JWT attack matrix (issue 9) ----------------------------------
+    Fault(
+        "refresh-race-double-spend",
+        "refresh-token-single-use",
+        "Refresh checks the token, waits 50 ms (a database round trip), then spends it without "
+        "checking again: simultaneous refreshes of one token all succeed; one after another, "
+        "the second still gets its 401.",
+    ),
+    Fault(
+        "alg-none-accepted",
+        "auth-required",
+        'An access token whose JWT header says alg "none" is read without verifying any '
+        "signature; signed tokens (a wrong key included) are verified as before.",
+    ),
+    Fault(
+        "trailing-slash-skips-auth",
+        "auth-required",
+        "A protected path with a trailing slash (/api/v1/products/) skips the token check and is "
+        "served as the path without it; every other spelling is checked.",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({fault.name: fault for fault in _CATALOGUE})
