@@ -121,6 +121,45 @@ def denomination_ranges_are_sane(ctx: Any, response: Any, case: Any) -> None:
     _judge(response, check)
 
 
+@schemathesis.check
+def dates_are_rfc3339(ctx: Any, response: Any, case: Any) -> None:
+    """getting-started.txt § Date Format: every date-time in a body is RFC 3339."""
+    _judge(response, rules.dates_are_rfc3339)
+
+
+@schemathesis.check
+def auth_is_required(ctx: Any, response: Any, case: Any) -> None:
+    """A6: a protected operation called without Authorization is not served."""
+    _judge(response, rules.auth_is_required)
+
+
+@schemathesis.check
+def post_requires_json(ctx: Any, response: Any, case: Any) -> None:
+    """E3: a POST body under a Content-Type other than JSON is not served."""
+    _judge(response, rules.post_requires_json)
+
+
+@schemathesis.check
+def availability_is_boolean(ctx: Any, response: Any, case: Any) -> None:
+    """products-api.txt: a 200 from availability is {"is_available": boolean}."""
+    _judge(response, rules.availability_is_boolean)
+
+
+@schemathesis.check
+def token_body_is_complete(ctx: Any, response: Any, case: Any) -> None:
+    """A1/A2: a 200 from login or refresh carries the token fields, typed."""
+
+    def check(exchange: Exchange) -> None:
+        if exchange.status != 200 or exchange.method != "POST":
+            return
+        if exchange.path.rstrip("/").endswith("/auth/login"):
+            rules.token_body_is_complete(exchange, "login-issues-tokens")
+        elif exchange.path.rstrip("/").endswith("/auth/refresh"):
+            rules.token_body_is_complete(exchange, "refresh-issues-new-tokens")
+
+    _judge(response, check)
+
+
 #: The rules these checks judge, for the property test's rule marks.
 CHECKED_RULES = tuple(
     rule_id
@@ -143,6 +182,12 @@ CHECKED_RULES = tuple(
         "default-order-id-desc",
         "filters-match",
         "denomination-ranges-sane",
+        "dates-are-rfc3339",
+        "auth-required",
+        "post-requires-json",
+        "availability-response",
+        "login-issues-tokens",
+        "refresh-issues-new-tokens",
     )
     if rule_id in RULES
 )

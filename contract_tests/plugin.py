@@ -33,7 +33,7 @@ from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.summary import build_summary, write_summary
 from octopus_qa.deviations import Judgement, load_deviations
 from octopus_qa.errors import OctoqaError
-from octopus_qa.rules import RULES
+from octopus_qa.rules import RULES, rules_broken_by
 from octopus_qa.seeds import new_seed
 
 _SUITE: Suite | None = None
@@ -296,6 +296,15 @@ def _message_of(report: pytest.TestReport) -> str:
     return ""
 
 
+def _rules_named(call: pytest.CallInfo[None], report: pytest.TestReport) -> list[str]:
+    """The rules a failure broke: carried by the exception (RuleViolation, RulesBroken) where
+    there is one, else named in an inline assert's `[rule-id]` text."""
+    carried = rules_broken_by(call.excinfo.value if call.excinfo is not None else None)
+    if carried:
+        return [rule.id for rule in carried]
+    return rules_named_in(str(report.longrepr))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
@@ -312,7 +321,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
     # Read the crash line before the long report is scrubbed into plain text and loses it.
     message = _scrub(_message_of(report))
-    named = rules_named_in(str(report.longrepr)) if report.failed else []
+    named = _rules_named(call, report) if report.failed else []
     known = _judge_deviation(report, call)
     if known is not None and known.known:
         named = list(dict.fromkeys(e.rule for e in known.covering))

@@ -1,6 +1,8 @@
 """Authentication as a stateful flow: hypothesis drives login, refresh, logout and the reuse of
 spent, revoked, tampered and missing credentials in any order, and checks each answer against a
-model of which tokens should work (ASSUMPTIONS A1-A3, A6).
+model of which tokens should work (ASSUMPTIONS A1-A3, A6). Its steps include simultaneous
+refreshes of one token (exactly one may win, A2), refresh tokens used as access tokens in any
+state, and the JWT attack matrix of test_auth.py on tokens live at that point.
 
 The model only judges what the documents and ASSUMPTIONS.md fix: a refreshed login's old access
 token is neither required to work nor to fail, so the flow never asks about it.
@@ -27,7 +29,7 @@ from octopus_qa.contract.suite import Suite
 from octopus_qa.session import LOGOUT_PATH, REFRESH_PATH
 
 from .fixtures import LIST
-from .test_auth import tampered_tokens
+from .test_auth import ATTACKS, jwt_attacks, refresh_at_once
 
 LIVE, SPENT, REVOKED = "live", "spent", "revoked"
 MAX_LOGINS = 4
@@ -47,8 +49,8 @@ class AuthFlow(RuleBasedStateMachine):
         super().__init__()
         self.logins: list[Login] = []
 
-    def _of(self, state: str) -> list[Login]:
-        return [login for login in self.logins if login.state == state]
+    def _of(self, *states: str) -> list[Login]:
+        return [login for login in self.logins if login.state in states]
 
     def _expect(self, exchange: Any, status: int, rule_id: str, what: str) -> None:
         assert exchange.status == status, (
@@ -109,13 +111,35 @@ class AuthFlow(RuleBasedStateMachine):
             )
 
     @precondition(lambda self: bool(self._of(LIVE)))
-    @rule(data=data(), how=sampled_from(["flipped-signature", "alg-none", "edited-exp"]))
-    def use_tampered_token(self, data: Any, how: str) -> None:
+    @rule(data=data(), how=sampled_from([a for a in ATTACKS if a != "megabyte"]))
+    def use_attacked_token(self, data: Any, how: str) -> None:
+        """The JWT attack matrix (test_auth.py), on a token that is live at this point."""
         login = data.draw(sampled_from(self._of(LIVE)))
-        exchange = self.client.get(
-            LIST, token=tampered_tokens(login.access)[how], params={"limit": 1}
-        )
+        authorization = jwt_attacks(login.access, login.refresh)[how]
+        exchange = self.client.get(LIST, authorization=authorization, params={"limit": 1})
         self._expect(exchange, 401, "auth-required", f"an access token with {how}")
+
+    @precondition(lambda self: bool(self._of(LIVE, SPENT, REVOKED)))
+    @rule(data=data())
+    def use_refresh_token_as_access_token(self, data: Any) -> None:
+        """A refresh token is no access token (A2, A6), whatever became of its login."""
+        login = data.draw(sampled_from(self._of(LIVE, SPENT, REVOKED)))
+        exchange = self.client.get(LIST, token=login.refresh, params={"limit": 1})
+        self._expect(exchange, 401, "auth-required", f"a {login.state} refresh token as access")
+
+    @precondition(lambda self: bool(self._of(LIVE)))
+    @rule(data=data(), how_many=sampled_from([2, 3, 5]))
+    def refresh_concurrently(self, data: Any, how_many: int) -> None:
+        """A2 under a race: of simultaneous refreshes of one live token, exactly one succeeds."""
+        login = data.draw(sampled_from(self._of(LIVE)))
+        exchanges = refresh_at_once(self.client, login.refresh, how_many)
+        won = [exchange for exchange in exchanges if exchange.status == 200]
+        statuses = sorted(exchange.status for exchange in exchanges)
+        assert len(won) == 1 and statuses.count(401) == how_many - 1, (
+            f"[refresh-token-single-use] {how_many} simultaneous refreshes answered {statuses}"
+        )
+        login.state = SPENT
+        self.logins.append(Login(won[0].json["access_token"], won[0].json["refresh_token"]))
 
     @rule(authorization=sampled_from([None, "", "Bearer", "Token abc", "Bearer a.b.c"]))
     def send_missing_or_malformed_authorization(self, authorization: str | None) -> None:

@@ -141,7 +141,9 @@ def test_availability_body_missing_fields_is_rejected(
 
 
 @pytest.mark.rule("product-id-bounds")
-@pytest.mark.parametrize("bad_id", ["0", "-1", "-1001", "1.5", "abc", "1e3", "0x10"])
+# "1e3" is left out: a lenient parser reads 1000, and the documents do not decide
+# (test_hostile_input.py::test_undecided_values_get_either_answer).
+@pytest.mark.parametrize("bad_id", ["0", "-1", "-1001", "1.5", "abc", "0x10"])
 @pytest.mark.parametrize("operation", ["details", "availability"])
 def test_product_id_not_a_positive_integer_is_rejected(
     api: ApiClient, bad_id: str, operation: str
@@ -192,7 +194,7 @@ def test_limit_within_bounds_is_accepted(api: ApiClient, limit: int) -> None:
 
 
 @pytest.mark.rule("limit-bounds")
-@pytest.mark.parametrize("limit", ["10001", "0", "-1", "2.5", "ten", "", "1e3"])
+@pytest.mark.parametrize("limit", ["10001", "0", "-1", "2.5", "ten", "", "1e5"])
 def test_limit_outside_bounds_is_rejected(api: ApiClient, limit: str) -> None:
     exchange = api.get(LIST, params={"limit": limit})
     expect_status(exchange, 400, "limit-bounds", f"limit={limit!r}")
@@ -206,7 +208,7 @@ def test_any_limit_out_of_range_is_rejected(api: ApiClient, limit: int) -> None:
 
 
 @pytest.mark.rule("page-bounds")
-@pytest.mark.parametrize("page", ["0", "-1", "2.5", "one", "", "1e2"])
+@pytest.mark.parametrize("page", ["0", "-1", "2.5", "one", "", "-1e2"])
 def test_page_below_one_or_not_an_integer_is_rejected(api: ApiClient, page: str) -> None:
     exchange = api.get(LIST, params={"page": page})
     expect_status(exchange, 400, "page-bounds", f"page={page!r}")

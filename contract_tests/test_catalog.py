@@ -247,8 +247,5 @@ def test_availability_answers_a_boolean(api: ApiClient, catalog: CatalogSample) 
             f"{LIST}/{product['id']}/availability",
             json={"denomination": denomination, "quantity": 2},
         )
-        assert exchange.status == 200
-        body = exchange.json
-        assert isinstance(body, dict) and isinstance(body.get("is_available"), bool), (
-            f"[availability-response] availability answered {body!r}, not {{is_available: boolean}}"
-        )
+        expect_status(exchange, 200, "availability-response", f"denomination {denomination}")
+        rules.availability_is_boolean(exchange)

@@ -116,6 +116,20 @@ class Api:
             request_json=json,
         )
 
+    def statuses_at_once(self, method: str, path: str, tokens: list[str]) -> list[int]:
+        """Send one request per token concurrently (on the app's event loop): their statuses."""
+
+        async def all_at_once() -> list[int]:
+            responses = await asyncio.gather(
+                *(
+                    self.client.request(method, path, headers={"Authorization": f"Bearer {t}"})
+                    for t in tokens
+                )
+            )
+            return [response.status_code for response in responses]
+
+        return self._loop.run_until_complete(all_at_once())
+
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.call("GET", path, **kwargs)
 

@@ -20,6 +20,7 @@ from octopus_qa.rules import (
     Exchange,
     RuleViolation,
     availability_false_outside_ranges,
+    dates_are_rfc3339,
     denomination_ranges_are_sane,
     error_envelope_is_documented,
     items_are_sorted,
@@ -107,8 +108,16 @@ def _auth_required(api: Api) -> None:
         api.get(f"/api/v1/products/{DOCUMENTED_ID}", token=None),
         api.post(f"/api/v1/products/{DOCUMENTED_ID}/availability", token=None, json={"x": 1}),
         api.get("/api/v1/products", token="not-a-token"),
+        api.get("/api/v1/products/", token=None),  # a path a router may forgive
+        api.get("/api/v1/products", token=_unsigned_copy(api.token)),
     ):
         expect_status("auth-required", exchange, 401)
+
+
+def _unsigned_copy(token: str) -> str:
+    """The token's own claims under a header that says alg "none", and no signature."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return jwt.encode(claims, key=None, algorithm="none")
 
 
 @probe("auth-checked-first")
@@ -211,6 +220,14 @@ def _refresh_token_single_use(api: Api) -> None:
     refresh = api.tokens["refresh_token"]
     expect_status("refresh-token-single-use", api.post("/auth/refresh", token=refresh), 200)
     expect_status("refresh-token-single-use", api.post("/auth/refresh", token=refresh), 401)
+    # A2 under concurrency: of simultaneous refreshes of one token, exactly one succeeds.
+    fresh = api.login().json["refresh_token"]
+    statuses = api.statuses_at_once("POST", "/auth/refresh", [fresh] * 4)
+    expect(
+        "refresh-token-single-use",
+        sorted(statuses) == [200, 401, 401, 401],
+        f"4 simultaneous refreshes of one token answered {statuses}",
+    )
 
 
 @probe("refresh-rejects-access-token")
@@ -265,6 +282,13 @@ def _post_requires_json(api: Api) -> None:
     expect_status("post-requires-json", as_text, 400)
     broken = api.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
     expect_status("post-requires-json", broken, 400)
+    for literal in (b"NaN", b"Infinity"):  # what a lenient parser reads, and JSON does not have
+        lenient = api.post(
+            path,
+            content=b'{"denomination": %s, "quantity": 1}' % literal,
+            headers={"Content-Type": "application/json"},
+        )
+        expect_status("post-requires-json", lenient, 400)
 
 
 @probe("documented-status-codes")
@@ -488,6 +512,13 @@ def _denomination_bounds(api: Api) -> None:
         exchange = api.availability(DOCUMENTED_ID, {"denomination": value, "quantity": 1})
         expect_status("denomination-bounds", exchange, 400)
     expect_status("denomination-bounds", api.availability(DOCUMENTED_ID, {"quantity": 1}), 400)
+    for literal in (b"1e400", b"1e-400"):  # past every double: a 400, never a 500
+        exchange = api.post(
+            f"/api/v1/products/{DOCUMENTED_ID}/availability",
+            content=b'{"denomination": %s, "quantity": 1}' % literal,
+            headers={"Content-Type": "application/json"},
+        )
+        expect_status("denomination-bounds", exchange, 400)
 
 
 @probe("quantity-bounds")
@@ -501,6 +532,10 @@ def _quantity_bounds(api: Api) -> None:
         exchange = api.availability(DOCUMENTED_ID, {"denomination": 100, "quantity": value})
         expect_status("quantity-bounds", exchange, 400)
     expect_status("quantity-bounds", api.availability(DOCUMENTED_ID, {"denomination": 100}), 400)
+    # No documented maximum (P4): past 64 bits, served or refused, never a 500.
+    for value in (2**53, 2**64, 10**30):
+        exchange = api.availability(DOCUMENTED_ID, {"denomination": 100, "quantity": value})
+        expect_status("quantity-bounds", exchange, 200, 400)
 
 
 @probe("availability-response")
@@ -528,3 +563,12 @@ def _availability_false_outside_ranges(api: Api) -> None:
             body = {"denomination": round(denomination, 2), "quantity": 1}
             answer = api.availability(entry["id"], body).json["is_available"]
             availability_false_outside_ranges(entry, body["denomination"], answer)
+
+
+@probe("dates-are-rfc3339")
+def _dates_are_rfc3339(api: Api) -> None:
+    login = api.login()
+    dates_are_rfc3339(login)
+    refreshed = api.post("/auth/refresh", token=login.json["refresh_token"])
+    expect_status("dates-are-rfc3339", refreshed, 200)
+    dates_are_rfc3339(refreshed)

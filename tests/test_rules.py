@@ -456,3 +456,48 @@ def test_a_generated_id_must_not_repeat_one_a_client_sent() -> None:
     stolen = exchange(headers={"x-request-id": sent})
     rules.request_ids_are_fresh([echoed, exchange()])
     assert broken_rule(rules.request_ids_are_fresh, [echoed, stolen]) == "request-id-generated"
+
+
+# --- Dates (getting-started.txt § Date Format) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2025-01-15T13:00:00Z", "2025-01-15T18:30:00+05:30", "2024-02-29t23:59:60.123z"],
+)
+def test_rfc3339_date_times_are_accepted(text: str) -> None:
+    assert rules.is_rfc3339(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-01-15T13:00:00",  # no offset: ISO 8601, not RFC 3339
+        "2025-01-15 13:00:00Z",  # a space
+        "2025-01-15T13:00:00+0530",  # offset without a colon
+        "2025-01-15",  # a date alone
+        "2025-02-30T00:00:00Z",  # no such day
+        "2025-01-15T24:00:00Z",
+        "1736946000",  # epoch seconds
+        "Wed, 15 Jan 2025 13:00:00 GMT",
+        "２０２５-01-15T13:00:00Z",  # non-ASCII digits
+    ],
+)
+def test_date_times_that_are_not_rfc3339_are_refused(text: str) -> None:
+    assert not rules.is_rfc3339(text)
+
+
+def test_a_naive_expires_at_breaks_the_date_rule() -> None:
+    body = {"access_token": "a.b.c", "expires_at": "2025-01-15T13:00:00"}
+    with pytest.raises(RuleViolation) as broken:
+        rules.dates_are_rfc3339(exchange(body=body, method="POST", path="/auth/refresh"))
+    assert broken.value.rule.id == "dates-are-rfc3339"
+    rules.dates_are_rfc3339(
+        exchange(body={**body, "expires_at": "2025-01-15T13:00:00Z"}, method="POST")
+    )
+
+
+def test_nested_date_fields_are_judged_too() -> None:
+    products = [{"id": 1, "updated_at": "2025-01-15T13:00:00Z"}, {"id": 2, "updated_at": 5}]
+    with pytest.raises(RuleViolation, match=r"\[1\]\.updated_at"):
+        rules.dates_are_rfc3339(exchange(body=products))

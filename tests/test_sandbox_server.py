@@ -15,6 +15,7 @@ from octopus_qa.cli import main as octoqa
 from octopus_qa.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
 from octopus_qa.rules import Exchange, cheap_response_checks, lower_headers
 from octopus_qa.sandbox.faults import FAULTS
+from octopus_qa.sandbox.readings import READINGS
 from octopus_qa.sandbox.server import running_sandbox
 from octopus_qa.session import login
 
@@ -71,10 +72,20 @@ def test_list_faults_names_each_fault_and_its_rule(capsys: pytest.CaptureFixture
         assert fault.name in out and fault.rule in out
 
 
+def test_list_readings_names_each_reading_and_its_question(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert octoqa(["sandbox", "--list-readings"]) == 0
+    out = capsys.readouterr().out
+    for reading in READINGS.values():
+        assert reading.name in out and reading.ambiguity in out
+
+
 @pytest.mark.parametrize(
     "arguments, complaint",
     [
         (["--fault", "no-such-fault"], "unknown fault 'no-such-fault'"),
+        (["--reading", "lenient"], "unknown reading 'lenient'"),
         (["--latency-ms", "-1"], "--latency-ms must be ≥ 0"),
         (["--latency-ms", "soon"], "--latency-ms must be a number"),
         (["--error-rate", "1.5"], "--error-rate must be from 0 to 1"),

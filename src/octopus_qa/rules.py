@@ -17,6 +17,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from operator import itemgetter
@@ -32,8 +33,16 @@ __all__ = [
     "RequestIdLedger",
     "Rule",
     "RuleViolation",
+    "RulesBroken",
+    "access_token_exp_matches",
+    "auth_is_required",
+    "availability_is_boolean",
+    "post_requires_json",
+    "rules_broken_by",
+    "token_body_is_complete",
     "availability_false_outside_ranges",
     "cheap_response_checks",
+    "dates_are_rfc3339",
     "FILTER_FIELDS",
     "RETRY_LATER",
     "denomination_ranges_are_sane",
@@ -95,6 +104,32 @@ class RuleViolation(AssertionError):
         super().__init__(f"[{rule_id}] {self.rule.title}: {detail}")
 
 
+class RulesBroken(AssertionError):
+    """Several rules broken by one test (a schemathesis failure group), carried as objects so
+    that no consumer has to parse `[rule-id]` back out of the message."""
+
+    def __init__(self, rule_ids: Sequence[str], detail: str, breaches: Sequence[Any] = ()) -> None:
+        self.rules = tuple(RULES[rule_id] for rule_id in dict.fromkeys(rule_ids))
+        #: Where each rule broke (`deviations.Breach`: operation and status), when it is known;
+        #: known deviations match on it (contract/breaches.py).
+        self.breaches = tuple(breaches)
+        shown = " ".join(f"[{rule.id}]" for rule in self.rules)
+        super().__init__(f"rules broken: {shown}\n{detail}")
+
+
+def rules_broken_by(error: BaseException | None) -> tuple[Rule, ...]:
+    """The rules an exception carries: a RuleViolation's, a RulesBroken's, or those of the
+    violations inside an exception group (hypothesis reports several failures as one)."""
+    if isinstance(error, RuleViolation):
+        return (error.rule,)
+    if isinstance(error, RulesBroken):
+        return error.rules
+    if isinstance(error, BaseExceptionGroup):
+        found = [rule for inner in error.exceptions for rule in rules_broken_by(inner)]
+        return tuple(dict.fromkeys(found))
+    return ()
+
+
 # --- The exchange under judgement -------------------------------------------------------------
 
 LIST_PATH = re.compile(r"/api/v1/products/?$")
@@ -132,6 +167,8 @@ class Exchange:
     query: Mapping[str, str] = field(default_factory=dict)
     request_headers: Mapping[str, str] = field(default_factory=dict)
     request_json: Any = None
+    #: Whether the request carried a body (E3 judges its Content-Type only then).
+    request_body_sent: bool = False
 
     _parsed: Any = field(default=NOT_PARSED, init=False, repr=False, compare=False)
 
@@ -180,6 +217,69 @@ def expect_status(exchange: Exchange, expected: int, rule_id: str, what: str) ->
         violation = RuleViolation(rule_id, f"{what} answered {exchange.status}, not {expected}")
         violation.exchange = exchange
         raise violation
+
+
+# --- Authentication ---------------------------------------------------------------------------
+
+#: A1: what a login (and a refresh, A2) body holds.
+TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_in", "expires_at")
+PROTECTED_PREFIX = "/api/"
+_TOKEN_PATHS = re.compile(r"/auth/(?:refresh|logout)/?$")
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def auth_is_required(exchange: Exchange) -> None:
+    """A request to a protected operation without an Authorization header is not served (A6):
+    anything below 400 breaks auth-required (a 4xx is judged by the checks of its status)."""
+    protected = exchange.path.startswith(PROTECTED_PREFIX) or _TOKEN_PATHS.search(exchange.path)
+    if protected and "authorization" not in exchange.request_headers and exchange.status < 400:
+        raise RuleViolation(
+            "auth-required",
+            f"{exchange.method} {exchange.path} without a token answered {exchange.status}",
+        )
+
+
+def token_body_is_complete(exchange: Exchange, rule_id: str = "login-issues-tokens") -> None:
+    """A 200 from login or refresh carries the A1 fields, typed (`rule_id`: the login's or the
+    refresh's rule)."""
+    body = exchange.json
+    if exchange.status != 200 or not isinstance(body, dict):
+        raise RuleViolation(rule_id, f"answered {exchange.status} {exchange.body[:120]!r}")
+    missing = [name for name in TOKEN_FIELDS if name not in body]
+    if missing:
+        raise RuleViolation(rule_id, f"the token body lacks {', '.join(missing)}")
+    problems = []
+    if body["token_type"] != "Bearer":
+        problems.append(f"token_type is {body['token_type']!r}")
+    expires_in = body["expires_in"]
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in < 0:
+        problems.append(f"expires_in is {expires_in!r}")
+    if not isinstance(body["refresh_token"], str) or not body["refresh_token"]:
+        problems.append("refresh_token is empty")
+    if not isinstance(body["access_token"], str) or not _JWT_SHAPE.fullmatch(body["access_token"]):
+        problems.append("access_token is not three base64url segments")
+    if problems:
+        raise RuleViolation(rule_id, "; ".join(problems))
+
+
+def access_token_exp_matches(
+    claims: Mapping[str, Any], body: Mapping[str, Any], issued_at: float
+) -> None:
+    """A4: the JWT's `exp` equals `expires_at` and is about `issued_at` + `expires_in`."""
+    try:
+        exp = float(claims["exp"])
+        expires_at = datetime.fromisoformat(str(body["expires_at"])).timestamp()
+    except (KeyError, TypeError, ValueError) as error:
+        raise RuleViolation(
+            "access-token-is-jwt", f"no comparable exp / expires_at: {error}"
+        ) from None
+    if abs(exp - expires_at) > 1:
+        raise RuleViolation("access-token-is-jwt", f"exp {exp} vs expires_at {body['expires_at']}")
+    if abs(exp - (issued_at + float(body["expires_in"]))) > 5:
+        raise RuleViolation(
+            "access-token-is-jwt",
+            f"exp {exp} is not about now + expires_in ({body['expires_in']} s)",
+        )
 
 
 # --- Headers ----------------------------------------------------------------------------------
@@ -315,6 +415,18 @@ def error_envelope_is_documented(exchange: Exchange) -> None:
             "error-envelope",
             f"{status} carries name/code {error['name']}/{error['code']}, "
             f"documented {expected[0]}/{expected[1]}",
+        )
+
+
+def post_requires_json(exchange: Exchange) -> None:
+    """E3: a POST that carries a body under another Content-Type than JSON is not served."""
+    if exchange.method != "POST" or not exchange.request_body_sent or exchange.status >= 400:
+        return
+    content_type = exchange.request_headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise RuleViolation(
+            "post-requires-json",
+            f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",
         )
 
 
@@ -656,6 +768,20 @@ def availability_false_outside_ranges(
         )
 
 
+AVAILABILITY_SUFFIX = "/availability"
+
+
+def availability_is_boolean(exchange: Exchange) -> None:
+    """A 200 from an availability check is {"is_available": boolean} (products-api.txt)."""
+    if exchange.status != 200 or not exchange.path.endswith(AVAILABILITY_SUFFIX):
+        return
+    body = exchange.json
+    if not isinstance(body, dict) or not isinstance(body.get("is_available"), bool):
+        raise RuleViolation(
+            "availability-response", f"answered {exchange.body[:120]!r}, not {{is_available: bool}}"
+        )
+
+
 #: P3: optional fields a detail response may add to its list entry.
 DETAIL_ONLY_FIELDS = frozenset({"terms", "details", "how_to_use"})
 
@@ -674,6 +800,73 @@ def product_matches_list_entry(detail: Mapping[str, Any], entry: Mapping[str, An
         raise RuleViolation("details-match-list", f"product {entry.get('id')} differs in {shown}")
 
 
+# --- Dates -------------------------------------------------------------------------------------
+
+#: RFC 3339 § 5.6 `date-time`: full-date "T" full-time, the offset required ("Z" or ±hh:mm).
+#: ISO 8601 allows more (no offset, a space, week dates, "+0530"): getting-started.txt §
+#: Date Format says RFC 3339, so those are not enough, however well they parse.
+_RFC3339 = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt]"
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.\d+)?"
+    r"(?:[Zz]|[+-](?P<off_hour>\d{2}):(?P<off_minute>\d{2}))",
+    re.ASCII,
+)
+#: Fields that carry a date-time: every `*_at` (tests/test_spec.py holds the spec to
+#: `format: date-time` on each).
+_DATE_SUFFIX = "_at"
+
+
+def is_rfc3339(text: str) -> bool:
+    """True for an RFC 3339 date-time whose fields are in range (a leap second 60 allowed)."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return False
+    parts = {name: int(value) for name, value in match.groupdict(default="0").items()}
+    try:
+        datetime(parts["year"], parts["month"], parts["day"])
+    except ValueError:
+        return False
+    return (
+        parts["hour"] <= 23
+        and parts["minute"] <= 59
+        and parts["second"] <= 60
+        and parts["off_hour"] <= 23
+        and parts["off_minute"] <= 59
+    )
+
+
+def _date_fields(value: Any, where: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and key.endswith(_DATE_SUFFIX):
+                yield name, item
+            if isinstance(item, dict | list):
+                yield from _date_fields(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _date_fields(item, f"{where}[{index}]")
+
+
+def dates_are_rfc3339(exchange: Exchange) -> None:
+    """Every date-time field of a JSON body is an RFC 3339 date-time (getting-started.txt §
+    Date Format), not merely something a lenient parser reads as a date."""
+    if exchange.status >= 400 or not exchange.body:
+        return
+    for name, value in _date_fields(exchange.json):
+        if not isinstance(value, str) or not is_rfc3339(value):
+            raise RuleViolation(
+                "dates-are-rfc3339",
+                f"{exchange.method} {exchange.path}: {name} is {value!r}, not RFC 3339",
+            )
+
+
+def _auth_dates_are_rfc3339(exchange: Exchange) -> None:
+    """Under load, dates are judged where they are (token bodies), not by walking every page."""
+    if exchange.path.startswith("/auth/"):
+        dates_are_rfc3339(exchange)
+
+
 # --- What the load suite runs on every response -------------------------------------------------
 
 CHEAP_CHECKS = (
@@ -684,6 +877,8 @@ CHEAP_CHECKS = (
     paging_parameters_are_bounded,
     sort_is_well_formed,
     pagination_headers_are_consistent,
+    _auth_dates_are_rfc3339,
+    availability_is_boolean,
 )
 
 

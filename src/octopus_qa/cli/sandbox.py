@@ -52,6 +52,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--list-faults", action="store_true", help="list the faults and chaos switches and exit"
     )
+    parser.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer otherwise where the documents do not decide (not a fault; repeatable; "
+        "see --list-readings)",
+    )
+    parser.add_argument(
+        "--list-readings", action="store_true", help="list the other readings and exit"
+    )
     parser.add_argument("--latency-ms", default="0", help="sleep this long before each answer")
     parser.add_argument(
         "--latency-dist",
@@ -74,14 +85,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..sandbox.chaos import Chaos
     from ..sandbox.faults import FAULTS, unknown_faults
+    from ..sandbox.readings import READINGS, unknown_readings
 
     if args.list_faults:
         print(_fault_table())
+        return 0
+    if args.list_readings:
+        print(_reading_table())
         return 0
     if unknown := unknown_faults(args.fault):
         raise UsageError(
             f"unknown fault {unknown[0]!r} (octoqa sandbox --list-faults shows the {len(FAULTS)})"
         )
+    if unknown := unknown_readings(args.reading):
+        raise UsageError(
+            f"unknown reading {unknown[0]!r} "
+            f"(octoqa sandbox --list-readings shows the {len(READINGS)})"
+        )
+    readings = tuple(dict.fromkeys(args.reading))
     host = args.host.strip()
     if not is_loopback(_url_for(host)) and not args.allow_remote:
         raise UsageError(f"refusing to listen on non-loopback {host!r} without --allow-remote")
@@ -105,8 +126,11 @@ def main(args: argparse.Namespace) -> int:
         serve(
             host=host,
             port=port,
-            announce=lambda url: _announce(url, faults, token_ttl, seed, chaos.describe()),
+            announce=lambda url: _announce(
+                url, faults, token_ttl, seed, chaos.describe(), readings
+            ),
             faults=faults,
+            readings=readings,
             token_ttl=token_ttl,
             seed=seed,
             latency_ms=latency_ms,
@@ -171,7 +195,12 @@ def _number(
 
 
 def _announce(
-    url: str, faults: tuple[str, ...], token_ttl: float, seed: int, chaos: str = "none"
+    url: str,
+    faults: tuple[str, ...],
+    token_ttl: float,
+    seed: int,
+    chaos: str = "none",
+    readings: tuple[str, ...] = (),
 ) -> None:
     """Where to connect and with which account; a password is shown only if it is the public
     demo one (never one from OCTOPUS_PASSWORD)."""
@@ -186,6 +215,7 @@ def _announce(
         f"  faults: {', '.join(faults) or 'none'}; token ttl {token_ttl:g} s; seed {seed}",
         *_fault_hints(faults),
         *([f"  chaos: {chaos}"] if chaos != "none" else []),
+        *([f"  readings: {', '.join(readings)}"] if readings else []),
         "  Ctrl-C to stop",
     ]
     print("\n".join(lines), flush=True)
@@ -223,4 +253,18 @@ def _chaos_table() -> str:
     lines = ["CHAOS (--chaos KEY=VALUE[,...]; N requests or Ns seconds)  DESCRIPTION"]
     lines += [f"{name + '=N|Ns':<{width}}  {text}" for name, text in TRIGGERED.items()]
     lines += [f"{name + '=X':<{width}}  {text}" for name, text in VALUED.items()]
+    return "\n".join(lines)
+
+
+def _reading_table() -> str:
+    from ..sandbox.readings import READINGS
+
+    width = max(len(name) for name in READINGS)
+    ambiguity_width = max(len(reading.ambiguity) for reading in READINGS.values())
+    lines = [f"{'READING':<{width}}  {'QUESTION':<{ambiguity_width}}  DESCRIPTION"]
+    for reading in READINGS.values():
+        lines.append(
+            f"{reading.name:<{width}}  {reading.ambiguity:<{ambiguity_width}}  "
+            f"{reading.description}"
+        )
     return "\n".join(lines)

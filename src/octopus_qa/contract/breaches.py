@@ -9,22 +9,14 @@ rule, and so can never be a known deviation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..deviations import Breach
-from ..rules import Exchange, RuleViolation
+from ..rules import Exchange, RulesBroken, RuleViolation
 from .ledger import rules_named_in
 
 #: The spec path template of a URL path, or None (Coverage.template_for).
 TemplateFor = Callable[[str], str | None]
-
-
-class RulesBroken(AssertionError):
-    """A failure that knows which rules it broke on which operation and status."""
-
-    def __init__(self, message: str, breaches: Sequence[Breach]) -> None:
-        super().__init__(message)
-        self.breaches = tuple(breaches)
 
 
 def breach_at(rule: str, exchange: Exchange | None, template_for: TemplateFor) -> Breach:
@@ -38,7 +30,8 @@ def breach_at(rule: str, exchange: Exchange | None, template_for: TemplateFor) -
 def breaches_of(error: BaseException, template_for: TemplateFor) -> list[Breach]:
     """The rules `error` says were broken, each with where, when it says; [] when it names none."""
     if isinstance(error, RulesBroken):
-        return list(error.breaches)
+        # Where the property test knew each failure's operation and status; else rules alone.
+        return list(error.breaches) or [Breach((rule.id,)) for rule in error.rules]
     if isinstance(error, RuleViolation):
         return [breach_at(error.rule.id, error.exchange, template_for)]
     if isinstance(error, BaseExceptionGroup):

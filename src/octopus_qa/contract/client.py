@@ -72,11 +72,14 @@ class ApiClient:
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         check: bool = True,
+        raw_target: str | None = None,
     ) -> Exchange:
         """Send one request and return the judged exchange.
 
         `token`: SHARED (the run's login), None (no Authorization) or an access token string;
-        `authorization` sends that header value verbatim (malformed headers).
+        `authorization` sends that header value verbatim (malformed headers); `raw_target` is
+        the request line's path as written (`/a//b`, `/a/../b`, `%70`), which httpx would
+        otherwise normalise.
         """
         sent_headers = dict(headers or {})
         if authorization is not None:
@@ -85,11 +88,12 @@ class ApiClient:
             sent_headers["Authorization"] = f"Bearer {self.shared_login.access_token()}"
         elif isinstance(token, str):
             sent_headers["Authorization"] = f"Bearer {token}"
-        exchange = self._send(method, path, sent_headers, params, json, content)
+        extensions = {"target": raw_target.encode()} if raw_target is not None else None
+        exchange = self._send(method, path, sent_headers, params, json, content, extensions)
         if exchange.status == 401 and token is SHARED and authorization is None:
             # The shared token may have been revoked or expired early: renew once, then judge.
             sent_headers["Authorization"] = f"Bearer {self.shared_login.renew()}"
-            exchange = self._send(method, path, sent_headers, params, json, content)
+            exchange = self._send(method, path, sent_headers, params, json, content, extensions)
             if exchange.status == 401 and path.startswith("/api/"):
                 raise self.watch.lost(
                     f"{method} {path}",
@@ -112,12 +116,19 @@ class ApiClient:
         params: Mapping[str, Any] | None,
         json: Any,
         content: bytes | str | None,
+        extensions: dict[str, Any] | None = None,
     ) -> Exchange:
         def once() -> Exchange:
             self.watch.before_request()
             try:
                 response = self._http.request(
-                    method, path, headers=headers, params=params, json=json, content=content
+                    method,
+                    path,
+                    headers=headers,
+                    params=params,
+                    json=json,
+                    content=content,
+                    extensions=extensions,
                 )
             except httpx.TransportError as exc:
                 reason = transport_reason(exc, self.timeout_s)

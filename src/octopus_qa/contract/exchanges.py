@@ -41,6 +41,7 @@ def from_httpx(response: httpx.Response) -> Exchange:
         query=_query(request.url.query.decode("ascii", "replace")),
         request_headers=lower_headers(request.headers.multi_items()),
         request_json=_request_json(request.content),
+        request_body_sent=bool(request.content),
     )
 
 
@@ -57,4 +58,5 @@ def from_schemathesis(response: Any) -> Exchange:
         query=_query(url.query),
         request_headers=lower_headers(request.headers.items()),
         request_json=_request_json(request.body),
+        request_body_sent=bool(request.body),
     )

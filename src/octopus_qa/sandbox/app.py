@@ -15,6 +15,7 @@ import json
 import random
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import groupby
 from typing import Any
@@ -39,6 +40,7 @@ from .middleware import (
     BearerAuthMiddleware,
     RequestContextMiddleware,
 )
+from .readings import READINGS, unknown_readings
 from .responses import ApiError, RawHeaders, error_response, json_response
 from .settings import Settings, settings
 from .validation import (
@@ -54,6 +56,9 @@ from .validation import (
 __all__ = ["create_app"]
 
 YAML_MEDIA_TYPE = "application/yaml"
+#: How long the refresh-race-double-spend fault waits between checking a refresh token and
+#: spending it: long enough for simultaneous refreshes to overlap, too short to notice alone.
+RACE_WINDOW_S = 0.05
 AVAILABLE = {True: b'{"is_available":true}', False: b'{"is_available":false}'}
 
 #: Faults that change which products a listing selects, or how a page is cut and rendered:
@@ -109,8 +114,10 @@ def create_app(
     freeze: Freeze | None = None,
     chaos: Chaos | None = None,
     on_die: Callable[[], None] = kill_this_process,
+    readings: Iterable[str] = (),
 ) -> Starlette:
-    """A fresh sandbox app. Unknown fault names or impossible numbers are a ValueError.
+    """A fresh sandbox app. Unknown fault or reading names, or impossible numbers, are a
+    ValueError. `readings` answer otherwise where the documents do not decide (not faults).
 
     `latency_dist` and `freeze` are the load-timing switches of `delays.py` (no rule breaks).
     `chaos` (chaos.py) makes it misbehave after a while; `on_die` is what `die-after` does
@@ -119,6 +126,9 @@ def create_app(
     fault_set = frozenset(faults)
     if unknown := unknown_faults(sorted(fault_set)):
         raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(FAULTS)}")
+    reading_set = frozenset(readings)
+    if unknown := unknown_readings(sorted(reading_set)):
+        raise ValueError(f"unknown reading(s): {', '.join(unknown)}; known: {', '.join(READINGS)}")
     if token_ttl <= 0 or latency_ms < 0 or not 0.0 <= error_rate <= 1.0:
         raise ValueError("token_ttl must be > 0, latency_ms ≥ 0 and error_rate within 0..1")
     config = settings()
@@ -130,7 +140,7 @@ def create_app(
         max_sessions=config.max_sessions,
         faults=fault_set,
     )
-    endpoints = Endpoints(catalog_for_seed(seed), tokens, fault_set, config)
+    endpoints = Endpoints(catalog_for_seed(seed), tokens, fault_set, config, reading_set)
     app = Starlette(
         routes=endpoints.routes(),
         middleware=[
@@ -162,6 +172,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.tokens = tokens
     app.state.faults = fault_set
+    app.state.readings = reading_set
     app.state.catalog = endpoints.catalog
     return app
 
@@ -190,12 +201,18 @@ class Endpoints:
     """The documented operations, one method each, over one catalog and one token authority."""
 
     def __init__(
-        self, catalog: Catalog, tokens: TokenAuthority, faults: frozenset[str], config: Settings
+        self,
+        catalog: Catalog,
+        tokens: TokenAuthority,
+        faults: frozenset[str],
+        config: Settings,
+        readings: frozenset[str] = frozenset(),
     ) -> None:
         self.catalog = catalog
         self.tokens = tokens
         self.faults = faults
         self.config = config
+        self.readings = readings
         self._sortable = frozenset(catalog.sortable_fields)
         self._flat_errors = "error-envelope-flat" in faults
         self._select_faults = bool(faults & _SELECT_FAULTS)
@@ -226,9 +243,11 @@ class Endpoints:
     # --- Authentication (A1-A3) ---------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
-        body = await read_json_body(request, self.config.max_body_bytes, self.faults)
+        body = await read_json_body(
+            request, self.config.max_body_bytes, self.faults, readings=self.readings
+        )
         try:
-            username, password = parse_login(body)
+            username, password = parse_login(body, self.readings)
         except ApiError:
             if "login-malformed-body-500" in self.faults:
                 raise ApiError(500, "Failed to log in") from None
@@ -245,10 +264,15 @@ class Endpoints:
             raise ApiError(401, "Invalid, used or expired refresh token")
         if body_problem is not None:
             raise body_problem
-        issued = self.tokens.refresh(token)
+        if "refresh-race-double-spend" in self.faults:
+            spend = self.tokens.refresh_without_recheck(token)
+            await asyncio.sleep(RACE_WINDOW_S)  # the "database round trip" between check and use
+            issued = spend() if spend is not None else None
+        else:
+            issued = self.tokens.refresh(token)
         if issued is None:
             raise ApiError(401, "Invalid, used or expired refresh token")
-        return self._token_response(issued)
+        return self._token_response(issued, refreshed=True)
 
     async def logout(self, request: Request) -> Response:
         body_problem = await self._optional_body_problem(request)
@@ -269,7 +293,7 @@ class Endpoints:
             return problem
         return None
 
-    def _token_response(self, issued: IssuedTokens) -> Response:
+    def _token_response(self, issued: IssuedTokens, *, refreshed: bool = False) -> Response:
         body: dict[str, Any] = {
             "access_token": issued.access_token,
             "refresh_token": issued.refresh_token,
@@ -280,6 +304,9 @@ class Endpoints:
         if self.faults:
             if "login-broken" in self.faults:
                 del body["token_type"]
+            if refreshed and "refresh-expires-at-naive" in self.faults:
+                # Planted bug: the refresh path formats a naive datetime (ISO 8601, no offset).
+                body["expires_at"] = _naive_iso(issued.expires)
             if "access-token-exp-mismatch" in self.faults:
                 later = IssuedTokens("", "", issued.expires + 3600, issued.issued)
                 body["expires_in"], body["expires_at"] = later.expires_in, later.expires_at
@@ -294,7 +321,7 @@ class Endpoints:
 
     async def list_products(self, request: Request) -> Response:
         params = parse_query(request.scope["query_string"], self.config.max_query_bytes)
-        query = parse_list_query(params, self.config, self._sortable, self.faults)
+        query = parse_list_query(params, self.config, self._sortable, self.faults, self.readings)
         self._deferred_auth(request)
         products = self._select(query)
         total = len(products)
@@ -374,7 +401,7 @@ class Endpoints:
         return entry
 
     async def get_product(self, request: Request) -> Response:
-        product_id = parse_product_id(request.path_params["product_id"], self.faults)
+        product_id = parse_product_id(request.path_params["product_id"], self.faults, self.readings)
         self._deferred_auth(request)
         product = self._product(product_id)
         if not self._detail_faults:
@@ -390,9 +417,11 @@ class Endpoints:
         return json_response(json.dumps(entry, ensure_ascii=False).encode())
 
     async def check_availability(self, request: Request) -> Response:
-        product_id = parse_product_id(request.path_params["product_id"], self.faults)
-        body = await read_json_body(request, self.config.max_body_bytes, self.faults)
-        query = parse_availability(body, self.config, self.faults)
+        product_id = parse_product_id(request.path_params["product_id"], self.faults, self.readings)
+        body = await read_json_body(
+            request, self.config.max_body_bytes, self.faults, readings=self.readings
+        )
+        query = parse_availability(body, self.config, self.faults, self.readings)
         self._deferred_auth(request)
         product = self._product(product_id)
         available = self.catalog.is_available(product, query.denomination, query.quantity)
@@ -442,6 +471,11 @@ class Endpoints:
             status = 400
         message = f"No operation {operation}" if exc.status_code in (404, 405) else exc.detail
         return error_response(status, message, flat=self._flat_errors)
+
+
+def _naive_iso(timestamp: float) -> str:
+    """What `datetime.utcfromtimestamp(t).isoformat()` writes: parseable, but no RFC 3339."""
+    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None).isoformat()
 
 
 def _casefold_filtered(products: Sequence[Product], query: ListQuery) -> tuple[Product, ...]:

@@ -152,6 +152,17 @@ class TokenAuthority:
         session = self._session_for_refresh(token, now)
         if session is None:
             return None
+        return self._renew(session, token, now)
+
+    def refresh_without_recheck(self, token: str) -> Callable[[], IssuedTokens] | None:
+        """The refresh-race-double-spend fault: check now, spend later (after the caller's
+        await), without checking again; two refreshes that interleave both succeed."""
+        session = self._session_for_refresh(token, self._clock())
+        if session is None:
+            return None
+        return lambda: self._renew(session, token, self._clock())
+
+    def _renew(self, session: _Session, token: str, now: float) -> IssuedTokens:
         # Planted bug: the used refresh token stays valid beside the new one.
         if "refresh-token-reusable" not in self._faults:
             self._by_refresh.pop(token, None)
@@ -198,6 +209,13 @@ class TokenAuthority:
         return claims
 
     def _verify_signature(self, token: str) -> dict[str, Any] | None:
+        if "alg-none-accepted" in self._faults and _unsigned(token):
+            # Planted bug: a token whose header says alg "none" is read without verification.
+            try:
+                unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+            except jwt.PyJWTError:
+                return None
+            return unverified if unverified.get("typ") == ACCESS and "sid" in unverified else None
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -240,6 +258,13 @@ class TokenAuthority:
             "revoked_sessions": len(self._revoked),
             "verified_cache": len(self._verified),
         }
+
+
+def _unsigned(token: str) -> bool:
+    try:
+        return str(jwt.get_unverified_header(token).get("alg", "")).lower() == "none"
+    except jwt.PyJWTError:
+        return False
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -314,6 +314,52 @@ _CATALOGUE = (
         "the pages count with it), so the headers no longer fit the body. Sequential requests "
         "are answered right.",
     ),
+    # --- Hostile and extreme values (issue 9): each breaks its rule for one kind of literal ---
+    Fault(
+        "nan-literal-accepted",
+        "post-requires-json",
+        "Bodies are parsed leniently: NaN, Infinity and -Infinity (not JSON) are read as numbers "
+        "(a NaN denomination slips past every bound → 200); strict JSON is unaffected.",
+    ),
+    Fault(
+        "huge-exponent-500",
+        "denomination-bounds",
+        "A number literal with an exponent past a double's range (1e400) → 500 instead of 400; "
+        "every other number is read as before.",
+    ),
+    Fault(
+        "quantity-past-int64-500",
+        "quantity-bounds",
+        "A quantity past 2**63 − 1 overflows a 64-bit column → 500; smaller ones are fine "
+        "(P4 gives quantity no maximum: 200, or 400 under a 64-bit reading, never 500).",
+    ),
+    # --- Dates (issue 9) ----------------------------------------------------------------------
+    Fault(
+        "refresh-expires-at-naive",
+        "dates-are-rfc3339",
+        "Refresh responses write expires_at without an offset (2026-12-01T20:45:00, ISO 8601 "
+        "that any parser reads, but not RFC 3339); login's is right.",
+    ),
+    # --- Token lifecycle and the JWT attack matrix (issue 9) ----------------------------------
+    Fault(
+        "refresh-race-double-spend",
+        "refresh-token-single-use",
+        "Refresh checks the token, waits 50 ms (a database round trip), then spends it without "
+        "checking again: simultaneous refreshes of one token all succeed; one after another, "
+        "the second still gets its 401.",
+    ),
+    Fault(
+        "alg-none-accepted",
+        "auth-required",
+        'An access token whose JWT header says alg "none" is read without verifying any '
+        "signature; signed tokens (a wrong key included) are verified as before.",
+    ),
+    Fault(
+        "trailing-slash-skips-auth",
+        "auth-required",
+        "A protected path with a trailing slash (/api/v1/products/) skips the token check and is "
+        "served as the path without it; every other spelling is checked.",
+    ),
 )
 
 FAULTS: Mapping[str, Fault] = MappingProxyType({fault.name: fault for fault in _CATALOGUE})

@@ -165,6 +165,10 @@ class BearerAuthMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
             await self.app(scope, receive, send)
             return
+        if "trailing-slash-skips-auth" in self._faults and scope["path"].endswith("/"):
+            # Planted bug: the router forgives a trailing slash, the auth check does not see it.
+            await self.app({**scope, "path": scope["path"].rstrip("/")}, receive, send)
+            return
         token = bearer_token(header(scope, b"authorization"))
         if token is not None and self._tokens.authenticate(token) is not None:
             await self.app(scope, receive, send)
