@@ -272,6 +272,12 @@ BROKEN_EDITS = [
         "run",
         ": profile.pr.load_timeout: unknown key; did you mean 'load_timeout_s'?",
     ),
+    (
+        "generator.toml",
+        ("late_after_ms = 50", "late_after = 50"),
+        "load",
+        ": generator.late_after: unknown key; did you mean 'late_after_ms'?",
+    ),
     # a missing key
     (
         "load-profiles.toml",

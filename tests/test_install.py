@@ -130,6 +130,7 @@ def test_installed_octoqa_init_copies_the_defaults_a_team_then_edits(
     assert written == [
         "allowed-hosts.toml",
         "contract-profiles.toml",
+        "generator.toml",
         "load-profiles.toml",
         "pipeline.toml",
         "slo.toml",

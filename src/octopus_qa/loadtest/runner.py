@@ -160,8 +160,13 @@ def plan_run(options: LoadOptions) -> Plan:
     return Plan(
         profile=profile,
         run_time_s=run_time_s,
+        # Overrides in slo.toml name the load profiles in force; a capacity search plays
+        # profiles of its own (profiles_file), which they need not name.
         judge=Judge.from_files(
-            options.data_file("slo.toml"), profile.name, options.baseline, book.profiles
+            options.data_file("slo.toml"),
+            profile.name,
+            options.baseline,
+            book.profiles if options.profiles_file is None else None,
         ),
         allowed_hosts=load_allowed_hosts(options.data_file("allowed-hosts.toml")),
         generator=load_generator_limits(options.data_file(GENERATOR_FILE)),
