@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import config
-from ..pipeline import PipelineConfig, RunOptions, StageResult, run_pipeline
+from ..pipeline import (
+    PipelineConfig,
+    RunOptions,
+    StageResult,
+    check_stage_configuration,
+    run_pipeline,
+)
 from ..seeds import choose_seed
 
 HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
@@ -100,8 +106,11 @@ def main(args: argparse.Namespace) -> int:
     in_force = config.describe()
     if in_force:  # the user's files took effect, or they would wonder
         print(in_force, flush=True)
-    seed = choose_seed(args.seed, PipelineConfig.default().profile(args.profile).seed)
-    print(f"octoqa run: profile {args.profile}, seed {seed} (replay with --seed {seed})")
+    pipeline = PipelineConfig.default()
+    profile = pipeline.profile(args.profile)
+    check_stage_configuration(pipeline, profile)  # a broken file: one line, before the seed line
+    seed = choose_seed(args.seed, profile.seed)
+    print(f"octoqa run: profile {profile.name}, seed {seed} (replay with --seed {seed})")
     outcome = run_pipeline(
         RunOptions(
             target=args.target,
