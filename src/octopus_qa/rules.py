@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from importlib import resources
 from operator import itemgetter
 from typing import Any
@@ -614,6 +615,7 @@ PAGING_BOUNDS: Mapping[str, tuple[str, int, int | None]] = {
 }
 
 
+@lru_cache(maxsize=1024)  # pure, and a run sends few distinct values: judged once each under load
 def _clearly_out_of_bounds(text: str, least: int, greatest: int | None) -> bool:
     """True when no reading of `text` is an integer within the bounds (L1).
 
@@ -656,23 +658,29 @@ def sort_is_well_formed(exchange: Exchange) -> None:
     if exchange.status != 200 or not exchange.is_list:
         return
     raw = exchange.query.get("sort")
-    if raw is None:
-        return
+    if raw is not None and (problem := _sort_format_problem(raw)) is not None:
+        raise RuleViolation("sort-format", f"sort={raw!r} {problem} was accepted")
+
+
+@lru_cache(maxsize=1024)  # pure, and a run sends few distinct sorts: parsed once each under load
+def _sort_format_problem(raw: str) -> str | None:
+    """What makes `raw` clearly not L4's sort object, or None when it is one (or undecided)."""
     value = _decode_json(raw)
     if not isinstance(value, dict):
-        raise RuleViolation("sort-format", f"sort={raw!r}, not a JSON object, was accepted")
+        return "(not a JSON object)"
     keys: dict[str, Any] = {}
     for key, item in value.items():
         if str(key).lower() in keys:
-            return  # field given twice in two spellings: which one wins is not documented
+            return None  # field given twice in two spellings: which one wins is not documented
         keys[str(key).lower()] = item
     field_value, direction = keys.get("field"), keys.get("direction")
     if "field" in keys and not isinstance(field_value, str):
-        raise RuleViolation("sort-format", f"sort={raw!r} (a field that is no name) was accepted")
+        return "(a field that is no name)"
     if "direction" in keys and (
         not isinstance(direction, str) or direction.strip().upper() not in ("ASC", "DESC")
     ):
-        raise RuleViolation("sort-format", f"sort={raw!r} (direction {direction!r}) was accepted")
+        return f"(direction {direction!r})"
+    return None
 
 
 def _listed_items(exchange: Exchange) -> list[Any] | None:

@@ -179,6 +179,12 @@ _CATALOGUE = (
         'Only lower-case sort keys are understood: {"Field": ..., "Direction": ...} → 400.',
     ),
     Fault(
+        "sort-direction-unchecked",
+        "sort-format",
+        'A sort direction that is neither ASC nor DESC ("UP", "") is read as ascending and '
+        "answered 200; every well-formed sort is served right (only malformed data shows it).",
+    ),
+    Fault(
         "default-order-ascending",
         "default-order-id-desc",
         "Without sort, results come in id ascending order.",

@@ -160,12 +160,13 @@ class BearerAuthMiddleware:
         self._tokens = tokens
         self._faults = faults
         self._flat_errors = "error-envelope-flat" in faults
+        self._trailing_slash_skips = "trailing-slash-skips-auth" in faults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
             await self.app(scope, receive, send)
             return
-        if "trailing-slash-skips-auth" in self._faults and scope["path"].endswith("/"):
+        if self._trailing_slash_skips and scope["path"].endswith("/"):
             # Planted bug: the router forgives a trailing slash, the auth check does not see it.
             await self.app({**scope, "path": scope["path"].rstrip("/")}, receive, send)
             return

@@ -212,6 +212,9 @@ def parse_sort(
     if not isinstance(field, str) or field.lower() not in sortable:
         raise bad_request(f"sort field must be one of {', '.join(sorted(sortable))}")
     if not isinstance(direction, str) or direction.lower() not in _DIRECTIONS:
+        if "sort-direction-unchecked" in faults and isinstance(direction, str):
+            # Planted bug: "descending unless it says desc" reads UP, ZA or "" as ascending.
+            return field.lower(), False
         raise bad_request("sort direction must be ASC or DESC")
     return field.lower(), _DIRECTIONS[direction.lower()]
 
