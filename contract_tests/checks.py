@@ -1,4 +1,4 @@
-"""The rules of rules.py registered as schemathesis checks: one thin adapter per rule.
+"""The rules of octopus_qa.rules registered as schemathesis checks: one thin adapter per rule.
 
 Each adapter turns schemathesis's (case, response) into a `rules.Exchange` read from the request
 as it went on the wire (the coverage phase sends undeclared methods and mutated queries under an

@@ -2,7 +2,7 @@
 
 Bodies are sent as raw bytes, as written here, so the literal on the wire is the one named
 (no client re-encodes `1e400` or `NaN`). Where the documents decide, the test asserts their
-answer; where they do not (src/octopus_qa/readings.py, openapi/TRACEABILITY.md § Readings) it
+answer; where they do not (src/octopus_qa/rules/readings.py, openapi/TRACEABILITY.md § Readings) it
 accepts either reading, and asserts first that readings.py recognises the value as undecided,
 so the generated-data check and these tests share one judgement.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from octopus_qa.contract.client import ApiClient
-from octopus_qa.readings import either_reading_answered, undecided_inputs
 from octopus_qa.rules import expect_status
+from octopus_qa.rules.readings import either_reading_answered, undecided_inputs
 from octopus_qa.session import LOGIN_PATH
 
 from .fixtures import LIST, CatalogSample

@@ -26,8 +26,8 @@ from octopus_qa.contract.requests_session import SuiteSession
 from octopus_qa.contract.schema import load_schema
 from octopus_qa.contract.watch import transport_reason
 from octopus_qa.deviations import Breach
-from octopus_qa.readings import Undecided, either_reading_answered, undecided_inputs
 from octopus_qa.rules import RETRY_LATER, RULES, RulesBroken, rules_broken_by
+from octopus_qa.rules.readings import Undecided, either_reading_answered, undecided_inputs
 
 from .checks import CHECKED_RULES
 from .plugin import current_suite

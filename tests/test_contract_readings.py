@@ -16,7 +16,7 @@ import pytest
 from contract_runs import run_contract, sandbox
 from sandbox_client import Api
 
-from octopus_qa.readings import AMBIGUITIES, undecided_inputs
+from octopus_qa.rules.readings import AMBIGUITIES, undecided_inputs
 from octopus_qa.sandbox.readings import READINGS
 
 ALL_READINGS = [arg for name in READINGS for arg in ("--reading", name)]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from octopus_qa.readings import AMBIGUITIES, either_reading_answered, undecided_inputs
 from octopus_qa.rules import RULES, RuleViolation
+from octopus_qa.rules.readings import AMBIGUITIES, either_reading_answered, undecided_inputs
 
 AVAILABILITY = "/api/v1/products/1001/availability"
 LIST = "/api/v1/products"

@@ -1,4 +1,4 @@
-"""Turning what an HTTP client saw into a `rules.Exchange`, so rules.py judges it.
+"""Turning what an HTTP client saw into a `rules.Exchange`, so octopus_qa.rules judges it.
 
 Two sources: httpx (the hand-written tests' client) and schemathesis (case + response). Both read
 the request as it went on the wire, so the coverage phase's undeclared methods and mutated

@@ -1,7 +1,8 @@
 """What the sandbox sends: JSON bytes with the right headers, and the documented error envelope.
 
 Written by hand from products-api.txt § Error Handling and ASSUMPTIONS E1, not shared with the
-checks in rules.py: the contract suite must test the sandbox, not agree with it by construction.
+checks in octopus_qa.rules: the contract suite must test the sandbox, not agree with it by
+construction.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
-from .rules import RuleViolation
+from .catalogue import RuleViolation
 
 __all__ = [
     "AMBIGUITIES",

@@ -1,0 +1,88 @@
+"""The documented rules and the one implementation of each check.
+
+The catalogue (`rules.toml`, catalogue.py) says what each rule is and where it comes from; the
+checks, one module per part of the documents, decide whether one HTTP exchange keeps it. The
+contract suite registers them as schemathesis checks and calls them from its property tests;
+the load suite calls the cheap ones on every response under load. Neither keeps a second copy.
+
+Every check raises `RuleViolation`, an `AssertionError` (so schemathesis and pytest report it as
+a failure, not an error) whose message starts with the rule id and quotes the numbers that broke
+it.
+"""
+
+from __future__ import annotations
+
+from .auth import access_token_exp_matches, auth_is_required, token_body_is_complete
+from .catalogue import RULES, Rule, RulesBroken, RuleViolation, rules_broken_by
+from .dates import dates_are_rfc3339, is_rfc3339
+from .errors import (
+    RETRY_LATER,
+    error_envelope_is_documented,
+    post_requires_json,
+    status_is_documented,
+)
+from .exchange import Exchange, expect_status, lower_headers
+from .headers import (
+    RequestIdLedger,
+    json_content_type,
+    request_id_follows_rules,
+    request_ids_are_fresh,
+)
+from .listing import (
+    FILTER_FIELDS,
+    items_are_sorted,
+    items_match_filters,
+    listing_is_in_requested_order,
+    listing_matches_filters,
+    pages_partition_listing,
+    pagination_headers_are_consistent,
+    paging_parameters_are_bounded,
+    requested_sort,
+    sort_is_well_formed,
+)
+from .products import (
+    availability_false_outside_ranges,
+    availability_is_boolean,
+    denomination_ranges_are_sane,
+    product_matches_list_entry,
+)
+from .under_load import cheap_response_checks
+
+__all__ = [
+    "FILTER_FIELDS",
+    "RETRY_LATER",
+    "RULES",
+    "Exchange",
+    "RequestIdLedger",
+    "Rule",
+    "RuleViolation",
+    "RulesBroken",
+    "access_token_exp_matches",
+    "auth_is_required",
+    "availability_false_outside_ranges",
+    "availability_is_boolean",
+    "cheap_response_checks",
+    "dates_are_rfc3339",
+    "denomination_ranges_are_sane",
+    "error_envelope_is_documented",
+    "expect_status",
+    "is_rfc3339",
+    "items_are_sorted",
+    "items_match_filters",
+    "json_content_type",
+    "listing_is_in_requested_order",
+    "listing_matches_filters",
+    "lower_headers",
+    "pages_partition_listing",
+    "pagination_headers_are_consistent",
+    "paging_parameters_are_bounded",
+    "post_requires_json",
+    "product_matches_list_entry",
+    "request_id_follows_rules",
+    "request_ids_are_fresh",
+    "requested_sort",
+    "rules_broken_by",
+    "sort_is_well_formed",
+    "status_is_documented",
+    "token_body_is_complete",
+]

@@ -1,0 +1,68 @@
+"""Status codes and error bodies (E1-E4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .catalogue import RuleViolation
+from .exchange import LOGOUT_PATH, Exchange
+
+# --- Status codes and errors ------------------------------------------------------------------
+
+#: E1: the documented name/code pair for each documented error status.
+ERROR_PAIRS: Mapping[int, tuple[str, str]] = {
+    400: ("BadRequestError", "BAD_REQUEST"),
+    401: ("UnauthorizedError", "UNAUTHORIZED"),
+    404: ("NotFoundError", "NOT_FOUND"),
+    500: ("InternalServerError", "INTERNAL_SERVER_ERROR"),
+}
+#: E4: 429 means "retry later"; it is neither a pass nor a contract failure.
+RETRY_LATER = 429
+DOCUMENTED_STATUSES = frozenset({200, 204, 400, 401, 404, 500, RETRY_LATER})
+
+
+def status_is_documented(exchange: Exchange) -> None:
+    """Only documented status codes come back; 204 only from logout (E4)."""
+    status = exchange.status
+    if status not in DOCUMENTED_STATUSES:
+        raise RuleViolation(
+            "documented-status-codes", f"{exchange.method} {exchange.path} → undocumented {status}"
+        )
+    if status == 204 and not LOGOUT_PATH.search(exchange.path):
+        raise RuleViolation(
+            "documented-status-codes", f"{exchange.method} {exchange.path} → 204 (logout only)"
+        )
+
+
+def error_envelope_is_documented(exchange: Exchange) -> None:
+    """Every 4xx/5xx body is {"error": {name, code, message}} with the documented pair (E1)."""
+    status = exchange.status
+    if status < 400:
+        return
+    body = exchange.json
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not all(
+        isinstance(error.get(key), str) for key in ("name", "code", "message")
+    ):
+        raise RuleViolation(
+            "error-envelope", f"{status} body is not the envelope: {exchange.body[:200]!r}"
+        )
+    expected = ERROR_PAIRS.get(status)
+    if expected and (error["name"], error["code"]) != expected:
+        raise RuleViolation(
+            "error-envelope",
+            f"{status} carries name/code {error['name']}/{error['code']}, "
+            f"documented {expected[0]}/{expected[1]}",
+        )
+
+
+def post_requires_json(exchange: Exchange) -> None:
+    """E3: a POST that carries a body under another Content-Type than JSON is not served."""
+    if exchange.method != "POST" or not exchange.request_body_sent or exchange.status >= 400:
+        return
+    content_type = exchange.request_headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise RuleViolation(
+            "post-requires-json",
+            f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",
+        )

@@ -1,0 +1,104 @@
+"""One request and its response as plain data, whoever sent it: what every check judges."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from .catalogue import RuleViolation
+
+# --- The exchange under judgement -------------------------------------------------------------
+
+LIST_PATH = re.compile(r"/api/v1/products/?$")
+PRODUCT_PATH = re.compile(r"/api/v1/products/(?P<id>[^/]+)/?$")
+AVAILABILITY_PATH = re.compile(r"/api/v1/products/(?P<id>[^/]+)/availability/?$")
+LOGOUT_PATH = re.compile(r"/auth/logout/?$")
+
+#: Decodes a JSON array one level deep: each element stays raw bytes, checked but not built.
+_ARRAY_OF_RAW = msgspec.json.Decoder(list[msgspec.Raw])
+_ANY_JSON = msgspec.json.Decoder()
+#: What `Exchange.json` holds until someone reads it (None is a parse result: "not JSON").
+NOT_PARSED: Any = object()
+
+
+def _decode_json(text: bytes | str) -> Any:
+    """The JSON value in `text`, or None when `text` is not JSON."""
+    try:
+        return _ANY_JSON.decode(text)
+    except msgspec.DecodeError:
+        return None
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request and its response, as plain data, whoever sent it (schemathesis, Locust, httpx).
+
+    Header names are lower-case in both mappings; `path` is the URL path without the query.
+    """
+
+    method: str
+    path: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    request_json: Any = None
+    #: Whether the request carried a body (E3 judges its Content-Type only then).
+    request_body_sent: bool = False
+
+    _parsed: Any = field(default=NOT_PARSED, init=False, repr=False, compare=False)
+    _is_list: bool | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def json(self) -> Any:
+        """The parsed body (parsed once), or None when it is empty or not JSON."""
+        # Cached by hand: functools.cached_property needs a __dict__ (this class has slots), and
+        # on Python 3.11 it takes a lock, a gevent lock under Locust, on every read.
+        if self._parsed is NOT_PARSED:
+            self._parsed = _decode_json(self.body) if self.body else None
+        return self._parsed
+
+    @property
+    def array_length(self) -> int | None:
+        """How many elements a JSON array body holds; None when the body is not a JSON array.
+
+        Counted without building the elements, unless someone already parsed the body: the load
+        suite judges the size of every page it receives, and building each page's objects was
+        the largest part of what that cost (bench/README.md, bench_load.py).
+        """
+        if self._parsed is not NOT_PARSED:
+            return len(self._parsed) if isinstance(self._parsed, list) else None
+        try:
+            return len(_ARRAY_OF_RAW.decode(self.body))
+        except msgspec.MsgspecError:  # malformed, or valid JSON that is not an array
+            return None
+
+    @property
+    def is_list(self) -> bool:
+        """Whether this is GET of the listing; several checks ask, the path is matched once."""
+        if self._is_list is None:
+            self._is_list = self.method == "GET" and LIST_PATH.search(self.path) is not None
+        return self._is_list
+
+
+def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """Header pairs as a dict keyed by lower-case name; list values (schemathesis) are joined."""
+    result: dict[str, str] = {}
+    for name, value in items:
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        result[name.lower()] = str(value)
+    return result
+
+
+def expect_status(exchange: Exchange, expected: int, rule_id: str, what: str) -> None:
+    """The rule says this request gets `expected`: anything else breaks it, named as `what`."""
+    if exchange.status != expected:
+        violation = RuleViolation(rule_id, f"{what} answered {exchange.status}, not {expected}")
+        violation.exchange = exchange
+        raise violation

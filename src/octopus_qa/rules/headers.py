@@ -1,0 +1,95 @@
+"""Headers every response carries: X-Request-Id (H1-H3) and Content-Type (H4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..ksuids import is_ksuid
+from .catalogue import RuleViolation
+from .exchange import Exchange
+
+# --- Headers ----------------------------------------------------------------------------------
+
+
+def request_id_follows_rules(exchange: Exchange) -> None:
+    """X-Request-Id is present (H1), echoed when a KSUID was sent (H2), else a fresh KSUID (H3)."""
+    returned = exchange.headers.get("x-request-id")
+    if not returned:
+        raise RuleViolation(
+            "request-id-present", f"{exchange.method} {exchange.path} → {exchange.status} has none"
+        )
+    sent = exchange.request_headers.get("x-request-id")
+    if sent is not None and is_ksuid(sent):
+        if returned != sent:
+            raise RuleViolation("request-id-echoed", f"sent {sent!r}, got back {returned!r}")
+        return
+    if sent is not None and returned == sent:
+        raise RuleViolation("request-id-invalid-replaced", f"the non-KSUID {sent!r} was echoed")
+    if not is_ksuid(returned):
+        raise RuleViolation(
+            "request-id-generated", f"server-generated X-Request-Id {returned!r} is not a KSUID"
+        )
+
+
+class RequestIdLedger:
+    """The request ids a run has seen, to judge H3's "fresh" one exchange at a time.
+
+    A generated id (the request sent no KSUID) must differ from every id generated before and
+    from every KSUID a client sent. Exchanges whose request carried a KSUID are judged by their
+    echo (H2) elsewhere; here they only add the id they sent.
+    """
+
+    def __init__(self) -> None:
+        self._generated: dict[str, Exchange] = {}
+        self._sent: set[str] = set()
+
+    def remember_sent(self, exchange: Exchange) -> bool:
+        """Note the KSUID the request sent, if any; True when it sent one."""
+        sent = exchange.request_headers.get("x-request-id")
+        if sent is not None and is_ksuid(sent):
+            self._sent.add(sent)
+            return True
+        return False
+
+    def judge(self, exchange: Exchange) -> None:
+        if self.remember_sent(exchange):
+            return
+        returned = exchange.headers.get("x-request-id")
+        if not returned:
+            return  # request_id_follows_rules reports a missing id as such
+        if returned in self._sent:
+            raise RuleViolation(
+                "request-id-generated",
+                f"{exchange.method} {exchange.path} was given {returned!r}, the id another "
+                "request sent",
+            )
+        first = self._generated.setdefault(returned, exchange)
+        if first is not exchange:
+            raise RuleViolation(
+                "request-id-generated",
+                f"{returned!r} was generated twice: for {first.method} {first.path} and "
+                f"{exchange.method} {exchange.path}",
+            )
+
+
+def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
+    """No two server-generated X-Request-Ids of these exchanges repeat, nor repeat an id one of
+    them sent (H3: fresh). Judged over many exchanges at once, in any order (a concurrent
+    burst has none): one response cannot show that its id is fresh."""
+    ledger = RequestIdLedger()
+    exchanges = list(exchanges)
+    for exchange in exchanges:
+        ledger.remember_sent(exchange)
+    for exchange in exchanges:
+        ledger.judge(exchange)
+
+
+def json_content_type(exchange: Exchange) -> None:
+    """A response with a JSON body says so in Content-Type (H4)."""
+    content_type = exchange.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        return  # the body is not parsed when the header already says JSON
+    if exchange.body and exchange.json is not None:
+        raise RuleViolation(
+            "json-content-type", f"JSON body served as Content-Type {content_type!r}"
+        )

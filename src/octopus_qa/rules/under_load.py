@@ -1,0 +1,36 @@
+"""The checks cheap enough to run on every response under load."""
+
+from __future__ import annotations
+
+from .dates import _auth_dates_are_rfc3339
+from .errors import RETRY_LATER, error_envelope_is_documented, status_is_documented
+from .exchange import Exchange
+from .headers import json_content_type, request_id_follows_rules
+from .listing import (
+    pagination_headers_are_consistent,
+    paging_parameters_are_bounded,
+    sort_is_well_formed,
+)
+from .products import availability_is_boolean
+
+# --- What the load suite runs on every response -------------------------------------------------
+
+CHEAP_CHECKS = (
+    status_is_documented,
+    request_id_follows_rules,
+    json_content_type,
+    error_envelope_is_documented,
+    paging_parameters_are_bounded,
+    sort_is_well_formed,
+    pagination_headers_are_consistent,
+    _auth_dates_are_rfc3339,
+    availability_is_boolean,
+)
+
+
+def cheap_response_checks(exchange: Exchange) -> None:
+    """The checks cheap enough to run on every response under load, in order of cost."""
+    if exchange.status == RETRY_LATER:
+        return
+    for check in CHEAP_CHECKS:
+        check(exchange)
