@@ -160,6 +160,32 @@ def token_body_is_complete(ctx: Any, response: Any, case: Any) -> None:
     _judge(response, check)
 
 
+@schemathesis.check
+def request_checks(ctx: Any, response: Any, case: Any) -> None:
+    """What the request asked decides the answer (rules/per_request.py): authentication first
+    (A6), expired tokens (A4), malformed logins (A1), id and body bounds (P1, P4), unknown paths
+    (E2), and the documented fields of every product a 200 carries."""
+    _judge(response, rules.request_checks)
+
+
+@schemathesis.check
+def login_rejects_bad_credentials(ctx: Any, response: Any, case: Any) -> None:
+    """A1: a generated login with credentials other than the account's → 401."""
+    account = current_suite().credentials
+    _judge(
+        response,
+        lambda exchange: rules.login_rejects_bad_credentials(
+            exchange, account.username, account.password
+        ),
+    )
+
+
+@schemathesis.check
+def token_lifecycle(ctx: Any, response: Any, case: Any) -> None:
+    """A2, A3: generated calls reusing the run's spent, revoked or misplaced tokens → 401."""
+    _judge(response, current_suite().tokens.judge)
+
+
 #: The rules these checks judge, for the property test's rule marks.
 CHECKED_RULES = tuple(
     rule_id
@@ -188,6 +214,18 @@ CHECKED_RULES = tuple(
         "availability-response",
         "login-issues-tokens",
         "refresh-issues-new-tokens",
+        "auth-checked-first",
+        "expired-token-rejected",
+        "unknown-path-404",
+        "login-rejects-malformed-body",
+        "login-rejects-bad-credentials",
+        "product-id-bounds",
+        "denomination-bounds",
+        "quantity-bounds",
+        "product-schema",
+        "refresh-token-single-use",
+        "refresh-rejects-access-token",
+        "logout-revokes-tokens",
     )
     if rule_id in RULES
 )

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 
 from octopus_qa.contract.breaches import breaches_of
 from octopus_qa.contract.client import ApiClient, RetryLater, curl_for
-from octopus_qa.contract.ledger import TestOutcome, rules_named_in
+from octopus_qa.contract.ledger import TestOutcome
 from octopus_qa.contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
 from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.summary import build_summary, write_summary
@@ -235,7 +235,7 @@ def suite() -> Suite:
 
 @pytest.fixture(scope="session")
 def api(suite: Suite) -> ApiClient:
-    """The checked client every hand-written test uses (rules.cheap_response_checks on each)."""
+    """The checked client every hand-written test uses (every response judged: client.py)."""
     global _CLIENT
     if _CLIENT is None:
         _CLIENT = ApiClient(
@@ -245,6 +245,7 @@ def api(suite: Suite) -> ApiClient:
             suite.secrets,
             retry_later=suite.retry_later,
             timeout_s=suite.profile.request_timeout_s,
+            tokens=suite.tokens,
         )
     return _CLIENT
 
@@ -296,13 +297,10 @@ def _message_of(report: pytest.TestReport) -> str:
     return ""
 
 
-def _rules_named(call: pytest.CallInfo[None], report: pytest.TestReport) -> list[str]:
-    """The rules a failure broke: carried by the exception (RuleViolation, RulesBroken) where
-    there is one, else named in an inline assert's `[rule-id]` text."""
-    carried = rules_broken_by(call.excinfo.value if call.excinfo is not None else None)
-    if carried:
-        return [rule.id for rule in carried]
-    return rules_named_in(str(report.longrepr))
+def _rules_named(call: pytest.CallInfo[None]) -> list[str]:
+    """The rules a failure broke, as the exception carries them (RuleViolation, RulesBroken, or
+    a group of them); none for any other failure, which then counts against the test's marks."""
+    return [rule.id for rule in rules_broken_by(call.excinfo.value if call.excinfo else None)]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -321,7 +319,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
     # Read the crash line before the long report is scrubbed into plain text and loses it.
     message = _scrub(_message_of(report))
-    named = _rules_named(call, report) if report.failed else []
+    named = _rules_named(call) if report.failed else []
     known = _judge_deviation(report, call)
     if known is not None and known.known:
         named = list(dict.fromkeys(e.rule for e in known.covering))

@@ -40,9 +40,8 @@ def test_errors_carry_the_documented_envelope(
 )
 def test_unknown_path_is_not_found(api: ApiClient, path: str) -> None:
     exchange = api.get(path)
-    assert exchange.status == 404, (
-        f"[unknown-path-404] GET {path} answered {exchange.status}, not 404"
-    )
+    rules.unknown_path_is_404(exchange)
+    expect_status(exchange, 404, "unknown-path-404", f"GET {path} (with a valid token)")
 
 
 @pytest.mark.rule("unknown-path-404", "documented-status-codes")
@@ -59,9 +58,7 @@ def test_unknown_path_is_not_found(api: ApiClient, path: str) -> None:
 def test_undocumented_method_is_not_found(api: ApiClient, method: str, path: str) -> None:
     exchange = api.request(method, path)
     rules.status_is_documented(exchange)
-    assert exchange.status == 404, (
-        f"[unknown-path-404] {method} {path} answered {exchange.status}, not 404"
-    )
+    expect_status(exchange, 404, "unknown-path-404", f"{method} {path}")
 
 
 @pytest.mark.rule("post-requires-json")

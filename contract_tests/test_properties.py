@@ -26,7 +26,7 @@ from octopus_qa.contract.requests_session import SuiteSession
 from octopus_qa.contract.schema import load_schema
 from octopus_qa.contract.watch import transport_reason
 from octopus_qa.deviations import Breach
-from octopus_qa.rules import RETRY_LATER, RULES, RulesBroken, rules_broken_by
+from octopus_qa.rules import RETRY_LATER, RulesBroken, rules_broken_by
 from octopus_qa.rules.readings import Undecided, either_reading_answered, undecided_inputs
 
 from .checks import CHECKED_RULES
@@ -91,12 +91,9 @@ PROPERTY_RULES = tuple(
 
 def _rules_of(failure: Any, operation: str) -> list[str]:
     """The rules one schemathesis failure may stand for (a built-in check covers several): the
-    RuleViolation a custom check raised (schemathesis keeps it on the failure), else the rule ids
-    its text names, and the rules of the built-in checks that failed."""
+    RuleViolation a custom check raised (schemathesis keeps it on the failure as `exception`),
+    and the rules of the built-in checks that failed."""
     names = [rule.id for rule in rules_broken_by(getattr(failure, "exception", None))]
-    if not names:
-        text = f"{getattr(failure, 'title', '')} {getattr(failure, 'message', '')}"
-        names = [rule for rule in RULES if f"[{rule}]" in text]
     for check in type(failure).checks:
         if check in ("negative_data_rejection", "positive_data_acceptance"):
             names.extend(OPERATION_INPUT_RULES.get(operation, ()))

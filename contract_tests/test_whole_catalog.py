@@ -16,7 +16,6 @@ from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.suite import Suite
 
 from .fixtures import LIST, WholeCatalog
-from .test_catalog import _check_product_schema
 
 
 def unusual_products(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,7 +43,7 @@ def test_reading_the_whole_catalog_yields_each_product_once(whole_catalog: Whole
 @pytest.mark.rule("product-schema")
 def test_every_product_carries_the_documented_fields(whole_catalog: WholeCatalog) -> None:
     for product in whole_catalog.products:
-        _check_product_schema(product)
+        rules.product_has_documented_shape(product)
 
 
 @pytest.mark.rule("denomination-ranges-sane")
@@ -64,6 +63,6 @@ def test_details_equal_the_list_entry_on_unusual_and_sampled_products(
     for entry in list({p["id"]: p for p in unusual + sampled}.values()):
         exchange = api.get(f"{LIST}/{entry['id']}")
         rules.expect_status(exchange, 200, "details-match-list", f"product {entry['id']}")
-        _check_product_schema(exchange.json)
+        rules.product_has_documented_shape(exchange.json)
         rules.denomination_ranges_are_sane(exchange.json)
         rules.product_matches_list_entry(exchange.json, entry)

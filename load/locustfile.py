@@ -473,7 +473,7 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
 def judge_exactly(judge: Judge, environment: Environment) -> Judgement:
     """Locust's counts with the exact percentiles of the recorder's histograms (the clock
     slo.toml names), judged; a run the recorder stopped early on a sustained breach fails."""
-    measured = measurements_from_stats(environment.stats)
+    measured = measurements_from_stats(environment.stats, RECORDER.broken)
     exact = exact_endpoints(
         measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
     )

@@ -4,8 +4,9 @@
 `octopus_qa.rules.Exchange` and runs `cheap_response_checks` on it (status, envelope, pagination
 arithmetic, request id), then the scenario's own check where it knows more (the product's
 denomination ranges, the list entry a detail must match). A broken rule becomes a Locust
-failure whose message starts with the rule id, so the failures table and CSV name the rule; the
-runner counts them per rule from there. There is no second copy of any rule here.
+failure whose message starts with the rule id, so the failures table and CSV name the rule, and
+the recorder counts it by the rule object itself (`RECORDER.rule_broken`): nothing parses the
+message back. There is no second copy of any rule here.
 
 A 429 is "retry later" (ASSUMPTIONS E4): it is reported under a separate request name (so it
 neither counts as a failure nor bends the endpoint's percentiles) and the user sleeps for its
@@ -24,6 +25,7 @@ from locust.contrib.fasthttp import FastHttpSession
 
 from octopus_qa.ksuids import new_ksuid
 from octopus_qa.loadtest.endpoints import Endpoint, rate_limited_name
+from octopus_qa.loadtest.recorder import RECORDER
 from octopus_qa.retry_later import RetryLaterPolicy
 from octopus_qa.rules import (
     RETRY_LATER,
@@ -113,6 +115,7 @@ def _judge(response: Any, exchange: Exchange, expect: int, judge: Judge | None) 
         if exchange.status == expect and judge is not None:
             judge(exchange)
     except RuleViolation as violation:
+        RECORDER.rule_broken(violation.rule)
         response.failure(str(violation))
         return False
     if exchange.status != expect:

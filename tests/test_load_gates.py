@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,12 +22,12 @@ from octopus_qa.loadtest.results import (
     measurements_from_stats,
     read_history,
     read_measurements,
-    read_rule_violations,
     read_stats,
 )
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.loadtest.slo import BaselineTolerance, load_slo
 from octopus_qa.loadtest.summary import gates_table, read_baseline
+from octopus_qa.loadtest.timing import read_timing
 from octopus_qa.loadtest.verdict import Judge, Judgement
 
 STATS_HEADER = (
@@ -88,12 +90,37 @@ def test_429_answers_are_counted_apart_from_their_endpoint(csv_prefix: Path) -> 
     assert endpoints["list"].requests == 380  # the 429s are not in the endpoint's numbers
 
 
-def test_rule_violations_are_counted_per_rule_from_failure_messages(csv_prefix: Path) -> None:
-    violations = read_rule_violations(Path(f"{csv_prefix}_failures.csv"))
-    assert violations == {
-        "availability-false-outside-ranges": 1,
-        "pagination-headers-consistent": 5,
-    }
+#: Run in a process of its own: the recorder imports Locust, which patches the standard library.
+_RECORD_AND_MERGE = """
+import sys
+from octopus_qa.loadtest.recorder import Recorder
+from octopus_qa.rules import RULES
+worker, master = Recorder(), Recorder()
+for rule_id in ("pagination-headers-consistent", "pagination-headers-consistent", "error-envelope"):
+    worker.rule_broken(RULES[rule_id])
+report = {}
+worker.on_report_to_master("w1", report)
+assert not worker.broken, "each count is sent once"
+master.on_worker_report("w1", report)
+master.on_worker_report("w2", report)
+master.timing_file = sys.argv[1]
+master.on_quitting()
+"""
+
+
+def test_rule_violations_are_counted_by_rule_object_and_merged_from_workers(
+    tmp_path: Path,
+) -> None:
+    """The recorder counts each broken rule as load/validation.py hands it over; a worker's
+    counts ride its report to the master, which writes the sum to the timing file."""
+    timing_file = tmp_path / "timing.json"
+    subprocess.run(
+        [sys.executable, "-c", _RECORD_AND_MERGE, str(timing_file)], check=True, timeout=60
+    )
+    counted = read_timing(timing_file).rule_violations
+    assert counted == {"pagination-headers-consistent": 4, "error-envelope": 2}
+    measured = read_measurements(tmp_path / "no-csv", counted)
+    assert measured.rule_violations == {"error-envelope": 2, "pagination-headers-consistent": 4}
 
 
 def test_history_follows_the_aggregate_second_by_second(csv_prefix: Path) -> None:
@@ -128,9 +155,16 @@ def test_nothing_measured_skips_a_latency_gate() -> None:
     assert judge("logout", "p95_ms", 250, None).verdict == SKIP
 
 
+#: What the recorder counted for the fixture's run (its failures CSV names the same rules).
+FIXTURE_RULE_VIOLATIONS = {
+    "availability-false-outside-ranges": 1,
+    "pagination-headers-consistent": 5,
+}
+
+
 def test_slo_gates_on_the_fixture_name_each_breach(csv_prefix: Path) -> None:
     levels = load_slo(DEFAULT_LOAD_DIR / "slo.toml", "smoke")
-    measurements = read_measurements(csv_prefix)
+    measurements = read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
     gates = slo_gates(levels, measurements.endpoints, measurements.rule_violations)
     breaches = {(gate.endpoint, gate.metric) for gate in failed(gates)}
     # list: 4 of 380 failed (1.05 % > 1 %); logout: never called (0 rps < floor);
@@ -232,7 +266,7 @@ def test_a_run_without_a_load_profile_is_judged_by_the_endpoint_defaults() -> No
 
 
 def test_judge_run_adds_the_regression_gates_only_with_a_baseline(csv_prefix: Path) -> None:
-    measurements = read_measurements(csv_prefix)
+    measurements = read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
     judge = Judge.from_files(DEFAULT_LOAD_DIR / "slo.toml", "smoke", None)
     alone = judge.judge(measurements)
     assert all(gate.source == "slo" for gate in alone.gates) and alone.verdict == FAIL
@@ -246,7 +280,7 @@ def test_the_judgement_reads_back_from_the_facts_file_as_it_was_reached(
     csv_prefix: Path,
 ) -> None:
     judgement = Judge.from_files(DEFAULT_LOAD_DIR / "slo.toml", "smoke", None).judge(
-        read_measurements(csv_prefix)
+        read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
     )
     facts = json.loads(json.dumps({**judgement.as_facts(), "profile": "smoke"}))
     again = Judgement.from_facts(facts)

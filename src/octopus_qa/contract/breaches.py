@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from ..deviations import Breach
 from ..rules import Exchange, RulesBroken, RuleViolation
-from .ledger import rules_named_in
 
 #: The spec path template of a URL path, or None (Coverage.template_for).
 TemplateFor = Callable[[str], str | None]
@@ -42,6 +41,4 @@ def breaches_of(error: BaseException, template_for: TemplateFor) -> list[Breach]
                 return []  # one part names no rule: the whole failure is not a known deviation
             found += inner_breaches
         return found
-    if isinstance(error, AssertionError):
-        return [Breach((rule,)) for rule in rules_named_in(str(error))]
     return []

@@ -2,7 +2,10 @@
 
 Each response is turned into a `rules.Exchange` and, unless a test opts out, judged by
 `rules.cheap_response_checks` (documented status, X-Request-Id, JSON Content-Type, error
-envelope, pagination arithmetic), so every test checks H1/H4/E1/E4/L2 on every response for free.
+envelope, pagination arithmetic), `rules.request_checks` (what the request asked decides the
+answer: authentication first, bounds of ids and bodies, unknown paths, product fields) and the
+run's `rules.TokenLedger` (refresh and logout as sequences), so every test checks those rules on
+every response for free.
 A 429 is "retry later" (ASSUMPTIONS E4): waited for and retried by the one policy of
 retry_later.py, never judged. A request that gets no HTTP answer (refused, reset, past the
 profile's request timeout) is no rule's failure: watch.py records that the target went away and
@@ -19,7 +22,15 @@ from typing import Any
 import httpx
 
 from ..retry_later import RetryLaterPolicy
-from ..rules import RETRY_LATER, Exchange, RuleViolation, cheap_response_checks
+from ..rules import (
+    RETRY_LATER,
+    Exchange,
+    RuleViolation,
+    TokenLedger,
+    cheap_response_checks,
+    login_rejects_bad_credentials,
+    request_checks,
+)
 from ..session import LOGIN_PATH, Tokens
 from .coverage import Coverage
 from .exchanges import from_httpx
@@ -44,8 +55,11 @@ class ApiClient:
         retry_later: RetryLaterPolicy | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
         timeout_s: float = 10.0,
+        tokens: TokenLedger | None = None,
     ) -> None:
         self.base_url = base_url
+        #: The run's token lifecycle, shared with the schemathesis checks (Suite.tokens).
+        self.tokens = tokens or TokenLedger()
         self.shared_login = shared_login
         self.coverage = coverage
         self.secrets = secrets
@@ -100,13 +114,24 @@ class ApiClient:
                     "401 for an access token issued a moment before; the run cannot go on",
                     what="refused a freshly issued token",
                 )
-        if check:
-            try:
-                cheap_response_checks(exchange)
-            except RuleViolation as violation:
-                violation.exchange = violation.exchange or exchange
-                raise
+        self._judge(exchange, check)
         return exchange
+
+    def _judge(self, exchange: Exchange, check: bool) -> None:
+        """The checks every exchange gets; with `check` off (a test that judges the answer
+        itself) only the token ledger hears of it, so the lifecycle it tracks stays whole."""
+        try:
+            if check:
+                cheap_response_checks(exchange)
+                request_checks(exchange)
+                account = self.shared_login.credentials
+                login_rejects_bad_credentials(exchange, account.username, account.password)
+            self.tokens.judge(exchange)
+        except RuleViolation as violation:
+            if not check:
+                return
+            violation.exchange = violation.exchange or exchange
+            raise
 
     def _send(
         self,

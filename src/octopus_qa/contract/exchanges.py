@@ -34,7 +34,7 @@ def from_httpx(response: httpx.Response) -> Exchange:
     request = response.request
     return Exchange(
         method=request.method,
-        path=request.url.path,
+        path=_path_on_the_wire(request),
         status=response.status_code,
         headers=lower_headers(response.headers.multi_items()),
         body=response.content,
@@ -42,7 +42,17 @@ def from_httpx(response: httpx.Response) -> Exchange:
         request_headers=lower_headers(request.headers.multi_items()),
         request_json=_request_json(request.content),
         request_body_sent=bool(request.content),
+        request_body=request.content or b"",
     )
+
+
+def _path_on_the_wire(request: httpx.Request) -> str:
+    """The request line's path: a raw target (`/API/V1/PRODUCTS`, `/a//b`) where a test wrote
+    one, which httpx's URL would show normalised, else the URL's path."""
+    target = request.extensions.get("target")
+    if isinstance(target, bytes):
+        return target.decode("ascii", "replace").split("?")[0]
+    return request.url.path
 
 
 def from_schemathesis(response: Any) -> Exchange:
@@ -59,4 +69,11 @@ def from_schemathesis(response: Any) -> Exchange:
         request_headers=lower_headers(request.headers.items()),
         request_json=_request_json(request.body),
         request_body_sent=bool(request.body),
+        request_body=_as_bytes(request.body),
     )
+
+
+def _as_bytes(body: bytes | str | None) -> bytes:
+    if body is None:
+        return b""
+    return body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)

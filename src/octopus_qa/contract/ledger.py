@@ -7,7 +7,6 @@ or the built-in check mapped to a rule in `BUILTIN_CHECK_RULES`).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,14 +52,6 @@ PARAMETER_RULES: Mapping[str, str] = {
     "sort": "sort-format",
     "id": "product-id-bounds",
 }
-
-_RULE_PREFIX = re.compile(r"\[([a-z0-9-]+)\]")
-
-
-def rules_named_in(text: str) -> list[str]:
-    """The rule ids a failure message names with the `[rule-id]` prefix, in order, once each."""
-    found = [rule for rule in _RULE_PREFIX.findall(text) if rule in RULES]
-    return list(dict.fromkeys(found))
 
 
 @dataclass

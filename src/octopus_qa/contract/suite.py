@@ -15,6 +15,7 @@ from typing import Any
 from ..credentials import Credentials
 from ..deviations import Deviations
 from ..retry_later import RetryLaterPolicy
+from ..rules import TokenLedger
 from ..seeds import new_seed
 from ..spec import load_spec
 from ..target import resolve_target, target_url
@@ -42,6 +43,9 @@ class Suite:
     documented_only: bool = False
     #: Known deviations (deviations.toml), None when the run has none.
     deviations: Deviations | None = None
+    #: Logins, refreshes and logouts seen so far, judged as sequences (A2, A3) by the client and
+    #: the schemathesis checks alike.
+    tokens: TokenLedger = field(default_factory=TokenLedger)
     #: Where schemathesis writes its own HTML report of the property tests (None: no report).
     schemathesis_report: Path | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)

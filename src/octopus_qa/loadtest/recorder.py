@@ -6,8 +6,10 @@ client makes is recorded whatever code sent it:
 - `request`: the service time Locust measured (unrounded, from `perf_counter`) and the lag of
   the task's start behind its schedule, into the `LatencyBook` under the request's name;
 - a monitor greenlet: the process's CPU every second and the event loop's oversleep every tick;
-- `report_to_master` (on a worker, every stats report): the histograms recorded since the last
-  report, and this process's health so far, ride along with Locust's statistics;
+- `rule_broken` (called by load/validation.py): one more response that broke that rule, counted
+  by the rule itself, not parsed back out of Locust's failure text;
+- `report_to_master` (on a worker, every stats report): the histograms and rule counts recorded
+  since the last report, and this process's health so far, ride along with Locust's statistics;
 - `worker_report` (on the master): added into the master's book, health kept per worker;
 - `quitting` (on the master or a single process): everything to `--timing-file` as JSON, which
   the runner judges after Locust has exited.
@@ -21,6 +23,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import psutil
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from ..rules import Rule
 from .abort import BreachWatch, breaches
 from .generator import ProcessHealth
 from .latency import LatencyBook, to_us
@@ -48,6 +52,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.book = LatencyBook()
+        #: Responses that broke each rule, by rule id (a worker's: since its last report).
+        self.broken: Counter[str] = Counter()
         self.health = ProcessHealth()
         self.workers: dict[str, ProcessHealth] = {}
         self.interval_s: float | None = None  # open model: seconds between a user's task starts
@@ -134,6 +140,9 @@ class Recorder:
         if self._environment is not None and self._environment.reset_stats:
             self.book.reset()
 
+    def rule_broken(self, rule: Rule) -> None:
+        self.broken[rule.id] += 1
+
     def on_request(
         self, name: str, response_time: float, context: dict[str, Any] | None = None, **_: Any
     ) -> None:
@@ -207,14 +216,22 @@ class Recorder:
     # --- Distributed runs -------------------------------------------------------------------
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        data[REPORT_KEY] = {"latency": self.book.encode(), "health": self.health.encode()}
+        data[REPORT_KEY] = {
+            "latency": self.book.encode(),
+            "health": self.health.encode(),
+            "broken": dict(self.broken),
+        }
         self.book.reset()  # the master adds what each report carries: send each value once
+        self.broken.clear()
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         timing = data.get(REPORT_KEY)
         if not isinstance(timing, dict):
             return
         self.book.add_encoded(timing.get("latency") or {})
+        self.broken.update(
+            {str(rule): int(count) for rule, count in (timing.get("broken") or {}).items()}
+        )
         self.workers[client_id] = ProcessHealth.decode(timing.get("health") or {})
 
     def processes(self) -> dict[str, ProcessHealth]:
@@ -232,6 +249,7 @@ class Recorder:
             "latency": self.book.encode(),
             "processes": {name: h.encode() for name, h in self.processes().items()},
             "aborted": self.aborted,
+            "rule_violations": dict(self.broken),
         }
         Path(self.timing_file).write_text(json.dumps(data) + "\n", encoding="utf-8")
 

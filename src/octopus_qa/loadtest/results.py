@@ -5,8 +5,10 @@ The run is judged inside Locust, as it quits, from its statistics in memory
 the locustfile writes that judgement to its facts file. The CSV files are read back after Locust
 has exited: `<prefix>_stats_history.csv` for the run over time, and `<prefix>_stats.csv` /
 `<prefix>_failures.csv` for what a run measured when Locust was stopped before it could judge.
-Both sources go through the same classification (endpoint by Locust name, 429s apart, rule
-violations from failure messages that name a rule), so they read the same numbers the same way.
+Both sources go through the same classification (endpoint by Locust name, 429s apart), so they
+read the same numbers the same way. Rule violations are not read back from Locust's failure
+texts: the recorder counts each broken rule as the object it is (recorder.py) and hands the
+counts over with the timing file.
 
 Locust rounds response times into buckets of about two significant digits before it computes
 percentiles; the values here are those buckets.
@@ -17,19 +19,14 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..rules import RULES
 from .endpoints import RATE_LIMITED_PREFIX, endpoint_for_name
 
 AGGREGATED = "Aggregated"
-#: A failure message that names a rule: "[rule-id] ..." (possibly wrapped by Locust's
-#: CatchResponseError('...') repr).
-RULE_IN_MESSAGE = re.compile(r"^(?:\w+\(['\"])?\[(?P<rule>[a-z0-9-]+)\]")
 #: How load/validation.py names a request that got no HTTP response (refused, reset, timeout).
 NO_ANSWER_IN_MESSAGE = re.compile(r"^(?:\w+\(['\"])?no HTTP response")
 
@@ -109,26 +106,9 @@ def _by_endpoint(
     return endpoints, rate_limited
 
 
-def _count_rule_violations(errors: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """How many responses broke each rule, from (failure message, occurrences) pairs."""
-    counts: Counter[str] = Counter()
-    for message, occurrences in errors:
-        match = RULE_IN_MESSAGE.match(message)
-        if match and match["rule"] in RULES:
-            counts[match["rule"]] += occurrences
-    return dict(sorted(counts.items()))
-
-
 def read_stats(stats_csv: Path) -> tuple[dict[str, EndpointStats], int]:
     """Per-endpoint statistics and the number of 429 answers, from `<prefix>_stats.csv`."""
     return _by_endpoint((row["Name"], _endpoint_stats(row)) for row in _rows(stats_csv))
-
-
-def read_rule_violations(failures_csv: Path) -> dict[str, int]:
-    """How many responses broke each rule, from `<prefix>_failures.csv`."""
-    return _count_rule_violations(
-        (row["Error"], int(row["Occurrences"])) for row in _rows(failures_csv)
-    )
 
 
 def read_history(history_csv: Path) -> list[dict[str, Any]]:
@@ -153,12 +133,15 @@ def read_history(history_csv: Path) -> list[dict[str, Any]]:
     return history
 
 
-def read_measurements(csv_prefix: Path) -> Measurements:
+def read_measurements(
+    csv_prefix: Path, rule_violations: Mapping[str, int] | None = None
+) -> Measurements:
+    """What Locust's CSV files say, with the recorder's count of each broken rule."""
     endpoints, rate_limited = read_stats(Path(f"{csv_prefix}_stats.csv"))
     return Measurements(
         endpoints=endpoints,
         rate_limited=rate_limited,
-        rule_violations=read_rule_violations(Path(f"{csv_prefix}_failures.csv")),
+        rule_violations=dict(sorted((rule_violations or {}).items())),
         history=read_history(Path(f"{csv_prefix}_stats_history.csv")),
         no_answer=read_no_answer(Path(f"{csv_prefix}_failures.csv")),
     )
@@ -191,13 +174,11 @@ def _stats_in_memory(entry: Any) -> EndpointStats:
     )
 
 
-def _error_message(error: object) -> str:
-    """A failure as Locust's failures CSV spells it: strings as they are, exceptions by repr."""
-    return error if isinstance(error, str) else repr(error)
-
-
-def measurements_from_stats(stats: Any) -> Measurements:
-    """What a run measured, from Locust's `RequestStats` in memory (the master's, merged).
+def measurements_from_stats(
+    stats: Any, rule_violations: Mapping[str, int] | None = None
+) -> Measurements:
+    """What a run measured, from Locust's `RequestStats` in memory (the master's, merged), with
+    the recorder's count of each broken rule.
 
     Typed loosely on purpose: this module must not import Locust (it patches the standard
     library on import), and only the locustfile, inside Locust, calls this.
@@ -207,9 +188,7 @@ def measurements_from_stats(stats: Any) -> Measurements:
     return Measurements(
         endpoints=endpoints,
         rate_limited=rate_limited,
-        rule_violations=_count_rule_violations(
-            (_error_message(error.error), int(error.occurrences)) for error in stats.errors.values()
-        ),
+        rule_violations=dict(sorted((rule_violations or {}).items())),
         history=[],  # over time is the CSV history's business (read_history)
     )
 

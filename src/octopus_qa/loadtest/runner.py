@@ -229,8 +229,8 @@ def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outco
     problem = locust_problem(exit_code, judgement, plan)
     # Locust's own (rounded) numbers and the run over time; the summary puts the exact
     # percentiles of the timing file over them, the same histograms the judgement used.
-    measured = read_measurements(load_dir / CSV_NAME)
     timing = read_timing(load_dir / TIMING_FILE)
+    measured = read_measurements(load_dir / CSV_NAME, timing.rule_violations)
     lost = target_lost(url, measured)
     gates = judgement.gates if judgement is not None else []
     saturated = [] if problem else timing.problems(plan.generator)

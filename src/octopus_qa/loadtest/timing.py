@@ -32,6 +32,8 @@ class Timing:
     processes: dict[str, ProcessHealth] = field(default_factory=dict)
     #: Set when a gate stayed breached and the run was stopped early (`abort.py`).
     aborted: dict[str, Any] | None = None
+    #: Responses that broke each rule, as the recorder counted them.
+    rule_violations: dict[str, int] = field(default_factory=dict)
 
     @property
     def recorded(self) -> bool:
@@ -69,6 +71,9 @@ def read_timing(path: Path) -> Timing:
     timing.book.add_encoded(data.get("latency") or {})
     aborted = data.get("aborted")
     timing.aborted = aborted if isinstance(aborted, dict) else None
+    broken = data.get("rule_violations")
+    if isinstance(broken, dict):
+        timing.rule_violations = {str(rule): int(count) for rule, count in broken.items()}
     timing.processes = {
         str(name): ProcessHealth.decode(health)
         for name, health in (data.get("processes") or {}).items()

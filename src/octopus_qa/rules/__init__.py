@@ -12,7 +12,18 @@ it.
 
 from __future__ import annotations
 
-from .auth import access_token_exp_matches, auth_is_required, token_body_is_complete
+from .auth import (
+    TokenLedger,
+    access_token_exp_matches,
+    auth_is_checked_first,
+    auth_is_required,
+    expired_token_is_rejected,
+    login_rejects_bad_credentials,
+    login_rejects_malformed_body,
+    logout_succeeded,
+    refresh_issues_new_tokens,
+    token_body_is_complete,
+)
 from .catalogue import RULES, Rule, RulesBroken, RuleViolation, rules_broken_by
 from .dates import dates_are_rfc3339, is_rfc3339
 from .errors import (
@@ -20,6 +31,7 @@ from .errors import (
     error_envelope_is_documented,
     post_requires_json,
     status_is_documented,
+    unknown_path_is_404,
 )
 from .exchange import Exchange, expect_status, lower_headers
 from .headers import (
@@ -40,44 +52,64 @@ from .listing import (
     requested_sort,
     sort_is_well_formed,
 )
+from .per_request import request_checks
 from .products import (
     availability_false_outside_ranges,
     availability_is_boolean,
+    denomination_is_bounded,
     denomination_ranges_are_sane,
+    product_has_documented_shape,
+    product_id_is_bounded,
     product_matches_list_entry,
+    products_have_documented_shape,
+    quantity_is_bounded,
+    unknown_product_is_404,
 )
 from .under_load import cheap_response_checks
 
 __all__ = [
+    "Exchange",
     "FILTER_FIELDS",
     "RETRY_LATER",
     "RULES",
-    "Exchange",
     "RequestIdLedger",
     "Rule",
     "RuleViolation",
     "RulesBroken",
+    "TokenLedger",
     "access_token_exp_matches",
+    "auth_is_checked_first",
     "auth_is_required",
     "availability_false_outside_ranges",
     "availability_is_boolean",
     "cheap_response_checks",
     "dates_are_rfc3339",
+    "denomination_is_bounded",
     "denomination_ranges_are_sane",
     "error_envelope_is_documented",
     "expect_status",
+    "expired_token_is_rejected",
     "is_rfc3339",
     "items_are_sorted",
     "items_match_filters",
     "json_content_type",
     "listing_is_in_requested_order",
     "listing_matches_filters",
+    "login_rejects_bad_credentials",
+    "login_rejects_malformed_body",
+    "logout_succeeded",
     "lower_headers",
     "pages_partition_listing",
     "pagination_headers_are_consistent",
     "paging_parameters_are_bounded",
     "post_requires_json",
+    "product_has_documented_shape",
+    "product_id_is_bounded",
     "product_matches_list_entry",
+    "products_have_documented_shape",
+    "refresh_issues_new_tokens",
+    "quantity_is_bounded",
+    "request_checks",
     "request_id_follows_rules",
     "request_ids_are_fresh",
     "requested_sort",
@@ -85,4 +117,6 @@ __all__ = [
     "sort_is_well_formed",
     "status_is_documented",
     "token_body_is_complete",
+    "unknown_path_is_404",
+    "unknown_product_is_404",
 ]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import threading
+import time
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from .catalogue import RuleViolation
-from .exchange import Exchange
+from .errors import RETRY_LATER
+from .exchange import AVAILABILITY_PATH, LOGOUT_PATH, Exchange
+from .readings import json_as_written, undecided_inputs
 
 # --- Authentication ---------------------------------------------------------------------------
 
@@ -71,3 +79,295 @@ def access_token_exp_matches(
             "access-token-is-jwt",
             f"exp {exp} is not about now + expires_in ({body['expires_in']} s)",
         )
+
+
+# --- Who may call what (A6), expiry (A4) --------------------------------------------------------
+
+
+def _needs_access_token(exchange: Exchange) -> bool:
+    """Whether A6 covers this request: a declared method on a path under /api/ (GET anywhere
+    there, POST on an availability check) or logout. An undeclared method is left out: whether a
+    server answers it 401 or 404/405 first is not decided (openapi/TRACEABILITY.md)."""
+    if exchange.method == "GET":
+        return exchange.path.startswith(PROTECTED_PREFIX)
+    if exchange.method == "POST":
+        path = exchange.path
+        return bool(AVAILABILITY_PATH.search(path) or LOGOUT_PATH.search(path))
+    return False
+
+
+def bearer_token(exchange: Exchange) -> str | None:
+    """The token of an `Authorization: Bearer …` header (the scheme in any case, RFC 7235)."""
+    scheme, _, token = exchange.request_headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _plainly_not_a_token(token: str | None) -> bool:
+    """No bearer token, or one that cannot be a JWT at all (A4): no reading makes it valid."""
+    return token is None or _JWT_SHAPE.fullmatch(token) is None
+
+
+def auth_is_checked_first(exchange: Exchange) -> None:
+    """A6: a protected operation called without a valid access token answers 401, whatever else
+    is wrong with the request (a bad id, limit or body; an unknown path under /api/).
+
+    Judged when the request plainly had no valid token (none, another scheme, not a JWT) and was
+    refused with something else than 401. A success is auth-required's to report; a token of the
+    right shape may be valid, and expired_token_is_rejected judges the expired ones.
+    """
+    status = exchange.status
+    if status < 400 or status in (401, RETRY_LATER) or not _needs_access_token(exchange):
+        return
+    token = bearer_token(exchange)
+    if not _plainly_not_a_token(token):
+        return
+    how = (
+        "without a token"
+        if "authorization" not in exchange.request_headers
+        else ("with a malformed Authorization header")
+    )
+    raise RuleViolation(
+        "auth-checked-first",
+        f"{exchange.method} {exchange.path} {how} answered {status}, not 401",
+    )
+
+
+#: How far past its `exp` a token must be before a refusal is required: the client's and the
+#: server's clocks may differ by this much.
+EXPIRY_LEEWAY_S = 1.0
+
+
+def token_claims(token: str) -> dict[str, Any] | None:
+    """A JWT's payload, read without verifying the signature (A4 allows that); None if it is
+    not a JWT with a JSON object for a payload."""
+    if _JWT_SHAPE.fullmatch(token) is None:
+        return None
+    payload = token.split(".")[1]
+    try:
+        claims = msgspec.json.decode(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, msgspec.DecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def expired_token_is_rejected(exchange: Exchange, now: float | None = None) -> None:
+    """A4 and the 401 of products-api.txt ("Invalid or expired access token"): a protected
+    operation called with an access token whose `exp` has passed answers 401.
+
+    The expiry is read from the token as sent, so any exchange can be judged: a JWT attack that
+    moves `exp` into the past, a token the test kept past its lifetime, a generated one.
+    """
+    if exchange.status in (401, RETRY_LATER) or not _needs_access_token(exchange):
+        return
+    token = bearer_token(exchange)
+    claims = token_claims(token) if token else None
+    exp = claims.get("exp") if claims else None
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return
+    moment = time.time() if now is None else now
+    if exp < moment - EXPIRY_LEEWAY_S:
+        raise RuleViolation(
+            "expired-token-rejected",
+            f"{exchange.method} {exchange.path} with a token expired {moment - exp:.0f} s ago "
+            f"answered {exchange.status}",
+        )
+
+
+# --- Login (A1) ---------------------------------------------------------------------------------
+
+LOGIN_PATH = re.compile(r"/auth/login/?$")
+CREDENTIAL_FIELDS = ("username", "password")
+
+
+def _login_body(exchange: Exchange) -> tuple[Any, bool] | None:
+    """The login body as sent and whether any value in it is undecided (readings.py), or None
+    when this is not a login with a JSON Content-Type (E3 judges the others)."""
+    if exchange.method != "POST" or not LOGIN_PATH.search(exchange.path):
+        return None
+    content_type = exchange.request_headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        return None
+    raw = exchange.request_body
+    if not raw:
+        return exchange.request_json, False
+    try:
+        body = json_as_written(raw)
+    except ValueError:
+        return NOT_JSON, False
+    undecided = undecided_inputs(exchange.method, exchange.path, exchange.query, raw)
+    return body, bool(undecided)
+
+
+#: A login body that is not JSON at all.
+NOT_JSON: Any = object()
+
+
+def _shape_of(body: Any) -> str:
+    """What a login body holds, by field and type only: its values may be the real password."""
+    if body is NOT_JSON:
+        return "a body that is not JSON"
+    if not isinstance(body, dict):
+        return f"a JSON {type(body).__name__} for a body"
+    fields = ", ".join(f"{key}: {type(value).__name__}" for key, value in body.items())
+    return f"the fields {{{fields}}}" if fields else "an empty object"
+
+
+def _is_well_formed_login(body: Any) -> bool:
+    return isinstance(body, dict) and all(isinstance(body.get(k), str) for k in CREDENTIAL_FIELDS)
+
+
+def login_rejects_malformed_body(exchange: Exchange) -> None:
+    """A1: a login body with a missing field, a value that is not a string, or that is not a
+    JSON object at all → 400; a well-formed one is never refused as malformed.
+
+    Undecided bodies (an empty username, a field A1 does not name, a key given twice) may get
+    either answer and are not judged here (readings.py, either_reading_answered).
+    """
+    read = _login_body(exchange)
+    if read is None or exchange.status == RETRY_LATER:
+        return
+    body, undecided = read
+    if undecided:
+        return
+    if not _is_well_formed_login(body) and exchange.status != 400:
+        raise RuleViolation(
+            "login-rejects-malformed-body",
+            f"login with {_shape_of(body)} answered {exchange.status}, not 400",
+        )
+    if _is_well_formed_login(body) and set(body) == set(CREDENTIAL_FIELDS):
+        if exchange.status == 400:
+            raise RuleViolation(
+                "login-rejects-malformed-body",
+                "a login body with a string username and password was refused as malformed (400)",
+            )
+
+
+def _same_credentials(body: Mapping[str, str], username: str, password: str) -> bool:
+    """Whether a server could take `body` for the account: the username in any case and around
+    any whitespace, the password after Unicode normalisation (NIST SP 800-63B suggests NFKC);
+    the documents decide neither, so such near matches are not called wrong."""
+    same_user = body["username"].strip().casefold() == username.strip().casefold()
+    nfkc = unicodedata.normalize
+    return same_user and nfkc("NFKC", body["password"]) == nfkc("NFKC", password)
+
+
+def login_rejects_bad_credentials(exchange: Exchange, username: str, password: str) -> None:
+    """A1: a well-formed login whose credentials are not the account's (`username`, `password`:
+    the target's account) → 401, never a token and never a 400."""
+    read = _login_body(exchange)
+    if read is None or exchange.status == RETRY_LATER:
+        return
+    body, undecided = read
+    if undecided or not _is_well_formed_login(body) or set(body) != set(CREDENTIAL_FIELDS):
+        return
+    if _same_credentials(body, username, password) or exchange.status == 401:
+        return
+    raise RuleViolation(
+        "login-rejects-bad-credentials",
+        f"a login with wrong credentials answered {exchange.status}, not 401",
+    )
+
+
+def refresh_issues_new_tokens(exchange: Exchange, old_access: str, old_refresh: str) -> None:
+    """A2: a refresh with a live refresh token answers 200 with the A1 body and new tokens, not
+    the ones it was given."""
+    token_body_is_complete(exchange, "refresh-issues-new-tokens")
+    body = exchange.json
+    if body["access_token"] == old_access or body["refresh_token"] == old_refresh:
+        same = "access" if body["access_token"] == old_access else "refresh"
+        raise RuleViolation("refresh-issues-new-tokens", f"the same {same} token came back")
+
+
+def logout_succeeded(exchange: Exchange) -> None:
+    """A3: logout with a live access token answers 204 with an empty body."""
+    if exchange.status != 204 or exchange.body:
+        raise RuleViolation(
+            "logout-revokes-tokens",
+            f"logout with a live access token answered {exchange.status} with "
+            f"{len(exchange.body)} bytes, not 204 and none",
+        )
+
+
+# --- Token lifecycle (A2, A3) -------------------------------------------------------------------
+
+REFRESH_PATH = re.compile(r"/auth/refresh/?$")
+
+
+class TokenLedger:
+    """The tokens a run was issued, to judge refresh and logout as sequences of exchanges.
+
+    Feed it every exchange in the order the requests were sent (`judge`). It remembers each
+    login's pair of tokens, which refresh tokens were spent and which logins were logged out,
+    and judges: a refresh token works once (A2: its second use → 401, in whichever order
+    simultaneous refreshes complete), an access token is refused by /auth/refresh (A2), and
+    after a logout (204) that access token and the refresh token of the same login → 401 (A3).
+    Tokens it was never shown (generated, forged) are left to the stateless checks.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # simultaneous refreshes are judged from several threads
+        self._refresh_of: dict[str, str] = {}  # access token → the refresh token issued with it
+        self._access_tokens: set[str] = set()
+        self._spent: set[str] = set()  # refresh tokens a refresh succeeded with
+        self._revoked: set[str] = set()  # access and refresh tokens of logged-out logins
+
+    def judge(self, exchange: Exchange) -> None:
+        if exchange.status == RETRY_LATER:
+            return
+        with self._lock:
+            self._judge(exchange)
+
+    def _judge(self, exchange: Exchange) -> None:
+        token = bearer_token(exchange)
+        if exchange.method == "POST" and REFRESH_PATH.search(exchange.path):
+            self._judge_refresh(exchange, token)
+        elif token is not None and token in self._revoked and _needs_access_token(exchange):
+            self._judge_revoked_access(exchange)
+        elif exchange.method == "POST" and LOGOUT_PATH.search(exchange.path) and token:
+            if exchange.status == 204:
+                self._revoked.update((token, self._refresh_of.get(token, token)))
+        if exchange.status == 200 and (
+            REFRESH_PATH.search(exchange.path) or LOGIN_PATH.search(exchange.path)
+        ):
+            self._remember_issued(exchange)
+
+    def _judge_refresh(self, exchange: Exchange, token: str | None) -> None:
+        if token is None:
+            return
+        status = exchange.status
+        if token in self._access_tokens and status != 401:
+            raise RuleViolation(
+                "refresh-rejects-access-token",
+                f"POST /auth/refresh with an access token answered {status}, not 401",
+            )
+        if token in self._revoked and status != 401:
+            raise RuleViolation(
+                "logout-revokes-tokens",
+                f"POST /auth/refresh with the refresh token of a logged-out login answered "
+                f"{status}, not 401",
+            )
+        if token in self._spent and status != 401:
+            raise RuleViolation(
+                "refresh-token-single-use",
+                f"POST /auth/refresh with a refresh token already used once answered {status}, "
+                "not 401",
+            )
+        if status == 200:
+            self._spent.add(token)
+
+    def _judge_revoked_access(self, exchange: Exchange) -> None:
+        if exchange.status != 401:
+            raise RuleViolation(
+                "logout-revokes-tokens",
+                f"{exchange.method} {exchange.path} with the access token of a logged-out login "
+                f"answered {exchange.status}, not 401",
+            )
+
+    def _remember_issued(self, exchange: Exchange) -> None:
+        body = exchange.json
+        if not isinstance(body, dict):
+            return
+        access, refresh = body.get("access_token"), body.get("refresh_token")
+        if isinstance(access, str) and isinstance(refresh, str):
+            self._access_tokens.add(access)
+            self._refresh_of[access] = refresh

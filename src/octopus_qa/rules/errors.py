@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 from .catalogue import RuleViolation
 from .exchange import LOGOUT_PATH, Exchange
@@ -66,3 +69,30 @@ def post_requires_json(exchange: Exchange) -> None:
             "post-requires-json",
             f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",
         )
+
+
+#: Every documented path (E2 judges the others), with the id segment as any one segment.
+_OPERATION_PATHS = re.compile(
+    r"/auth/(?:login|refresh|logout)|/api/v1/products(?:/[^/]+(?:/availability)?)?"
+)
+
+
+def _could_name_an_operation(path: str) -> bool:
+    """Whether a router could take `path` for a documented one: percent-decoded, dot segments
+    resolved, slashes collapsed, a trailing slash and the case of letters ignored. Each of
+    those a server may or may not do (openapi/TRACEABILITY.md), so such paths are not judged."""
+    normal = posixpath.normpath(unquote(path).split(";")[0]).lower()
+    return _OPERATION_PATHS.fullmatch(normal) is not None
+
+
+def unknown_path_is_404(exchange: Exchange) -> None:
+    """E2: a path that matches no operation → 404 (401 first for a path under /api/, A6)."""
+    status = exchange.status
+    if status in (404, RETRY_LATER) or _could_name_an_operation(exchange.path):
+        return
+    if status == 401 and exchange.path.startswith("/api/"):
+        return
+    raise RuleViolation(
+        "unknown-path-404",
+        f"{exchange.method} {exchange.path} names no operation and answered {status}, not 404",
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,9 @@ class Exchange:
     request_json: Any = None
     #: Whether the request carried a body (E3 judges its Content-Type only then).
     request_body_sent: bool = False
+    #: The request body as sent, when the sender kept it: the request checks read numbers in it
+    #: as written (`1.0`, `1e400`), which a parsed `request_json` no longer shows.
+    request_body: bytes = b""
 
     _parsed: Any = field(default=NOT_PARSED, init=False, repr=False, compare=False)
     _is_list: bool | None = field(default=None, init=False, repr=False, compare=False)
@@ -96,9 +99,14 @@ def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
     return result
 
 
-def expect_status(exchange: Exchange, expected: int, rule_id: str, what: str) -> None:
-    """The rule says this request gets `expected`: anything else breaks it, named as `what`."""
-    if exchange.status != expected:
-        violation = RuleViolation(rule_id, f"{what} answered {exchange.status}, not {expected}")
+def expect_status(
+    exchange: Exchange, expected: int | Collection[int], rule_id: str, what: str
+) -> None:
+    """The rule says this request gets `expected` (a status, or one of several): anything else
+    breaks it, named as `what`."""
+    allowed = (expected,) if isinstance(expected, int) else tuple(expected)
+    if exchange.status not in allowed:
+        shown = " or ".join(str(status) for status in allowed)
+        violation = RuleViolation(rule_id, f"{what} answered {exchange.status}, not {shown}")
         violation.exchange = exchange
         raise violation

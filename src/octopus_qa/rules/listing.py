@@ -197,7 +197,7 @@ PAGING_BOUNDS: Mapping[str, tuple[str, int, int | None]] = {
 
 
 @lru_cache(maxsize=1024)  # pure, and a run sends few distinct values: judged once each under load
-def _clearly_out_of_bounds(text: str, least: int, greatest: int | None) -> bool:
+def clearly_out_of_bounds(text: str, least: int, greatest: int | None) -> bool:
     """True when no reading of `text` is an integer within the bounds (L1).
 
     Only the clear cases: no number at all ("abc", ""), a fraction ("1.5"), or a value outside
@@ -231,7 +231,7 @@ def paging_parameters_are_bounded(exchange: Exchange) -> None:
             value = int(text)
             out = value < least or (greatest is not None and value > greatest)
         else:
-            out = _clearly_out_of_bounds(text, least, greatest)
+            out = clearly_out_of_bounds(text, least, greatest)
         if out:
             raise RuleViolation(rule_id, f"{parameter}={text!r} was accepted (200)")
 

@@ -37,6 +37,7 @@ __all__ = [
     "Ambiguity",
     "Undecided",
     "either_reading_answered",
+    "json_as_written",
     "undecided_inputs",
 ]
 
@@ -142,7 +143,7 @@ class Undecided:
 
 # --- Numbers as text (query and path) --------------------------------------------------------
 
-_STRICT_DIGITS = re.compile(r"0|[1-9][0-9]*", re.ASCII)
+STRICT_DIGITS = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 INT64_MAX = 2**63 - 1
 DOUBLE_EXACT = 2**53
 
@@ -166,7 +167,7 @@ def lenient_integer(text: str) -> int | None:
 
 def _integer_text(name: str, text: str, low: int, high: int | None, rule: str) -> list[Undecided]:
     """Undecided readings of one integer written as text, valid from `low` to `high`."""
-    if _STRICT_DIGITS.fullmatch(text):
+    if STRICT_DIGITS.fullmatch(text):
         value = int(text)
         if value > INT64_MAX and value >= low and (high is None or value <= high):
             return [_found("integer-past-64-bits", f"{name}={text[:30]}", rule)]
@@ -203,6 +204,15 @@ def _parse(raw: bytes | str, duplicates: list[str]) -> Any:
     return json.loads(
         raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=pairs
     )
+
+
+def json_as_written(raw: bytes | str) -> Any:
+    """A request body's JSON with every number as written (fractions and exponents as Decimal),
+    so a bound is judged on the value sent, not on its nearest double; ValueError if not JSON."""
+    try:
+        return _parse(raw, [])
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _decimal_is_integral(value: Decimal) -> bool:
