@@ -10,6 +10,7 @@ reported. Registered on import: conftest.py lists this module in `pytest_plugins
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import schemathesis
@@ -18,7 +19,8 @@ from octopus_qa import rules
 from octopus_qa.contract.exchanges import from_schemathesis
 from octopus_qa.rules import RULES, Exchange, RuleViolation
 
-from .plugin import current_suite
+from .fixtures import ListedIds
+from .plugin import checked_client, current_suite
 
 
 def _judge(response: Any, check: Callable[[Exchange], None]) -> None:
@@ -181,6 +183,23 @@ def login_rejects_bad_credentials(ctx: Any, response: Any, case: Any) -> None:
 
 
 @schemathesis.check
+def unknown_product_is_404(ctx: Any, response: Any, case: Any) -> None:
+    """P1, P4: a generated well-formed id that no listed product has → 404 (the listing is read
+    once, on the first such request)."""
+
+    def check(exchange: Exchange) -> None:
+        if rules.names_a_product(exchange) and (ids := _listed_ids().ids) is not None:
+            rules.unknown_product_is_404(exchange, ids)
+
+    _judge(response, check)
+
+
+@cache
+def _listed_ids() -> ListedIds:
+    return ListedIds(checked_client())
+
+
+@schemathesis.check
 def token_lifecycle(ctx: Any, response: Any, case: Any) -> None:
     """A2, A3: generated calls reusing the run's spent, revoked or misplaced tokens → 401."""
     _judge(response, current_suite().tokens.judge)
@@ -223,6 +242,7 @@ CHECKED_RULES = tuple(
         "denomination-bounds",
         "quantity-bounds",
         "product-schema",
+        "unknown-product-404",
         "refresh-token-single-use",
         "refresh-rejects-access-token",
         "logout-revokes-tokens",

@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any
 
 import pytest
 
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.rules import expect_status
 
 LIST = "/api/v1/products"
 #: How many products the sample page holds (one request, within the documented limit).
@@ -97,16 +99,41 @@ class WholeCatalog:
         return [product for page in self.pages for product in page]
 
 
-@pytest.fixture(scope="session")
-def whole_catalog(api: ApiClient) -> WholeCatalog:
-    """The whole catalog in ceil(total / 10,000) requests (test_whole_catalog.py judges L7)."""
+@cache
+def read_whole_catalog(api: ApiClient) -> WholeCatalog:
+    """The whole catalog in ceil(total / 10,000) requests, read once per run."""
     first = api.get(LIST, params={"limit": MAX_LIMIT})
-    assert first.status == 200, f"GET {LIST}?limit={MAX_LIMIT} answered {first.status}"
+    expect_status(
+        first, 200, "limit-bounds", f"GET {LIST}?limit={MAX_LIMIT} (the documented maximum)"
+    )
     total = int(first.headers["x-total-count"])
     pages = [first.json]
     for page in range(2, math.ceil(total / MAX_LIMIT) + 1):
         pages.append(api.get(LIST, params={"limit": MAX_LIMIT, "page": page}).json)
     products = [[p for p in page if isinstance(p, dict)] for page in pages]
-    if sum(map(len, products)) < 3:
-        pytest.skip("the target's catalogue has fewer than 3 products: nothing to compare")
     return WholeCatalog(products, total)
+
+
+class ListedIds:
+    """The ids of every listed product, read on first use; None when the listing could not be
+    read whole (a broken listing is its own tests' failure, and without the ids no id can be
+    called unknown)."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self._api = api
+
+    @cached_property
+    def ids(self) -> frozenset[int] | None:
+        try:
+            return frozenset(int(p["id"]) for p in read_whole_catalog(self._api).products)
+        except (AssertionError, KeyError, TypeError, ValueError):
+            return None
+
+
+@pytest.fixture(scope="session")
+def whole_catalog(api: ApiClient) -> WholeCatalog:
+    """The whole catalog (test_whole_catalog.py judges L7 on it)."""
+    catalog = read_whole_catalog(api)
+    if len(catalog.products) < 3:
+        pytest.skip("the target's catalogue has fewer than 3 products: nothing to compare")
+    return catalog

@@ -236,7 +236,13 @@ def suite() -> Suite:
 @pytest.fixture(scope="session")
 def api(suite: Suite) -> ApiClient:
     """The checked client every hand-written test uses (every response judged: client.py)."""
+    return checked_client()
+
+
+def checked_client() -> ApiClient:
+    """The run's one checked client, made on first use (by a test or a schemathesis check)."""
     global _CLIENT
+    suite = current_suite()
     if _CLIENT is None:
         _CLIENT = ApiClient(
             suite.base_url,

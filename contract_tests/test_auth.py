@@ -356,6 +356,18 @@ def test_logout_revokes_both_tokens(api: ApiClient) -> None:
     expect_status(refresh, 401, "logout-revokes-tokens", "the refresh token after logout")
 
 
+@pytest.mark.rule("logout-revokes-tokens")
+def test_logout_after_a_refresh_revokes_the_logins_current_tokens(api: ApiClient) -> None:
+    """A3 in sequence: login → refresh → logout with the new access token; the refresh token
+    issued with it is "the refresh token of the same login" and stops working too."""
+    tokens = api.own_tokens()
+    renewed = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
+    expect_status(renewed, 200, "refresh-issues-new-tokens", "refresh with a live refresh token")
+    rules.logout_succeeded(api.post(LOGOUT_PATH, token=renewed.json["access_token"]))
+    again = api.remember(api.post(REFRESH_PATH, token=renewed.json["refresh_token"]))
+    expect_status(again, 401, "logout-revokes-tokens", "the refreshed login's refresh token")
+
+
 # --- expiry (A4) -------------------------------------------------------------------------------
 
 

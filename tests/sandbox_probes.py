@@ -169,6 +169,9 @@ def _login_rejects_bad_credentials(api: Api) -> None:
         api.login(username="nobody@example.com", password=api.credentials.password),
         401,
     )
+    suffixed = api.credentials.password + "\n"  # the right password and more is still wrong
+    wrong = api.login(username=username, password=suffixed)
+    expect_status("login-rejects-bad-credentials", wrong, 401)
 
 
 @probe("login-rejects-malformed-body")
@@ -246,6 +249,12 @@ def _logout_revokes_tokens(api: Api) -> None:
     expect_status(
         "logout-revokes-tokens", api.post("/auth/refresh", token=tokens["refresh_token"]), 401
     )
+    # After a refresh, logout revokes the login's current tokens (A3: "of the same login").
+    renewed = api.post("/auth/refresh", token=api.login().json["refresh_token"]).json
+    out = api.post("/auth/logout", token=renewed["access_token"])
+    expect_status("logout-revokes-tokens", out, 204)
+    again = api.post("/auth/refresh", token=renewed["refresh_token"])
+    expect_status("logout-revokes-tokens", again, 401)
 
 
 # --- Errors -----------------------------------------------------------------------------------

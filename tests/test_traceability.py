@@ -1,5 +1,5 @@
-"""openapi/TRACEABILITY.md stays true: every rule names the contract tests that check it, and
-every test it names exists in contract_tests/."""
+"""openapi/TRACEABILITY.md stays true: every rule names its one check in octopus_qa.rules and
+the contract tests that check it, and every test it names exists in contract_tests/."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from contract_runs import REPO_ROOT
 
-from octopus_qa.rules import RULES
+from octopus_qa import rules
+from octopus_qa.rules import CHECKS_BY_RULE, RULES
 
 TRACEABILITY = REPO_ROOT / "openapi" / "TRACEABILITY.md"
 CONTRACT_TESTS = REPO_ROOT / "contract_tests"
@@ -38,3 +39,18 @@ def test_named_tests_exist(rule: str) -> None:
         assert re.search(rf"^(async )?def {named['test']}\(", source, re.M), (
             f"{rule}: {named['module']} has no {named['test']}"
         )
+
+
+NAMED_CHECK = re.compile(r"`rules\.(?P<name>\w+)`")
+
+
+def test_every_rule_has_its_one_named_check() -> None:
+    assert set(CHECKS_BY_RULE) == set(RULES)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_the_table_names_the_rules_checks_and_they_exist(rule: str) -> None:
+    check_part = checked_by()[rule].split(";")[0]  # "check `rules.a`, `rules.b`; tests…"
+    named = [match["name"] for match in NAMED_CHECK.finditer(check_part)]
+    assert named == [check.__name__ for check in CHECKS_BY_RULE[rule]], rule
+    assert all(getattr(rules, name) in CHECKS_BY_RULE[rule] for name in named)

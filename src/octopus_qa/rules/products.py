@@ -155,6 +155,11 @@ def _product_id(exchange: Exchange) -> str | None:
     return unquote(match["id"]) if match and exchange.path.startswith("/api/") else None
 
 
+def names_a_product(exchange: Exchange) -> bool:
+    """Whether this is a details or availability request (whatever its id)."""
+    return _product_id(exchange) is not None
+
+
 def _strict_id(text: str) -> int | None:
     """The id when written the one way every reading agrees on (digits, no sign or leading 0)."""
     return int(text) if STRICT_DIGITS.fullmatch(text) and text != "0" else None

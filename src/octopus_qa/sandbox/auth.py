@@ -57,6 +57,8 @@ class _Session:
     refresh_expires: float
     access_token: str
     access_expires: int
+    #: Whether a refresh has rotated its tokens (the logout-after-refresh-keeps-refresh fault).
+    refreshed: bool = False
 
 
 def _utf8(text: str) -> bytes:
@@ -104,6 +106,10 @@ class TokenAuthority:
         """Constant-time comparison of both fields, so timing tells nothing about either."""
         user_ok = hmac.compare_digest(_utf8(username), self._username)
         password_ok = hmac.compare_digest(_utf8(password), self._password)
+        if "password-prefix-accepted" in self._faults:
+            # Planted bug: compared over the stored password's length only (strncmp-style).
+            sent = _utf8(password)[: len(self._password)]
+            password_ok = hmac.compare_digest(sent, self._password)
         if "any-password-accepted" in self._faults:
             return user_ok
         return user_ok and password_ok
@@ -167,6 +173,7 @@ class TokenAuthority:
         if "refresh-token-reusable" not in self._faults:
             self._by_refresh.pop(token, None)
         session.refresh_token = secrets.token_urlsafe(32)
+        session.refreshed = True
         session.refresh_expires = now + self._refresh_ttl
         self._by_refresh[session.refresh_token] = session.id
         if "refresh-returns-same-tokens" not in self._faults:
@@ -183,7 +190,7 @@ class TokenAuthority:
             claims = self.authenticate(token)
             session_id = claims["sid"] if claims else None
         session = self._sessions.get(session_id) if session_id else None
-        if session is None or session.id in self._revoked:
+        if session is None or (session.id in self._revoked and not self._keeps_refresh(session)):
             return None
         if token == session.refresh_token and session.refresh_expires <= now:
             self._by_refresh.pop(token, None)
@@ -234,6 +241,10 @@ class TokenAuthority:
         if "logout-does-not-revoke" in self._faults:
             return
         session_id = claims["sid"]
+        session = self._sessions.get(session_id)
+        if session is not None and self._keeps_refresh(session):
+            self._revoked[session_id] = float(claims["exp"])  # its access tokens only
+            return
         session = self._sessions.pop(session_id, None)
         until = float(claims["exp"])
         if session is not None:
@@ -241,6 +252,11 @@ class TokenAuthority:
             until = max(until, float(session.access_expires))
         self._forget_expired_revocations()
         self._revoked[session_id] = until
+
+    def _keeps_refresh(self, session: _Session) -> bool:
+        """Planted bug: logout revokes a refreshed session's access tokens but forgets its
+        current refresh token, which still refreshes (only after login → refresh → logout)."""
+        return session.refreshed and "logout-after-refresh-keeps-refresh" in self._faults
 
     def _forget_expired_revocations(self) -> None:
         now = self._clock()

@@ -361,6 +361,27 @@ _CATALOGUE = (
         "signature; signed tokens (a wrong key included) are verified as before.",
     ),
     Fault(
+        "logout-after-refresh-keeps-refresh",
+        "logout-revokes-tokens",
+        "Logout revokes the access tokens of a login that has been refreshed, but its current "
+        "refresh token keeps working (the revocation reads the refresh token the login started "
+        "with): only login → refresh → logout → refresh shows it; logout before any refresh is "
+        "right.",
+    ),
+    Fault(
+        "password-prefix-accepted",
+        "login-rejects-bad-credentials",
+        "The password is compared over the stored password's length only (strncmp-style): a "
+        "wrong password that starts with the right one (a pasted newline, a suffix) logs in; "
+        "every other wrong password gets its 401.",
+    ),
+    Fault(
+        "product-id-fraction-truncated",
+        "product-id-bounds",
+        'An id with a fraction ("3.7") is read with float() then int() and serves product 3; '
+        "0, negatives, words and integers are judged right.",
+    ),
+    Fault(
         "trailing-slash-skips-auth",
         "auth-required",
         "A protected path with a trailing slash (/api/v1/products/) skips the token check and is "

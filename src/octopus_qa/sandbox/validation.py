@@ -226,10 +226,18 @@ def parse_product_id(
     text: str, faults: frozenset[str], readings: frozenset[str] = DEFAULT_READINGS
 ) -> int:
     """P1: an integer > 0; 0, negatives and non-integers → 400."""
+    if "product-id-fraction-truncated" in faults and _is_plain_fraction(text):
+        # Planted bug: float() then int(), so "3.7" is product 3.
+        return int(float(text))
     product_id = _integer(text, "product id", readings)
     if product_id < 1 and "product-id-zero-accepted" not in faults:
         raise bad_request(f"product id must be greater than 0, got {product_id}")
     return product_id
+
+
+def _is_plain_fraction(text: str) -> bool:
+    whole, dot, fraction = text.partition(".")
+    return bool(dot) and whole.isdigit() and fraction.isdigit() and int(whole) > 0
 
 
 # --- JSON bodies ------------------------------------------------------------------------------
