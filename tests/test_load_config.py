@@ -15,7 +15,7 @@ from octopus_qa.errors import TargetNotAllowed, UsageError
 from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
 from octopus_qa.loadtest.endpoints import ENDPOINTS, endpoint_for_name, rate_limited_name
 from octopus_qa.loadtest.profiles import load_profiles
-from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, parse_duration
+from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, duration_option
 from octopus_qa.loadtest.slo import load_slo
 
 LIMITS = """
@@ -146,13 +146,13 @@ def test_unknown_profile_name_lists_the_known_ones() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600)])
 def test_run_time_durations_parse(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    assert duration_option("--run-time", text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "forever", "-5", "10d", "1.5.2"])
 def test_malformed_run_time_is_a_usage_error(text: str) -> None:
-    with pytest.raises(UsageError, match="run-time"):
-        parse_duration(text)
+    with pytest.raises(UsageError, match="^--run-time .* is not a duration"):
+        duration_option("--run-time", text)
 
 
 # --- SLO file ---------------------------------------------------------------------------------

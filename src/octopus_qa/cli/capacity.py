@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..loadtest.capacity import CapacityOptions, run_capacity
-from ..loadtest.runner import DEFAULT_LOAD_DIR, parse_duration
+from ..loadtest.runner import DEFAULT_LOAD_DIR, duration_option
 from ..report.capacity import write_capacity_page
 
 HELP = "step the arrival rate of the load mix until an SLO breaks: the capacity, with evidence"
@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         factor=_number(args.factor, "--factor"),
         step_s=_number(args.step_s, "--step-s"),
         refine=int(_number(args.refine, "--refine")),
-        max_time_s=parse_duration(args.max_time),
+        max_time_s=duration_option("--max-time", args.max_time),
         workers=args.workers,
         report_dir=args.report_dir,
         allow_any_host=args.allow_any_host,

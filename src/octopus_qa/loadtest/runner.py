@@ -20,7 +20,6 @@ Credentials reach it through the environment, never its command line.
 from __future__ import annotations
 
 import math
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -34,6 +33,7 @@ import msgspec
 from .. import config
 from ..bundled import load_dir
 from ..credentials import Credentials
+from ..durations import parse_duration
 from ..errors import OctoqaError, UsageError
 from ..rundir import new_run_dir, point_latest_at
 from ..seeds import choose_seed
@@ -60,8 +60,6 @@ SHUTDOWN_GRACE_S = 30.0
 #: After SIGTERM, how long Locust gets to write its reports before it is killed.
 TERMINATE_WAIT_S = 15.0
 CSV_NAME = "locust"
-DURATION = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[smh]?)$")
-UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 #: The names the data files have inside a load directory, where they differ from a config dir's.
 LOAD_DIR_NAMES = {"load-profiles.toml": "profiles.toml"}
 
@@ -133,12 +131,12 @@ class Plan:
         return self.judge.levels
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from "90", "90s", "15m" or "1h"."""
-    match = DURATION.match(text.strip())
-    if not match:
-        raise UsageError(f"--run-time {text!r} is not a duration like 90, 90s, 15m or 1h")
-    return float(match["number"]) * UNIT_SECONDS[match["unit"]]
+def duration_option(option: str, text: str) -> float:
+    """Seconds from a duration option ("90", "90s", "15m", "1h"); a UsageError names the option."""
+    try:
+        return parse_duration(text, bare_unit="s")
+    except ValueError as error:
+        raise UsageError(f"{option} {error}") from None
 
 
 def plan_run(options: LoadOptions) -> Plan:
@@ -151,7 +149,7 @@ def plan_run(options: LoadOptions) -> Plan:
         raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
     run_time_s = profile.duration_s
     if options.run_time is not None:
-        run_time_s = parse_duration(options.run_time)
+        run_time_s = duration_option("--run-time", options.run_time)
         if not 0 < run_time_s <= book.limits.max_duration_s:
             raise UsageError(
                 f"--run-time must be more than 0 and at most {book.limits.max_duration_s:g} s"

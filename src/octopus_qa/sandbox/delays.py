@@ -16,26 +16,17 @@ import asyncio
 import json
 import math
 import random
-import re
 import time
 from array import array
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..durations import parse_duration
+
 DRAWS_PATH = "/_sandbox/latency-draws"
 #: Draws kept for DRAWS_PATH: a bounded run's worth (8 bytes each).
 MAX_KEPT_DRAWS = 2_000_000
-_DURATION = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s)$")
-
-
-def parse_duration_s(text: str) -> float:
-    """Seconds from "20ms" or "2s" (a unit is required: 20 what?)."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 20ms or 2s")
-    number = float(match["number"])
-    return number / 1000.0 if match["unit"] == "ms" else number
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,7 @@ class LatencyDistribution:
             values[key.strip()] = value.strip()
         if set(values) != {"median", "sigma"}:
             raise ValueError(f"{spec!r}: give exactly median=DURATION and sigma=NUMBER")
-        median_s = parse_duration_s(values["median"])
+        median_s = parse_duration(values["median"])
         try:
             sigma = float(values["sigma"])
         except ValueError:
@@ -88,7 +79,7 @@ class Freeze:
         after, colon, duration = spec.partition(":")
         if not colon:
             raise ValueError(f"{spec!r} is not AFTER:DURATION, e.g. 6s:2s")
-        freeze = cls(parse_duration_s(after), parse_duration_s(duration))
+        freeze = cls(parse_duration(after), parse_duration(duration))
         if not 0 < freeze.duration_s <= 60:
             raise ValueError(f"{spec!r}: a freeze lasts more than 0 and at most 60 s")
         return freeze
