@@ -2,8 +2,9 @@
 
 `send()` makes one request through a FastHttpUser's client, turns the response into an
 `octopus_qa.rules.Exchange` and runs `cheap_response_checks` on it (status, envelope, pagination
-arithmetic, request id), then the scenario's own check where it knows more (the product's
-denomination ranges, the list entry a detail must match). A broken rule becomes a Locust
+arithmetic, request id) and `cheap_request_checks` (the id and body bounds), then the scenario's
+own check where it knows more (the product's denomination ranges, the list entry a detail must
+match). A broken rule becomes a Locust
 failure whose message starts with the rule id, so the failures table and CSV name the rule, and
 the recorder counts it by the rule object itself (`RECORDER.rule_broken`): nothing parses the
 message back. There is no second copy of any rule here.
@@ -31,6 +32,7 @@ from octopus_qa.rules import (
     RETRY_LATER,
     Exchange,
     RuleViolation,
+    cheap_request_checks,
     cheap_response_checks,
 )
 
@@ -93,7 +95,7 @@ def send(
             headers=dict(response.headers.iterlower()),  # lower-case names, as rules expect
             body=response.content or b"",
             query=query or {},
-            request_headers={"x-request-id": request_id} if request_id else {},
+            request_headers=_judged_request_headers(request_id, body),
             request_json=body,
         )
         if status == RETRY_LATER:
@@ -108,10 +110,22 @@ def send(
     return Reply(status, exchange, ok)
 
 
+_JSON_BODY = {"content-type": "application/json"}  # what FastHttpSession sends with json=
+
+
+def _judged_request_headers(request_id: str | None, body: Any) -> dict[str, str]:
+    """The request headers the checks read: the trace id sent, and the JSON Content-Type."""
+    judged = dict(_JSON_BODY) if body is not None else {}
+    if request_id is not None:
+        judged["x-request-id"] = request_id
+    return judged
+
+
 def _judge(response: Any, exchange: Exchange, expect: int, judge: Judge | None) -> bool:
     """Mark the Locust request failed when a rule breaks or the status is not the expected one."""
     try:
         cheap_response_checks(exchange)
+        cheap_request_checks(exchange)
         if exchange.status == expect and judge is not None:
             judge(exchange)
     except RuleViolation as violation:

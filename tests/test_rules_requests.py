@@ -355,3 +355,14 @@ def test_a_refresh_token_is_spent_by_its_first_success_whoever_issued_it() -> No
     ledger.judge(exchange(200, "POST", "/auth/refresh", token="unseen"))
     again = exchange(200, "POST", "/auth/refresh", token="unseen")
     assert broken(ledger.judge, again) == "refresh-token-single-use"
+
+
+# --- post-requires-json (E3) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b'{"denomination": NaN, "quantity": 1}', b'{"a": 1', b"\xff\xfe"])
+def test_a_body_that_is_not_json_but_served_breaks_post_requires_json(body: bytes) -> None:
+    served = exchange(200, "POST", AVAILABILITY, body=body, token=TOKEN)
+    assert broken(rules.post_requires_json, served) == "post-requires-json"
+    rules.denomination_is_bounded(served)  # E3's to report, not the bounds'
+    rules.quantity_is_bounded(served)

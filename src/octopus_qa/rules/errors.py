@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 from .catalogue import RuleViolation
 from .exchange import LOGOUT_PATH, Exchange
+from .readings import json_as_written
 
 # --- Status codes and errors ------------------------------------------------------------------
 
@@ -60,7 +61,8 @@ def error_envelope_is_documented(exchange: Exchange) -> None:
 
 
 def post_requires_json(exchange: Exchange) -> None:
-    """E3: a POST that carries a body under another Content-Type than JSON is not served."""
+    """E3: a POST that carries a body under another Content-Type than JSON, or a body that is
+    not JSON at all (NaN, Infinity, a cut or mis-encoded body), is not served."""
     if exchange.method != "POST" or not exchange.request_body_sent or exchange.status >= 400:
         return
     content_type = exchange.request_headers.get("content-type", "")
@@ -69,6 +71,20 @@ def post_requires_json(exchange: Exchange) -> None:
             "post-requires-json",
             f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",
         )
+    if exchange.request_body and not _is_json(exchange.request_body):
+        raise RuleViolation(
+            "post-requires-json",
+            f"POST {exchange.path} with {len(exchange.request_body)} bytes that are not JSON "
+            f"answered {exchange.status}",
+        )
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json_as_written(raw)
+    except ValueError:
+        return False
+    return True
 
 
 #: Every documented path (E2 judges the others), with the id segment as any one segment.

@@ -9,7 +9,7 @@ judges only what every reading of the documents agrees on (readings.py).
 from __future__ import annotations
 
 from .auth import auth_is_checked_first, expired_token_is_rejected, login_rejects_malformed_body
-from .errors import RETRY_LATER, unknown_path_is_404
+from .errors import RETRY_LATER, post_requires_json, unknown_path_is_404
 from .exchange import Exchange
 from .products import (
     denomination_is_bounded,
@@ -22,6 +22,7 @@ REQUEST_CHECKS = (
     auth_is_checked_first,
     expired_token_is_rejected,
     unknown_path_is_404,
+    post_requires_json,
     login_rejects_malformed_body,
     product_id_is_bounded,
     denomination_is_bounded,

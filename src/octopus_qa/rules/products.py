@@ -227,8 +227,9 @@ AVAILABILITY_FIELDS = frozenset({"denomination", "quantity"})
 
 
 def _availability_body(exchange: Exchange) -> Any:
-    """The availability body as written (numbers exact), NOT_JSON when it is not JSON, or None
-    when this is no availability check with a JSON Content-Type (E3 judges the others)."""
+    """The availability body as written (numbers exact), NOT_JSON when none was sent, or None
+    when this is no availability check with a JSON Content-Type and a JSON body (E3 judges the
+    others)."""
     if exchange.method != "POST" or not AVAILABILITY_PATH.search(exchange.path):
         return None
     content_type = exchange.request_headers.get("content-type", "")
@@ -239,10 +240,10 @@ def _availability_body(exchange: Exchange) -> Any:
     try:
         return json_as_written(exchange.request_body)
     except ValueError:
-        return NOT_JSON
+        return None  # not JSON at all (NaN, a cut body): E3's, post_requires_json judges it
 
 
-#: An availability body that is not JSON at all.
+#: An availability check that sent no body at all.
 NOT_JSON: Any = object()
 
 
@@ -253,7 +254,7 @@ def _is_json_number(value: Any) -> bool:
 def _denomination_problem(body: Any) -> str | None:
     """Why this body's denomination is plainly outside P4, or None when it is within."""
     if not isinstance(body, dict):
-        return "no JSON object for a body" if body is not NOT_JSON else "a body that is not JSON"
+        return "no JSON object for a body" if body is not NOT_JSON else "no body"
     if "denomination" not in body:
         return "no denomination"
     value = body["denomination"]
@@ -269,7 +270,7 @@ def _denomination_problem(body: Any) -> str | None:
 def _quantity_problem(body: Any) -> str | None:
     """Why this body's quantity is plainly not an integer ≥ 1 (P4), or None when it is one."""
     if not isinstance(body, dict):
-        return "no JSON object for a body" if body is not NOT_JSON else "a body that is not JSON"
+        return "no JSON object for a body" if body is not NOT_JSON else "no body"
     if "quantity" not in body:
         return "no quantity"
     value = body["quantity"]

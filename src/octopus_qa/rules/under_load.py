@@ -11,7 +11,12 @@ from .listing import (
     paging_parameters_are_bounded,
     sort_is_well_formed,
 )
-from .products import availability_is_boolean
+from .products import (
+    availability_is_boolean,
+    denomination_is_bounded,
+    product_id_is_bounded,
+    quantity_is_bounded,
+)
 
 # --- What the load suite runs on every response -------------------------------------------------
 
@@ -33,4 +38,17 @@ def cheap_response_checks(exchange: Exchange) -> None:
     if exchange.status == RETRY_LATER:
         return
     for check in CHEAP_CHECKS:
+        check(exchange)
+
+
+#: What the request asked decides the answer (per_request.py), judged where the load users' own
+#: requests make it cheap: their ids and bodies are valid, so a 400 names the bound it broke.
+CHEAP_REQUEST_CHECKS = (product_id_is_bounded, denomination_is_bounded, quantity_is_bounded)
+
+
+def cheap_request_checks(exchange: Exchange) -> None:
+    """The request checks cheap enough under load (a 429 is not judged)."""
+    if exchange.status == RETRY_LATER:
+        return
+    for check in CHEAP_REQUEST_CHECKS:
         check(exchange)
