@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from contract_runs import sandbox
 
 from octopus_qa.report.redact import JWT_LIKE
+from octopus_qa.sandbox.faults import FAULTS
 from octopus_qa.summaries import SCHEMA_VERSION
 
 #: The budget for the pull-request profile on a 2-core machine (README: "under two minutes").
@@ -72,3 +74,27 @@ def test_pr_run_holds_within_budget_and_leaks_no_secret(tmp_path: Path) -> None:
         assert PASSWORD not in text, path
         assert not JWT_LIKE.search(text), path
         assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.", text), path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["request-id-shared-buffer", "total-count-races"])
+def test_pr_run_catches_a_fault_that_only_shows_under_concurrency(
+    tmp_path: Path, fault: str
+) -> None:
+    """Faults that answer every sequential request right show only when requests overlap: the
+    pull-request profile catches them (its contract stage's burst, and its load stage)."""
+    with sandbox("--fault", fault) as url:
+        done = subprocess.run(
+            [sys.executable, "-m", "octopus_qa", "run", "--profile", "pr", "--seed", "3"]
+            + ["--target", url],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=PR_BUDGET_S + 60,
+            check=False,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    run_dir = (tmp_path / "reports" / "latest").resolve()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    failed = {rule["id"] for rule in summary["rules"] if rule["status"] == "fail"}
+    assert FAULTS[fault].rule in failed, (failed, done.stdout[-2000:])

@@ -68,8 +68,9 @@ def test_running_sandbox_refuses_a_port_in_use() -> None:
 def test_list_faults_names_each_fault_and_its_rule(capsys: pytest.CaptureFixture[str]) -> None:
     assert octoqa(["sandbox", "--list-faults"]) == 0
     out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:] if line.strip()}
     for fault in FAULTS.values():
-        assert fault.name in out and fault.rule in out
+        assert rows[fault.name] == [fault.rule, fault.profile]  # the profile that catches it
 
 
 def test_list_readings_names_each_reading_and_its_question(

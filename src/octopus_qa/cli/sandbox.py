@@ -236,11 +236,12 @@ def _fault_table() -> str:
 
     width = max(len(name) for name in FAULTS)
     rule_width = max(len(fault.rule) for fault in FAULTS.values())
-    lines = [f"{'FAULT':<{width}}  {'BREAKS RULE':<{rule_width}}  DESCRIPTION"]
+    lines = [f"{'FAULT':<{width}}  {'BREAKS RULE':<{rule_width}}  CAUGHT BY  DESCRIPTION"]
     for fault in FAULTS.values():
         extra = f" [needs {' '.join(fault.sandbox_args)}]" if fault.sandbox_args else ""
         lines.append(
-            f"{fault.name:<{width}}  {fault.rule:<{rule_width}}  {fault.description}{extra}"
+            f"{fault.name:<{width}}  {fault.rule:<{rule_width}}  {fault.profile:<9}  "
+            f"{fault.description}{extra}"
         )
     return "\n".join(lines) + "\n\n" + _chaos_table()
 
