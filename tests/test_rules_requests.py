@@ -366,3 +366,36 @@ def test_a_body_that_is_not_json_but_served_breaks_post_requires_json(body: byte
     assert broken(rules.post_requires_json, served) == "post-requires-json"
     rules.denomination_is_bounded(served)  # E3's to report, not the bounds'
     rules.quantity_is_bounded(served)
+
+
+# --- what the request checks leave open ----------------------------------------------------------
+
+
+def test_a_header_too_big_for_the_http_layer_may_be_refused_before_the_token_check() -> None:
+    huge = exchange(400, authorization="Bearer " + "A" * 1_000_000)
+    rules.auth_is_checked_first(huge)
+
+
+def test_an_encoded_slash_may_be_one_segment_or_two() -> None:
+    rules.unknown_path_is_404(exchange(400, path=f"{LIST}/a%2Fb", token=TOKEN))
+
+
+def test_json_nested_too_deeply_to_read_is_not_called_malformed() -> None:
+    deep = b'{"denomination": ' + b"[" * 100_000 + b"]" * 100_000 + b', "quantity": 1}'
+    served = exchange(200, "POST", AVAILABILITY, body=deep, token=TOKEN)
+    for check in (
+        rules.post_requires_json,
+        rules.denomination_is_bounded,
+        rules.quantity_is_bounded,
+    ):
+        check(served)
+
+
+def test_a_token_issued_again_after_logout_starts_a_new_life() -> None:
+    """A server whose JWTs are a function of their claims issues the same string to two logins
+    in one second: the second login's token is live, whatever became of the first."""
+    ledger = rules.TokenLedger()
+    _login(ledger, "A1", "R1")
+    ledger.judge(exchange(204, "POST", "/auth/logout", token="A1"))
+    _login(ledger, "A1", "R1")
+    ledger.judge(exchange(200, token="A1"))

@@ -107,6 +107,11 @@ def _plainly_not_a_token(token: str | None) -> bool:
     return token is None or _JWT_SHAPE.fullmatch(token) is None
 
 
+#: Headers longer than this may be refused by the HTTP server itself (8 KB is a common limit),
+#: before any application code runs: A6's order is not judged for them.
+HEADER_LAYER_LIMIT = 8192
+
+
 def auth_is_checked_first(exchange: Exchange) -> None:
     """A6: a protected operation called without a valid access token answers 401, whatever else
     is wrong with the request (a bad id, limit or body; an unknown path under /api/).
@@ -118,6 +123,8 @@ def auth_is_checked_first(exchange: Exchange) -> None:
     status = exchange.status
     if status < 400 or status in (401, RETRY_LATER) or not _needs_access_token(exchange):
         return
+    if len(exchange.request_headers.get("authorization", "")) > HEADER_LAYER_LIMIT:
+        return  # the HTTP layer may refuse a header this big (400) before the app's token check
     token = bearer_token(exchange)
     if not _plainly_not_a_token(token):
         return
@@ -133,8 +140,8 @@ def auth_is_checked_first(exchange: Exchange) -> None:
 
 
 #: How far past its `exp` a token must be before a refusal is required: the client's and the
-#: server's clocks may differ by this much.
-EXPIRY_LEEWAY_S = 1.0
+#: server's clocks may differ by this much (the tolerance access_token_exp_matches allows too).
+EXPIRY_LEEWAY_S = 5.0
 
 
 def token_claims(token: str) -> dict[str, Any] | None:
@@ -192,6 +199,8 @@ def _login_body(exchange: Exchange) -> tuple[Any, bool] | None:
         return exchange.request_json, False
     try:
         body = json_as_written(raw)
+    except RecursionError:
+        return None  # valid JSON nested past what can be read here: not judged
     except ValueError:
         return NOT_JSON, False
     undecided = undecided_inputs(exchange.method, exchange.path, exchange.query, raw)
@@ -371,3 +380,7 @@ class TokenLedger:
         if isinstance(access, str) and isinstance(refresh, str):
             self._access_tokens.add(access)
             self._refresh_of[access] = refresh
+            # A server whose tokens are a function of their claims may issue the same string
+            # again (two logins in one second): issued anew, it starts a new life.
+            self._revoked.difference_update((access, refresh))
+            self._spent.discard(refresh)

@@ -82,6 +82,8 @@ def post_requires_json(exchange: Exchange) -> None:
 def _is_json(raw: bytes) -> bool:
     try:
         json_as_written(raw)
+    except RecursionError:
+        return True  # nested past what can be read here: it may well be JSON, not judged
     except ValueError:
         return False
     return True
@@ -97,6 +99,8 @@ def _could_name_an_operation(path: str) -> bool:
     """Whether a router could take `path` for a documented one: percent-decoded, dot segments
     resolved, slashes collapsed, a trailing slash and the case of letters ignored. Each of
     those a server may or may not do (openapi/TRACEABILITY.md), so such paths are not judged."""
+    if "%2f" in path.lower():
+        return True  # an encoded slash: one segment to one router, two to another
     normal = posixpath.normpath(unquote(path).split(";")[0]).lower()
     return _OPERATION_PATHS.fullmatch(normal) is not None
 

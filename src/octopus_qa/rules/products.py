@@ -239,6 +239,8 @@ def _availability_body(exchange: Exchange) -> Any:
         return NOT_JSON if exchange.request_json is None else exchange.request_json
     try:
         return json_as_written(exchange.request_body)
+    except RecursionError:
+        return None  # valid JSON nested past what can be read here: not judged
     except ValueError:
         return None  # not JSON at all (NaN, a cut body): E3's, post_requires_json judges it
 

@@ -208,11 +208,9 @@ def _parse(raw: bytes | str, duplicates: list[str]) -> Any:
 
 def json_as_written(raw: bytes | str) -> Any:
     """A request body's JSON with every number as written (fractions and exponents as Decimal),
-    so a bound is judged on the value sent, not on its nearest double; ValueError if not JSON."""
-    try:
-        return _parse(raw, [])
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
+    so a bound is judged on the value sent, not on its nearest double. ValueError if it is not
+    JSON; RecursionError if it is nested too deeply to tell (valid JSON may be)."""
+    return _parse(raw, [])
 
 
 def _decimal_is_integral(value: Decimal) -> bool:
