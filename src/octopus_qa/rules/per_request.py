@@ -9,7 +9,7 @@ judges only what every reading of the documents agrees on (readings.py).
 from __future__ import annotations
 
 from .auth import auth_is_checked_first, expired_token_is_rejected, login_rejects_malformed_body
-from .errors import RETRY_LATER, post_requires_json, unknown_path_is_404
+from .errors import post_requires_json, unknown_path_is_404
 from .exchange import Exchange
 from .products import (
     denomination_is_bounded,
@@ -17,6 +17,7 @@ from .products import (
     products_have_documented_shape,
     quantity_is_bounded,
 )
+from .under_load import run_checks
 
 REQUEST_CHECKS = (
     auth_is_checked_first,
@@ -33,7 +34,4 @@ REQUEST_CHECKS = (
 
 def request_checks(exchange: Exchange) -> None:
     """Every check of REQUEST_CHECKS on one exchange (a 429 is "retry later", not judged)."""
-    if exchange.status == RETRY_LATER:
-        return
-    for check in REQUEST_CHECKS:
-        check(exchange)
+    run_checks(REQUEST_CHECKS, exchange)

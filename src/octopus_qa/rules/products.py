@@ -249,39 +249,36 @@ def _availability_body(exchange: Exchange) -> Any:
 NOT_JSON: Any = object()
 
 
-def _is_json_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+def _exact_number(body: Any, name: str) -> Decimal | str:
+    """The field `name` of an availability body as the exact number written, or why it is
+    plainly no number (no object, no such field, another type)."""
+    if not isinstance(body, dict):
+        return "no JSON object for a body" if body is not NOT_JSON else "no body"
+    if name not in body:
+        return f"no {name}"
+    value = body[name]
+    if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+        return f"a {name} of type {type(value).__name__}"
+    exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    return exact if exact.is_finite() else f"{name} {str(value)[:30]}"
 
 
 def _denomination_problem(body: Any) -> str | None:
     """Why this body's denomination is plainly outside P4, or None when it is within."""
-    if not isinstance(body, dict):
-        return "no JSON object for a body" if body is not NOT_JSON else "no body"
-    if "denomination" not in body:
-        return "no denomination"
-    value = body["denomination"]
-    if not _is_json_number(value):
-        return f"a denomination of type {type(value).__name__}"
-    exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    exact = _exact_number(body, "denomination")
+    if isinstance(exact, str):
+        return exact
     low, high = DENOMINATION_BOUNDS
-    if not exact.is_finite() or not low <= exact <= high:
-        return f"denomination {str(value)[:30]}"
-    return None
+    return None if low <= exact <= high else f"denomination {str(exact)[:30]}"
 
 
 def _quantity_problem(body: Any) -> str | None:
     """Why this body's quantity is plainly not an integer ≥ 1 (P4), or None when it is one."""
-    if not isinstance(body, dict):
-        return "no JSON object for a body" if body is not NOT_JSON else "no body"
-    if "quantity" not in body:
-        return "no quantity"
-    value = body["quantity"]
-    if not _is_json_number(value):
-        return f"a quantity of type {type(value).__name__}"
-    exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if not exact.is_finite() or exact != exact.to_integral_value() or exact < 1:
-        return f"quantity {str(value)[:30]}"
-    return None
+    exact = _exact_number(body, "quantity")
+    if isinstance(exact, str):
+        return exact
+    integral = exact == exact.to_integral_value()
+    return None if integral and exact >= 1 else f"quantity {str(exact)[:30]}"
 
 
 def _availability_body_is_valid(exchange: Exchange) -> bool:

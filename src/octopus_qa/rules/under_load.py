@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .dates import _auth_dates_are_rfc3339
 from .errors import RETRY_LATER, error_envelope_is_documented, status_is_documented
 from .exchange import Exchange
@@ -33,12 +35,17 @@ CHEAP_CHECKS = (
 )
 
 
-def cheap_response_checks(exchange: Exchange) -> None:
-    """The checks cheap enough to run on every response under load, in order of cost."""
+def run_checks(checks: tuple[Callable[[Exchange], None], ...], exchange: Exchange) -> None:
+    """Each check on one exchange, in order; a 429 is "retry later" (E4) and not judged."""
     if exchange.status == RETRY_LATER:
         return
-    for check in CHEAP_CHECKS:
+    for check in checks:
         check(exchange)
+
+
+def cheap_response_checks(exchange: Exchange) -> None:
+    """The checks cheap enough to run on every response under load, in order of cost."""
+    run_checks(CHEAP_CHECKS, exchange)
 
 
 #: What the request asked decides the answer (per_request.py), judged where the load users' own
@@ -48,7 +55,4 @@ CHEAP_REQUEST_CHECKS = (product_id_is_bounded, denomination_is_bounded, quantity
 
 def cheap_request_checks(exchange: Exchange) -> None:
     """The request checks cheap enough under load (a 429 is not judged)."""
-    if exchange.status == RETRY_LATER:
-        return
-    for check in CHEAP_REQUEST_CHECKS:
-        check(exchange)
+    run_checks(CHEAP_REQUEST_CHECKS, exchange)
