@@ -159,8 +159,12 @@ def soak(minutes: float, profile: str, rate_rps: float | None = None) -> dict[st
         "failures": total.get("failures"),
         "rule_violations": summary.get("rule_violations"),
         "verdict": summary.get("verdict"),
+        "aborted": summary.get("aborted"),
+        "latency_ms": total.get("response"),
         "server_errors_5xx": errors_5xx,
         "rss_mb": {"start": start_rss, "peak": max([start_rss, *samples]), "end": end_rss},
+        #: One sample every SAMPLE_EVERY_S: steady or still climbing at the end?
+        "rss_samples_mb": samples,
         "stores_start": start_sizes,
         "stores_end": end_sizes,
         "stores_within_bounds": all(end_sizes[k] <= bound for k, bound in bounds.items()),
