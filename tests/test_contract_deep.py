@@ -20,17 +20,21 @@ from contract_runs import run_contract, sandbox
 #: The property tests: schemathesis over every operation (every check), the auth state machine,
 #: and the hand-written hypothesis properties (boundaries, pagination, details vs list entry,
 #: availability outside the ranges).
-PROPERTY_TESTS = " or ".join(
-    [
-        "test_operation_keeps_the_contract",
-        "test_auth_flow_holds_in_any_order",
-        "test_any_",
-        "test_quantity_of_one_or_more_is_accepted",
-        "test_pagination_headers_hold_on_any_page",
-        "test_pagination_holds_on_any_page_of_any_listing",
-        "test_details_equal_the_list_entry",
-        "test_availability_is_false_outside_every_range",
-    ]
+#: 17 tests at the time of writing, the schemathesis one parametrized over the six operations.
+#: (test_whole_catalog's details test shares a name prefix but is a walk, not a property.)
+PROPERTY_TESTS = "({}) and not on_unusual_and_sampled_products".format(
+    " or ".join(
+        [
+            "test_operation_keeps_the_contract",
+            "test_auth_flow_holds_in_any_order",
+            "test_any_",
+            "test_quantity_of_one_or_more_is_accepted",
+            "test_pagination_headers_hold_on_any_page",
+            "test_pagination_holds_on_any_page_of_any_listing",
+            "test_details_equal_the_list_entry",
+            "test_availability_is_false_outside_every_range",
+        ]
+    )
 )
 SCHEMATHESIS_TEST = "contract_tests/test_properties.py::test_operation_keeps_the_contract"
 STATE_MACHINE_TEST = "contract_tests/test_auth_flow.py::test_auth_flow_holds_in_any_order"
