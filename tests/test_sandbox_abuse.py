@@ -218,7 +218,7 @@ def _post_chunked(url: str, token: str, total: int) -> int:
     """The status a chunked body of `total` bytes gets, 0 when the server closed the connection
     before the client finished sending (it answered early; no 500 either way)."""
     try:
-        return _post_hostile(url, token, _chunks(total)).status_code  # type: ignore[arg-type]
+        return _post_hostile(url, token, _chunks(total)).status_code
     except (httpx.RemoteProtocolError, httpx.WriteError):
         return 0
 
