@@ -4,12 +4,20 @@ A property over generated accounts (hypothesis): names and passwords that look l
 words of this API, like JSON, with quotes, `<&>`, backslashes and non-ASCII letters. Each
 example serves the sandbox with that account and a planted fault, so tests fail and the failure
 path runs (tracebacks with the login exchange, hypothesis's example lines, curl reproduction
-lines, schemathesis's report), then a short load run against the same sandbox. Nothing may hold
-the secret in any form it takes once written (report/redact.py's `written_forms`), nor a JWT.
+lines, schemathesis's report), then a short load run against the same sandbox, then a whole
+`octoqa run` against a sandbox that dies mid-run (`--chaos die-after=N`): its contract stage
+stops with the target gone, its load stage cannot reach it, and the report is written from the
+logs of both. Nothing may hold the secret in any form it takes once written (report/redact.py's
+`written_forms`), nor a JWT: stdout, stderr, and every file of every run directory, stage logs
+included.
+
+The property is soak (minutes); `test_no_secret_reaches_a_run_whose_target_dies` holds the
+dying run to the same standard in the default run, with one account spelt to be hard to scrub.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +38,15 @@ SPECIALS = ['"', "'", "<", ">", "&", "\\", "é", "ß", "日本", "{", "}", ":", 
 #: schemathesis's login cases; with the fault below, several of them fail.
 CONTRACT_SELECTION = ["-k", "login or credentials"]
 FAULT = "any-password-accepted"
+#: Requests the dying sandbox answers: the run's own login and preflight, then the contract
+#: stage's first tests (the login and credential tests among them, failing with the fault).
+DIES_AFTER = 60
+#: An account spelt to defeat a naive scrubber: quotes and a backslash (JSON- and shell-escaped
+#: forms differ), `<&>` (HTML-escaped), non-ASCII letters (ascii() and URL forms), and JSON.
+HARD_ACCOUNT = {
+    "OCTOPUS_USERNAME": 'qa"<&>runner-ü{"page": 1}',
+    "OCTOPUS_PASSWORD": 'pa\'ss\\wörd & <b>日本 "limit"',
+}
 
 
 def _piece() -> st.SearchStrategy[str]:
@@ -80,9 +97,54 @@ def _run_everything(root: Path, account: dict[str, str]) -> str:
             env=env,
         )
         texts += [load.stdout, load.stderr]
+    texts += _dying_run(root / "dying", account)
     for path in run_files(root):
         texts.append(path.read_bytes().decode("utf-8", errors="replace"))
     return "\n".join(texts)
+
+
+def _dying_run(run_dir: Path, account: dict[str, str]) -> list[str]:
+    """`octoqa run --profile pr` against a sandbox with `account` and the fault that dies after
+    DIES_AFTER requests; what it printed (its run directory is left under `run_dir`).
+
+    Checks the run met what it was meant to: not judged (exit 2), the contract stage stopped by
+    the target going away and its log written, so the failure path was exercised, not skipped.
+    """
+    with sandbox("--fault", FAULT, "--chaos", f"die-after={DIES_AFTER}", env=account) as url:
+        done = subprocess.run(
+            [sys.executable, "-m", "octopus_qa", "run", "--profile", "pr", "--target", url]
+            + ["--report-dir", str(run_dir)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO_ROOT,
+            env={**os.environ, **account},
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    stages = {stage["name"]: stage for stage in summary["stages"]}
+    assert stages["contract"]["exit_code"] == 2, stages["contract"]
+    assert (run_dir / "logs" / "contract.log").is_file() and (
+        run_dir / "logs" / "load.log"
+    ).is_file()
+    return [done.stdout, done.stderr]
+
+
+def _leaked(text: str, account: dict[str, str]) -> list[str]:
+    """The written forms of the account's username and password found in `text`."""
+    forms = {form for value in account.values() for form in written_forms(value)}
+    return sorted(form for form in forms if form in text)
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_a_run_whose_target_dies(tmp_path: Path) -> None:
+    texts = _dying_run(tmp_path / "run", HARD_ACCOUNT)
+    texts += [path.read_bytes().decode("utf-8", errors="replace") for path in run_files(tmp_path)]
+    text = "\n".join(texts)
+    assert "went away" in text  # the contract stage met the target dying, and said so
+    leaked = _leaked(text, HARD_ACCOUNT)
+    assert not leaked, f"secret forms found in output or the run directory: {leaked!r}"
+    assert not JWT_LIKE.search(text), JWT_LIKE.search(text)
 
 
 @pytest.mark.soak
