@@ -13,7 +13,7 @@ from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.rules import expect_status
 
-from .fixtures import LIST, CatalogSample
+from .fixtures import LIST, CatalogSample, ListedIds
 
 MIN_DENOMINATION = 0.01
 MAX_DENOMINATION = 1_000_000_000
@@ -156,10 +156,13 @@ def test_product_id_not_a_positive_integer_is_rejected(
     expect_status(exchange, 400, "product-id-bounds", f"id {bad_id!r} ({operation})")
 
 
-@pytest.mark.rule("product-id-bounds")
+@pytest.mark.rule("product-id-bounds", "unknown-product-404")
 def test_product_id_one_is_well_formed(api: ApiClient) -> None:
     exchange = api.get(f"{LIST}/1")
     rules.product_id_is_bounded(exchange)  # a well-formed id is never refused as such
+    listed = ListedIds(api).ids
+    if listed is not None:
+        rules.unknown_product_is_404(exchange, listed)  # 404 exactly when nobody has it
     expect_status(exchange, (200, 404), "product-id-bounds", "id 1")
 
 

@@ -60,7 +60,8 @@ def broken(check: Any, *args: Any) -> str:
     return caught.value.rule.id
 
 
-TOKEN = jwt_with(sub="demo", exp=time.time() + 900)
+#: A token that is live whenever a test runs (a collected constant outlives a short exp).
+TOKEN = jwt_with(sub="demo", exp=time.time() + 10 * 365 * 86_400)
 
 
 # --- auth-checked-first (A6) -------------------------------------------------------------------
@@ -399,3 +400,33 @@ def test_a_token_issued_again_after_logout_starts_a_new_life() -> None:
     ledger.judge(exchange(204, "POST", "/auth/logout", token="A1"))
     _login(ledger, "A1", "R1")
     ledger.judge(exchange(200, token="A1"))
+
+
+# --- sort-format (L4): a well-formed sort is not refused ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sort",
+    ['{"field": "name", "direction": "ASC"}', '{"Field": "id", "Direction": "desc"}'],
+)
+def test_a_plainly_well_formed_sort_refused_breaks_sort_format(sort: str) -> None:
+    refused = exchange(400)
+    refused.query = {"sort": sort, "limit": "10"}
+    assert broken(rules.sort_is_well_formed, refused) == "sort-format"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"sort": '{"field": "ID", "direction": "ASC"}'},  # sort-field-case: undecided
+        {"sort": '{"field": "name"}'},  # partial-sort: undecided
+        {"sort": '{"field": "id", "direction": "ASC", "x": 1}'},  # sort-extra-key: undecided
+        {"sort": '{"field": "id", "direction": "ASC"}', "limit": "0"},  # the limit's 400
+    ],
+)
+def test_a_sort_refusal_is_not_judged_where_a_reading_or_another_parameter_explains_it(
+    query: dict[str, str],
+) -> None:
+    refused = exchange(400)
+    refused.query = query
+    rules.sort_is_well_formed(refused)

@@ -237,7 +237,8 @@ def paging_parameters_are_bounded(exchange: Exchange) -> None:
 
 
 def sort_is_well_formed(exchange: Exchange) -> None:
-    """A listing that accepted (200) a sort that is clearly not L4's object broke sort-format.
+    """A listing that accepted (200) a sort that is clearly not L4's object broke sort-format,
+    and so did one that refused (400) a sort every reading accepts, with nothing else wrong.
 
     Clearly: not JSON, not an object, a direction that is not ASC/DESC in any case, or a field
     or direction that is not a string. A field other than id and name is not judged ("fields
@@ -245,10 +246,44 @@ def sort_is_well_formed(exchange: Exchange) -> None:
     in different cases, or surrounding whitespace: the documents do not decide them.
     """
     raw = exchange.query.get("sort")
-    if raw is None or exchange.status != 200 or not exchange.is_list:
+    if raw is None or exchange.status not in (200, 400) or not exchange.is_list:
+        return
+    if exchange.status == 400:
+        if _plainly_well_formed_sort(raw) and _paging_is_plainly_valid(exchange.query):
+            raise RuleViolation("sort-format", f"the well-formed sort={raw!r} was refused (400)")
         return
     if (problem := _sort_format_problem(raw)) is not None:
         raise RuleViolation("sort-format", f"sort={raw!r} {problem} was accepted")
+
+
+@lru_cache(maxsize=1024)
+def _plainly_well_formed_sort(raw: str) -> bool:
+    """A sort every reading of L4 accepts: an object of exactly `field` and `direction` in any
+    case of the keys, the field `id` or `name`, the direction ASC or DESC in any case (the
+    undecided spellings of readings.py, such as `"ID"` or a missing key, are not plain)."""
+    value = _decode_json(raw)
+    if not isinstance(value, dict) or len(value) != 2:
+        return False
+    keys = {str(key).lower(): item for key, item in value.items()}
+    direction = keys.get("direction")
+    return (
+        keys.get("field") in ("id", "name")
+        and isinstance(direction, str)
+        and direction.upper() in ("ASC", "DESC")
+    )
+
+
+def _paging_is_plainly_valid(query: Mapping[str, str]) -> bool:
+    """Page and limit absent or written as plain digits within L1's bounds."""
+    for parameter, (_, least, greatest) in PAGING_BOUNDS.items():
+        text = query.get(parameter)
+        if text is None:
+            continue
+        if not (text.isascii() and text.isdigit() and text == str(int(text))):
+            return False
+        if int(text) < least or (greatest is not None and int(text) > greatest):
+            return False
+    return True
 
 
 @lru_cache(maxsize=1024)  # pure, and a run sends few distinct sorts: parsed once each under load
