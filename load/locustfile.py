@@ -478,7 +478,7 @@ def judge_exactly(judge: Judge, environment: Environment) -> Judgement:
         measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
     )
     judgement = judge.judge(dataclasses.replace(measured, endpoints=exact))
-    if RECORDER.aborted:
+    if RECORDER.aborted or RECORDER.target_silent:
         judgement = dataclasses.replace(judgement, verdict="fail")
     return judgement
 

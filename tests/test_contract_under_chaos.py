@@ -101,7 +101,7 @@ def test_load_run_says_the_target_went_away_and_keeps_what_it_measured(tmp_path:
     with sandbox("--chaos", "die-after=3s") as url:
         done = subprocess.run(
             [sys.executable, "-m", "octopus_qa", "load", "--target", url, "--profile", "smoke"]
-            + ["--run-time", "8", "--report-dir", str(tmp_path)],
+            + ["--run-time", "30", "--report-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=BOUND_S,
@@ -111,5 +111,8 @@ def test_load_run_says_the_target_went_away_and_keeps_what_it_measured(tmp_path:
     assert done.returncode == 1, (done.stdout[-2000:], done.stderr[-2000:])
     assert "the target went away" in done.stdout
     summary = json.loads((tmp_path / "load" / "summary.json").read_text())
-    assert summary["verdict"] == "fail" and summary["target_lost"]["no_answer_requests"] > 0
-    assert summary["endpoints"]["total"]["requests"] > summary["target_lost"]["no_answer_requests"]
+    lost = summary["target_lost"]
+    assert summary["verdict"] == "fail" and lost["no_answer_requests"] > 0
+    assert summary["endpoints"]["total"]["requests"] > lost["no_answer_requests"]
+    # Stopped once nothing had answered for TARGET_SILENT_S, not at its 30 s run time.
+    assert lost["stopped_after_s"] < 20 and "the run stopped" in lost["message"]

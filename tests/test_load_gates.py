@@ -24,7 +24,7 @@ from octopus_qa.loadtest.results import (
     read_measurements,
     read_stats,
 )
-from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
+from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, stopped_early
 from octopus_qa.loadtest.slo import BaselineTolerance, load_slo
 from octopus_qa.loadtest.summary import gates_table, read_baseline
 from octopus_qa.loadtest.timing import read_timing
@@ -329,3 +329,16 @@ def test_locusts_statistics_in_memory_read_as_its_csv_reads(csv_prefix: Path) ->
     assert in_memory.endpoints == from_csv.endpoints
     assert in_memory.rate_limited == from_csv.rate_limited == 7
     assert in_memory.rule_violations == from_csv.rule_violations
+
+
+def test_a_run_stopped_for_silence_says_so_even_when_the_target_is_back() -> None:
+    """The recorder stops a run whose target answers nothing for TARGET_SILENT_S; the summary
+    says where it stopped, also when the probe afterwards finds the target up again."""
+    silent = {"after_s": 8.0, "silent_s": 5.7, "unanswered": 62}
+    back = stopped_early(None, silent, no_answer=62)
+    assert back["stopped_after_s"] == 8.0 and back["no_answer_requests"] == 62
+    assert "stopped 8 s in, after 5.7 s without an HTTP answer; it answers now" in back["message"]
+    gone = stopped_early({"message": "the target went away", "no_answer_requests": 62}, silent, 62)
+    assert gone["message"] == (
+        "the target went away; the run stopped 8 s in, after 5.7 s without an HTTP answer"
+    )

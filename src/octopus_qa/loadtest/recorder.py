@@ -6,6 +6,9 @@ client makes is recorded whatever code sent it:
 - `request`: the service time Locust measured (unrounded, from `perf_counter`) and the lag of
   the task's start behind its schedule, into the `LatencyBook` under the request's name;
 - a monitor greenlet: the process's CPU every second and the event loop's oversleep every tick;
+- a silence watch (on the master or a single process): when requests have come back without
+  any HTTP answer (refused, reset, timed out) for `TARGET_SILENT_S` and none was answered
+  meanwhile, the target went away and the run stops there, what it measured kept;
 - `rule_broken` (called by load/validation.py): one more response that broke that rule, counted
   by the rule itself, not parsed back out of Locust's failure text;
 - `report_to_master` (on a worker, every stats report): the histograms and rule counts recorded
@@ -45,6 +48,8 @@ REPORT_KEY = "octoqa_timing"
 LOOP_TICK_S = 0.05
 CPU_EVERY_S = 1.0
 LOCAL = "local"
+#: No HTTP answer for this long, only requests that got none: the target went away, stop the run.
+TARGET_SILENT_S = 5.0
 
 
 class Recorder:
@@ -65,7 +70,13 @@ class Recorder:
         self._environment: Environment | None = None
         self.levels: ServiceLevels | None = None
         self.aborted: dict[str, Any] | None = None
+        #: Set when the run stopped because the target stopped answering (the silence watch).
+        self.target_silent: dict[str, Any] | None = None
         self._started_at = 0.0
+        self._last_answer = 0.0  # monotonic time of the last request that got an HTTP answer
+        self._unanswered = 0  # requests since then that got none
+        self._worker_silence: dict[str, tuple[float, int, float]] = {}
+        self._silence_greenlet: gevent.Greenlet | None = None
 
     # --- Set-up -----------------------------------------------------------------------------
 
@@ -144,16 +155,28 @@ class Recorder:
         self.broken[rule.id] += 1
 
     def on_request(
-        self, name: str, response_time: float, context: dict[str, Any] | None = None, **_: Any
+        self,
+        name: str,
+        response_time: float,
+        context: dict[str, Any] | None = None,
+        response: Any = None,
+        **_: Any,
     ) -> None:
         lag_ms = context.get("lag_ms", 0.0) if context else 0.0
         self.book.record(name, response_time or 0.0, lag_ms)
+        if getattr(response, "status_code", None):  # any HTTP answer, errors included
+            self._last_answer = time.monotonic()
+            self._unanswered = 0
+        else:
+            self._unanswered += 1
 
     # --- The generator's own health ---------------------------------------------------------
 
     def on_test_start(self, **_: Any) -> None:
-        self._started_at = time.monotonic()
+        self._started_at = self._last_answer = time.monotonic()
         runner = self._environment_runner()
+        if self._silence_greenlet is None and not isinstance(runner, WorkerRunner):
+            self._silence_greenlet = gevent.spawn(self._watch_silence)
         if self._monitor is None and not isinstance(runner, MasterRunner):
             self._monitor = gevent.spawn(self._watch)
         levels = self.levels
@@ -186,6 +209,37 @@ class Recorder:
                     gevent.spawn(environment.runner.quit)
                 return
 
+    def _silence(self) -> tuple[float, int]:
+        """How long no request has got an HTTP answer, and how many got none meanwhile: this
+        process's, or on a master the least silent worker's time and all workers' count."""
+        now = time.monotonic()
+        if not self._worker_silence:
+            return now - self._last_answer, self._unanswered
+        silent = min(since + now - received for since, _, received in self._worker_silence.values())
+        return silent, sum(count for _, count, _ in self._worker_silence.values())
+
+    def _watch_silence(self) -> None:
+        """Every second: a target that has answered nothing for TARGET_SILENT_S, while requests
+        kept coming back unanswered, is gone; stop the run (the runner probes it and says so)."""
+        while True:
+            gevent.sleep(1.0)
+            silent, unanswered = self._silence()
+            if unanswered and silent >= TARGET_SILENT_S:
+                self.target_silent = {
+                    "after_s": round(time.monotonic() - self._started_at, 1),
+                    "silent_s": round(silent, 1),
+                    "unanswered": unanswered,
+                }
+                logging.getLogger(__name__).error(
+                    "stopping: no HTTP answer for %.0f s (%d requests unanswered)",
+                    silent,
+                    unanswered,
+                )
+                runner = self._environment_runner()
+                if runner is not None:
+                    gevent.spawn(runner.quit)
+                return
+
     def on_test_stop(self, **_: Any) -> None:
         for key in list(self._schedules):
             schedule = self._schedules.pop(key)
@@ -193,9 +247,11 @@ class Recorder:
         if self._monitor is not None:
             self._monitor.kill(block=False)
             self._monitor = None
-        if self._watch_greenlet is not None and self._watch_greenlet is not gevent.getcurrent():
-            self._watch_greenlet.kill(block=False)
-            self._watch_greenlet = None
+        for attribute in ("_watch_greenlet", "_silence_greenlet"):
+            greenlet = getattr(self, attribute)
+            if greenlet is not None and greenlet is not gevent.getcurrent():
+                greenlet.kill(block=False)
+                setattr(self, attribute, None)
 
     def _environment_runner(self) -> Any:
         return self._environment.runner if self._environment is not None else None
@@ -220,6 +276,7 @@ class Recorder:
             "latency": self.book.encode(),
             "health": self.health.encode(),
             "broken": dict(self.broken),
+            "silence": [time.monotonic() - self._last_answer, self._unanswered],
         }
         self.book.reset()  # the master adds what each report carries: send each value once
         self.broken.clear()
@@ -233,6 +290,9 @@ class Recorder:
             {str(rule): int(count) for rule, count in (timing.get("broken") or {}).items()}
         )
         self.workers[client_id] = ProcessHealth.decode(timing.get("health") or {})
+        silence = timing.get("silence")
+        if isinstance(silence, list) and len(silence) == 2:
+            self._worker_silence[client_id] = (float(silence[0]), int(silence[1]), time.monotonic())
 
     def processes(self) -> dict[str, ProcessHealth]:
         """Health by process: the workers in a distributed run, else this one process."""
@@ -250,6 +310,7 @@ class Recorder:
             "processes": {name: h.encode() for name, h in self.processes().items()},
             "aborted": self.aborted,
             "rule_violations": dict(self.broken),
+            "target_silent": self.target_silent,
         }
         Path(self.timing_file).write_text(json.dumps(data) + "\n", encoding="utf-8")
 

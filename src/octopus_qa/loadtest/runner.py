@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,6 +245,8 @@ def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outco
     )
     summary.generator["problems"] = saturated
     summary.aborted = timing.aborted
+    if timing.target_silent is not None:
+        lost = stopped_early(lost, timing.target_silent, measured.no_answer)
     summary.target_lost = lost
     write_summary(load_dir, summary)
     write_gates_junit(load_dir, gates, problem)
@@ -277,6 +280,24 @@ def target_lost(url: str, measurements: Measurements) -> dict[str, Any] | None:
             "response and it does not answer now; what was measured before that is kept"
         ),
     }
+
+
+def stopped_early(
+    lost: dict[str, Any] | None, silent: Mapping[str, Any], no_answer: int
+) -> dict[str, Any]:
+    """The target-lost finding of a run the recorder stopped once the target fell silent; also
+    when it answers again by the time of the probe (a restart): the run was cut short all the
+    same, and says so."""
+    after, quiet = silent.get("after_s"), silent.get("silent_s")
+    stopped = f"stopped {after:g} s in, after {quiet:g} s without an HTTP answer"
+    if lost is None:
+        return {
+            "no_answer_requests": no_answer,
+            "first_failures_at_s": None,
+            "stopped_after_s": after,
+            "message": f"the target gave no HTTP answer and the run {stopped}; it answers now",
+        }
+    return {**lost, "stopped_after_s": after, "message": f"{lost['message']}; the run {stopped}"}
 
 
 def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:

@@ -34,6 +34,8 @@ class Timing:
     aborted: dict[str, Any] | None = None
     #: Responses that broke each rule, as the recorder counted them.
     rule_violations: dict[str, int] = field(default_factory=dict)
+    #: Set when the run stopped because the target gave no HTTP answer (recorder.py).
+    target_silent: dict[str, Any] | None = None
 
     @property
     def recorded(self) -> bool:
@@ -71,6 +73,8 @@ def read_timing(path: Path) -> Timing:
     timing.book.add_encoded(data.get("latency") or {})
     aborted = data.get("aborted")
     timing.aborted = aborted if isinstance(aborted, dict) else None
+    silent = data.get("target_silent")
+    timing.target_silent = silent if isinstance(silent, dict) else None
     broken = data.get("rule_violations")
     if isinstance(broken, dict):
         timing.rule_violations = {str(rule): int(count) for rule, count in broken.items()}
