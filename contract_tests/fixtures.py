@@ -40,7 +40,7 @@ class CatalogSample:
 @pytest.fixture(scope="session")
 def catalog(api: ApiClient) -> CatalogSample:
     exchange = api.get(LIST, params={"limit": SAMPLE_SIZE})
-    assert exchange.status == 200, f"GET {LIST} answered {exchange.status}"
+    expect_status(exchange, 200, "limit-bounds", f"GET {LIST}?limit={SAMPLE_SIZE}")
     products = [p for p in exchange.json if isinstance(p, dict)]
     if len(products) < 3:
         pytest.skip("the target's catalogue has fewer than 3 products: nothing to compare")

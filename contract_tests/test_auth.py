@@ -104,7 +104,8 @@ MEGABYTE_STATUSES = (400, 401)
 def test_login_issues_tokens(api: ApiClient) -> None:
     exchange = api.login()
     rules.token_body_is_complete(exchange, "login-issues-tokens")
-    assert api.get(LIST, token=exchange.json["access_token"], params={"limit": 1}).status == 200
+    works = api.get(LIST, token=exchange.json["access_token"], params={"limit": 1})
+    expect_status(works, 200, "login-issues-tokens", "the access token a login issued")
 
 
 @pytest.mark.rule("access-token-is-jwt")
@@ -344,7 +345,8 @@ def exactly_one_wins(exchanges: list[Any]) -> None:
 @pytest.mark.rule("refresh-token-single-use")
 def test_refresh_token_works_once(api: ApiClient) -> None:
     tokens = api.own_tokens()
-    assert api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token)).status == 200
+    first = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
+    expect_status(first, 200, "refresh-issues-new-tokens", "the first use of a refresh token")
     again = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
     expect_status(again, 401, "refresh-token-single-use", "a second use")
 

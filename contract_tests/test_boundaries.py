@@ -135,7 +135,9 @@ def test_availability_body_missing_fields_is_rejected(
     api: ApiClient, product_id: int, body: Any
 ) -> None:
     exchange = _availability(api, product_id, body)
-    assert exchange.status == 400, f"body {body!r} answered {exchange.status}, not 400"
+    rules.denomination_is_bounded(exchange)
+    rules.quantity_is_bounded(exchange)
+    expect_status(exchange, 400, "denomination-bounds", f"body {body!r}")
 
 
 # --- product id (P1) -------------------------------------------------------------------------

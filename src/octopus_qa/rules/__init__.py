@@ -53,6 +53,7 @@ from .listing import (
     paging_parameters_are_bounded,
     requested_sort,
     sort_is_well_formed,
+    well_formed_sort_is_accepted,
 )
 from .per_request import request_checks
 from .products import (
@@ -125,6 +126,7 @@ __all__ = [
     "token_body_is_complete",
     "unknown_path_is_404",
     "unknown_product_is_404",
+    "well_formed_sort_is_accepted",
 ]
 
 #: The one implementation of each rule, by rule id: the function (or the ledger) that judges it.
@@ -157,7 +159,7 @@ CHECKS_BY_RULE: dict[str, tuple[Callable[..., None] | type, ...]] = {
     "pagination-headers-present": (pagination_headers_are_consistent,),
     "pagination-headers-consistent": (pagination_headers_are_consistent,),
     "page-past-last-is-empty": (pagination_headers_are_consistent,),
-    "sort-format": (sort_is_well_formed,),
+    "sort-format": (sort_is_well_formed, well_formed_sort_is_accepted),
     "sort-orders-results": (listing_is_in_requested_order, items_are_sorted),
     "default-order-id-desc": (listing_is_in_requested_order,),
     "filters-match": (listing_matches_filters, items_match_filters),
