@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import unquote
 
 from .catalogue import RuleViolation
-from .exchange import LOGOUT_PATH, Exchange
+from .exchange import LOGOUT_PATH, Exchange, sends_json
 from .readings import json_as_written
 
 # --- Status codes and errors ------------------------------------------------------------------
@@ -65,8 +65,8 @@ def post_requires_json(exchange: Exchange) -> None:
     not JSON at all (NaN, Infinity, a cut or mis-encoded body), is not served."""
     if exchange.method != "POST" or not exchange.request_body_sent or exchange.status >= 400:
         return
-    content_type = exchange.request_headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
+    if not sends_json(exchange):
+        content_type = exchange.request_headers.get("content-type", "")
         raise RuleViolation(
             "post-requires-json",
             f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",

@@ -99,6 +99,12 @@ def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
     return result
 
 
+def sends_json(exchange: Exchange) -> bool:
+    """Whether the request said its body is JSON (`application/json`, parameters allowed)."""
+    content_type = exchange.request_headers.get("content-type", "")
+    return content_type.split(";")[0].strip().lower() == "application/json"
+
+
 def expect_status(
     exchange: Exchange, expected: int | Collection[int], rule_id: str, what: str
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -14,7 +14,7 @@ import pycountry
 from ..spec import load_spec
 from .catalogue import RuleViolation
 from .errors import RETRY_LATER
-from .exchange import AVAILABILITY_PATH, PRODUCT_PATH, Exchange
+from .exchange import AVAILABILITY_PATH, PRODUCT_PATH, Exchange, sends_json
 from .listing import clearly_out_of_bounds
 from .readings import STRICT_DIGITS, json_as_written, undecided_inputs
 
@@ -166,9 +166,21 @@ def _strict_id(text: str) -> int | None:
 
 
 def _undecided(exchange: Exchange) -> bool:
-    return bool(
-        undecided_inputs(exchange.method, exchange.path, exchange.query, exchange.request_body)
-    )
+    """Whether a details or availability request holds a value readings.py calls undecided;
+    asked by three checks of the same exchange, so it is worked out once per request."""
+    body = exchange.request_body
+    if len(body) > _CACHED_BODY_BYTES:  # a hostile megabyte body is read once, not kept
+        return bool(undecided_inputs(exchange.method, exchange.path, {}, body))
+    return _undecided_request(exchange.method, exchange.path, body)
+
+
+_CACHED_BODY_BYTES = 4096
+
+
+@lru_cache(maxsize=1024)
+def _undecided_request(method: str, path: str, body: bytes) -> bool:
+    # The query only matters to the listing, which these checks do not judge.
+    return bool(undecided_inputs(method, path, {}, body))
 
 
 def product_id_is_bounded(exchange: Exchange) -> None:
@@ -227,16 +239,15 @@ AVAILABILITY_FIELDS = frozenset({"denomination", "quantity"})
 
 
 def _availability_body(exchange: Exchange) -> Any:
-    """The availability body as written (numbers exact), NOT_JSON when none was sent, or None
+    """The availability body as written (numbers exact), NO_BODY when none was sent, or None
     when this is no availability check with a JSON Content-Type and a JSON body (E3 judges the
     others)."""
     if exchange.method != "POST" or not AVAILABILITY_PATH.search(exchange.path):
         return None
-    content_type = exchange.request_headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
+    if not sends_json(exchange):
         return None
     if not exchange.request_body:  # a sender that keeps only the parsed body (the load users)
-        return NOT_JSON if exchange.request_json is None else exchange.request_json
+        return NO_BODY if exchange.request_json is None else exchange.request_json
     try:
         return json_as_written(exchange.request_body)
     except RecursionError:
@@ -246,14 +257,14 @@ def _availability_body(exchange: Exchange) -> Any:
 
 
 #: An availability check that sent no body at all.
-NOT_JSON: Any = object()
+NO_BODY: Any = object()
 
 
 def _exact_number(body: Any, name: str) -> Decimal | str:
     """The field `name` of an availability body as the exact number written, or why it is
     plainly no number (no object, no such field, another type)."""
     if not isinstance(body, dict):
-        return "no JSON object for a body" if body is not NOT_JSON else "no body"
+        return "no JSON object for a body" if body is not NO_BODY else "no body"
     if name not in body:
         return f"no {name}"
     value = body[name]
