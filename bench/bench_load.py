@@ -42,9 +42,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from octopus_qa.credentials import Credentials
 from octopus_qa.sandbox.server import sandbox_process
-from octopus_qa.session import login
+from octopus_qa.target.credentials import Credentials
+from octopus_qa.target.session import login
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"

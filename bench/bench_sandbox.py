@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from octopus_qa.credentials import Credentials
-from octopus_qa.session import login
+from octopus_qa.target.credentials import Credentials
+from octopus_qa.target.session import login
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LIST_PATH = "/api/v1/products?limit=50"

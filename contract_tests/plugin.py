@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, settings
 
 from octopus_qa.contract.breaches import breaches_of
 from octopus_qa.contract.client import ApiClient, RetryLater, curl_for
+from octopus_qa.contract.deviations import Judgement, load_deviations
 from octopus_qa.contract.ledger import TestOutcome
 from octopus_qa.contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
 from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.summary import build_summary, write_summary
-from octopus_qa.deviations import Judgement, load_deviations
 from octopus_qa.errors import OctoqaError
 from octopus_qa.rules import RULES, rules_broken_by
 from octopus_qa.seeds import new_seed

@@ -8,7 +8,7 @@ import pytest
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.rules import expect_status
-from octopus_qa.session import LOGIN_PATH
+from octopus_qa.target.session import LOGIN_PATH
 
 from .fixtures import LIST, CatalogSample
 

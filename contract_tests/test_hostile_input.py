@@ -16,7 +16,7 @@ import pytest
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.rules import expect_status
 from octopus_qa.rules.readings import either_reading_answered, undecided_inputs
-from octopus_qa.session import LOGIN_PATH
+from octopus_qa.target.session import LOGIN_PATH
 
 from .fixtures import LIST, CatalogSample
 

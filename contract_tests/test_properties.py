@@ -17,6 +17,7 @@ import requests
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from octopus_qa.contract.deviations import Breach
 from octopus_qa.contract.ledger import (
     BUILTIN_CHECK_RULES,
     OPERATION_INPUT_RULES,
@@ -25,7 +26,6 @@ from octopus_qa.contract.ledger import (
 from octopus_qa.contract.requests_session import SuiteSession
 from octopus_qa.contract.schema import load_schema
 from octopus_qa.contract.watch import transport_reason
-from octopus_qa.deviations import Breach
 from octopus_qa.rules import RETRY_LATER, RulesBroken, rules_broken_by
 from octopus_qa.rules.readings import Undecided, either_reading_answered, undecided_inputs
 
@@ -48,7 +48,7 @@ class RunLogin:
         if spent is None:
             return suite.shared_login.access_token()
         from octopus_qa.errors import TargetUnreachable
-        from octopus_qa.session import login
+        from octopus_qa.target.session import login
 
         suite.watch.before_request()
         try:

@@ -64,7 +64,6 @@ from shapes import (
 from tokens import TokenKeeper
 from validation import send
 
-from octopus_qa.credentials import Credentials
 from octopus_qa.errors import OctoqaError
 from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
 from octopus_qa.loadtest.endpoints import ENDPOINTS
@@ -81,6 +80,7 @@ from octopus_qa.rules import (
     listing_matches_filters,
     product_matches_list_entry,
 )
+from octopus_qa.target.credentials import Credentials
 
 __all__ = ["Browser", "CatalogCrawler", "ProfileShape", "TokenChurner"]
 

@@ -1,7 +1,7 @@
 """One simulated client's login: renewed before `exp` and after a 401, never once per request.
 
 The access token is a JWT whose `exp` the client reads without verifying it (ASSUMPTIONS A4,
-`octopus_qa.session.token_expiry`). A token is renewed a little before `exp`: five seconds
+`octopus_qa.target.session.token_expiry`). A token is renewed a little before `exp`: five seconds
 or a third of its lifetime when it lives shorter than that (`session.renewal_time`), so a
 three-second token is renewed about once every two seconds, not on every request. A refresh
 token works once (A2): a failed refresh falls back to a fresh login.
@@ -15,9 +15,15 @@ import jwt
 from locust.contrib.fasthttp import FastHttpSession
 from validation import Reply, send
 
-from octopus_qa.credentials import Credentials
 from octopus_qa.loadtest.endpoints import ENDPOINTS
-from octopus_qa.session import LOGIN_PATH, LOGOUT_PATH, REFRESH_PATH, renewal_time, token_expiry
+from octopus_qa.target.credentials import Credentials
+from octopus_qa.target.session import (
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    REFRESH_PATH,
+    renewal_time,
+    token_expiry,
+)
 
 LOGIN, REFRESH, LOGOUT = ENDPOINTS["login"], ENDPOINTS["refresh"], ENDPOINTS["logout"]
 

@@ -27,7 +27,6 @@ from locust.contrib.fasthttp import FastHttpSession
 from octopus_qa.ksuids import new_ksuid
 from octopus_qa.loadtest.endpoints import Endpoint, rate_limited_name
 from octopus_qa.loadtest.recorder import RECORDER
-from octopus_qa.retry_later import RetryLaterPolicy
 from octopus_qa.rules import (
     RETRY_LATER,
     Exchange,
@@ -35,6 +34,7 @@ from octopus_qa.rules import (
     cheap_request_checks,
     cheap_response_checks,
 )
+from octopus_qa.target.retry_later import RetryLaterPolicy
 
 #: The suite's one 429 policy (octopus_qa/retry_later.py): a user sleeps what Retry-After asks
 #: (seconds or HTTP-date), at most 30 s; the run's own time limit bounds the rest.

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from octopus_qa.credentials import Credentials
 from octopus_qa.rules import Exchange, lower_headers
+from octopus_qa.target.credentials import Credentials
 
 TEST_CREDENTIALS = Credentials("qa@octopus.example", "correct horse battery staple")
 #: `token=LOGIN` (the default) sends the access token of one login made on first use.

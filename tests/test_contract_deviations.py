@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from contract_runs import ContractResult, run_contract, sandbox, stderr_lines
 
-from octopus_qa.deviations import Breach, Deviations, Entry
+from octopus_qa.contract.deviations import Breach, Deviations, Entry
 from octopus_qa.errors import UsageError
 
 RULE = "request-id-present"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from octopus_qa import pipeline
-from octopus_qa.junit import Case, to_xml
 from octopus_qa.loadtest.gates import AT_LEAST, judge
 from octopus_qa.loadtest.summary import write_gates_junit
 from octopus_qa.pipeline import PipelineConfig
+from octopus_qa.report.junit import Case, to_xml
 
 #: What a JUnit consumer reads (the attributes pytest's junitxml writes; GitLab requires these).
 SUITE_ATTRIBUTES = {"name", "tests", "failures", "errors", "skipped", "time"}

@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from octopus_qa.credentials import DEMO_PASSWORD
 from octopus_qa.loadtest.results import read_stats
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.sandbox.server import sandbox_process, wait_listening
 from octopus_qa.target import free_port
+from octopus_qa.target.credentials import DEMO_PASSWORD
 
 RUN_TIMEOUT_S = 180
 STARTUP_DEADLINE_S = 20.0

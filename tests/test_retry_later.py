@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from octopus_qa.retry_later import DEFAULT_WAIT_S, RetryLaterPolicy, retry_after_seconds
+from octopus_qa.target.retry_later import DEFAULT_WAIT_S, RetryLaterPolicy, retry_after_seconds
 
 
 def test_retry_after_in_delay_seconds_is_read() -> None:

@@ -35,7 +35,7 @@ from octopus_qa.pipeline import (
     stage_argv,
 )
 from octopus_qa.report import EXIT_CODES, leaks
-from octopus_qa.summaries import ContractSummary
+from octopus_qa.report.summaries import ContractSummary
 from octopus_qa.target import free_port
 
 FAKE_STAGE = textwrap.dedent(

@@ -15,8 +15,8 @@ import pytest
 from contract_runs import sandbox
 
 from octopus_qa.report.redact import JWT_LIKE
+from octopus_qa.report.summaries import SCHEMA_VERSION
 from octopus_qa.sandbox.faults import FAULTS
-from octopus_qa.summaries import SCHEMA_VERSION
 
 #: The budget for the pull-request profile on a 2-core machine (README: "under two minutes").
 PR_BUDGET_S = 120

@@ -24,12 +24,12 @@ import httpx
 import jwt
 import pytest
 
-from octopus_qa.credentials import Credentials
-from octopus_qa.ports import free_port
 from octopus_qa.rules import Exchange, cheap_response_checks, lower_headers
 from octopus_qa.sandbox import create_app
 from octopus_qa.sandbox.server import base_url, running_sandbox, wait_listening
-from octopus_qa.session import login
+from octopus_qa.target.credentials import Credentials
+from octopus_qa.target.ports import free_port
+from octopus_qa.target.session import login
 
 ACCOUNT = Credentials("abuse@octopus.example", "an abuse test password")
 LIST = "/api/v1/products"

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from octopus_qa.cli import main as octoqa
-from octopus_qa.credentials import Credentials
 from octopus_qa.sandbox.chaos import Chaos, Trigger
 from octopus_qa.sandbox.server import running_sandbox, wait_listening
-from octopus_qa.session import login
 from octopus_qa.target import free_port
+from octopus_qa.target.credentials import Credentials
+from octopus_qa.target.session import login
 
 ACCOUNT = Credentials("chaos@octopus.example", "a chaos test password")
 LIST = "/api/v1/products?limit=50"

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from octopus_qa.cli import main as octoqa
-from octopus_qa.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
 from octopus_qa.rules import Exchange, cheap_response_checks, lower_headers
 from octopus_qa.sandbox.faults import FAULTS
 from octopus_qa.sandbox.readings import READINGS
 from octopus_qa.sandbox.server import running_sandbox
-from octopus_qa.session import login
+from octopus_qa.target.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
+from octopus_qa.target.session import login
 
 
 def exchange_of(response: httpx.Response) -> Exchange:

@@ -7,8 +7,8 @@ import time
 
 import jwt
 
-from octopus_qa.credentials import Credentials
 from octopus_qa.sandbox.auth import TokenAuthority
+from octopus_qa.target.credentials import Credentials
 
 ACCOUNT = Credentials("stores@octopus.example", "a stores test password")
 

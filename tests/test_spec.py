@@ -621,7 +621,7 @@ def test_traceability_keeps_the_checked_by_column_and_the_discrepancies() -> Non
 def test_token_example_expiry_matches_its_jwt_exp_claim() -> None:
     from datetime import datetime
 
-    from octopus_qa.session import token_expiry
+    from octopus_qa.target.session import token_expiry
 
     tokens = EXAMPLES["TokenPair"]["value"]
     expires_at = datetime.fromisoformat(tokens["expires_at"]).timestamp()

@@ -1,4 +1,4 @@
-"""summary.json, typed: one definition (octopus_qa.summaries) that every stage writes and the
+"""summary.json, typed: one definition (octopus_qa.report.summaries) that every stage writes and the
 pipeline and report read; versioned, `started` in one form, and refused with the reason when it
 is not a summary this octoqa wrote."""
 
@@ -13,8 +13,7 @@ import pytest
 
 from octopus_qa import pipeline
 from octopus_qa.pipeline import PipelineConfig, judge_stage
-from octopus_qa.report.summary import read_stage_summary
-from octopus_qa.summaries import (
+from octopus_qa.report.summaries import (
     SCHEMA_VERSION,
     ContractSummary,
     SpecSummary,
@@ -23,6 +22,7 @@ from octopus_qa.summaries import (
     encode,
     utc_started,
 )
+from octopus_qa.report.summary import read_stage_summary
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 

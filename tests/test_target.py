@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from octopus_qa.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
 from octopus_qa.errors import UsageError
 from octopus_qa.target import EMBEDDED, is_loopback, resolve_target
+from octopus_qa.target.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
 
 
 def test_no_target_means_the_embedded_sandbox() -> None:

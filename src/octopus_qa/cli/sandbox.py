@@ -13,9 +13,9 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from ..credentials import DEMO_PASSWORD, Credentials
 from ..errors import UsageError
 from ..target import is_loopback
+from ..target.credentials import DEMO_PASSWORD, Credentials
 
 if TYPE_CHECKING:
     from ..sandbox.delays import Freeze, LatencyDistribution

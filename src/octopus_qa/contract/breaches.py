@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..deviations import Breach
 from ..rules import Exchange, RulesBroken, RuleViolation
+from .deviations import Breach
 
 #: The spec path template of a URL path, or None (Coverage.template_for).
 TemplateFor = Callable[[str], str | None]

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 
-from ..retry_later import RetryLaterPolicy
 from ..rules import (
     RETRY_LATER,
     Exchange,
@@ -31,7 +30,8 @@ from ..rules import (
     login_rejects_bad_credentials,
     request_checks,
 )
-from ..session import LOGIN_PATH, Tokens
+from ..target.retry_later import RetryLaterPolicy
+from ..target.session import LOGIN_PATH, Tokens
 from .coverage import Coverage
 from .exchanges import from_httpx
 from .tokens import Secrets, SharedLogin

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..retry_later import RetryLaterPolicy
+from ..target.retry_later import RetryLaterPolicy
 from .watch import TargetWatch, transport_reason
 
 

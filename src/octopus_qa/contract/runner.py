@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ..bundled import contract_tests_dir
-from ..deviations import load_deviations
 from ..rundir import new_run_dir, point_latest_at
+from .deviations import load_deviations
 from .suite import Suite
 
 #: The suite pytest runs (the checkout's `contract_tests/`, or its copy inside an installed wheel).

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..credentials import Credentials
-from ..deviations import Deviations
-from ..retry_later import RetryLaterPolicy
+from ..plan.preflight import target_url
 from ..rules import TokenLedger
 from ..seeds import new_seed
 from ..spec import load_spec
-from ..target import resolve_target, target_url
+from ..target import resolve_target
+from ..target.credentials import Credentials
+from ..target.retry_later import RetryLaterPolicy
 from .coverage import Coverage
+from .deviations import Deviations
 from .ledger import RuleLedger
 from .profiles import Profile, load_profile
 from .tokens import Secrets, SharedLogin

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..rules import RULES
-from ..spec import spec_version
-from ..summaries import (
+from ..report.summaries import (
     ContractCoverage,
     ContractSummary,
     DeviationsReport,
@@ -19,7 +17,9 @@ from ..summaries import (
     TestResult,
     utc_started,
 )
-from ..summaries import write_summary as write_typed_summary
+from ..report.summaries import write_summary as write_typed_summary
+from ..rules import RULES
+from ..spec import spec_version
 from .suite import Suite
 
 

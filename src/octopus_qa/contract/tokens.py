@@ -10,10 +10,10 @@ import json
 import threading
 from typing import Any
 
-from ..credentials import Credentials
 from ..errors import LoginFailed, TargetUnreachable
 from ..report.redact import redact_text
-from ..session import LOGIN_PATH, Tokens, login
+from ..target.credentials import Credentials
+from ..target.session import LOGIN_PATH, Tokens, login
 from .watch import TargetWatch
 
 TOKEN_FIELDS = ("access_token", "refresh_token")

@@ -28,11 +28,12 @@ from typing import Any, TextIO
 
 import msgspec
 
-from ..credentials import Credentials
 from ..errors import UsageError
+from ..plan.preflight import target_url
 from ..rundir import new_run_dir, point_latest_at
-from ..session import login
-from ..target import EMBEDDED, resolve_target, target_url
+from ..target import EMBEDDED, resolve_target
+from ..target.credentials import Credentials
+from ..target.session import login
 from .allowlist import check_target_allowed
 from .gates import FAIL
 from .latency import RESPONSE

@@ -33,15 +33,16 @@ import msgspec
 
 from .. import config
 from ..bundled import load_dir
-from ..credentials import Credentials
 from ..durations import parse_duration
 from ..errors import OctoqaError, UsageError
+from ..plan.preflight import target_url
+from ..report.summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..rundir import new_run_dir, point_latest_at
 from ..seeds import choose_seed
-from ..session import login
-from ..summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..supervisor import run_bounded
-from ..target import EMBEDDED, resolve_target, target_url
+from ..target import EMBEDDED, resolve_target
+from ..target.credentials import Credentials
+from ..target.session import login
 from .allowlist import check_target_allowed, load_allowed_hosts
 from .gates import FAIL, Gate
 from .generator import GENERATOR_FILE, GeneratorLimits, load_generator_limits

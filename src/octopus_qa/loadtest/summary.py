@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 
 from ..errors import UsageError
-from ..junit import Case, write_junit
-from ..summaries import LoadSummary, SummaryUnreadable, read_stage
-from ..summaries import write_summary as write_typed_summary
+from ..report.junit import Case, write_junit
+from ..report.summaries import LoadSummary, SummaryUnreadable, read_stage
+from ..report.summaries import write_summary as write_typed_summary
 from .gates import FAIL, Gate
 
 SUMMARY_FILE = "summary.json"

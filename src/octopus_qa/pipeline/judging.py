@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..summaries import ContractSummary, LoadSummary, StageSummary
+from ..report.summaries import ContractSummary, LoadSummary, StageSummary
 
 #: How octoqa (and argparse) start the one line they print for exit code 2.
 ERROR_PREFIX = re.compile(r"^octoqa(?: \w+)?: error: ")

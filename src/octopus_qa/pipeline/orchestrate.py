@@ -13,17 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..credentials import Credentials
-from ..deviations import load_deviations
+from ..contract.deviations import load_deviations
 from ..errors import UsageError
+from ..plan.preflight import target_url
 from ..report import EXIT_CODES, worst_verdict
 from ..report import write_report as write_run_report
 from ..report.redact import leaks, redact_text
+from ..report.summaries import utc_started
 from ..rundir import new_run_dir, point_latest_at
 from ..seeds import choose_seed
-from ..session import login
-from ..summaries import utc_started
-from ..target import EMBEDDED, resolve_target, target_url
+from ..target import EMBEDDED, resolve_target
+from ..target.credentials import Credentials
+from ..target.session import login
 from .config import PipelineConfig, RunOptions, check_stage_configuration
 from .outcome import RunOutcome, StageEnded, StageResult, StageStarted
 from .spec_stage import check_spec, spec_version_or_none

@@ -13,10 +13,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..junit import Case, write_junit
 from ..report import EXIT_CODES, worst_verdict
+from ..report.junit import Case, write_junit
+from ..report.summaries import SpecCheck, SpecSummary, utc_started, write_summary
 from ..spec import SPEC_PATH, load_spec, spec_version
-from ..summaries import SpecCheck, SpecSummary, utc_started, write_summary
 from .config import PipelineConfig
 from .outcome import StageResult
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..summaries import to_builtins, write_summary
 from .markdown import render_markdown
 from .page import render_html
 from .redact import leaks, redact_tree
+from .summaries import to_builtins, write_summary
 from .summary import EXIT_CODES, build_run_summary, read_stage_summary, worst_verdict
 from .trend import build_trend
 

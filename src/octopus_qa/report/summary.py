@@ -1,6 +1,6 @@
 """The facts of one run, gathered from what each stage wrote, as one JSON-ready dict.
 
-The stages write their own `summary.json` (typed in `octopus_qa.summaries`); this module reads
+The stages write their own `summary.json` (typed in `report.summaries`); this module reads
 them back and joins them with the rule catalogue, so that the HTML page, `summary.md` and the
 trend of later runs all read the same facts. A stage that wrote nothing (or nothing this octoqa
 can read) leaves its part empty and its rules "untested": nothing here turns a missing result
@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from ..rules import RULES
-from ..summaries import (
+from .summaries import (
     ContractSummary,
     LoadSummary,
     RunSummary,

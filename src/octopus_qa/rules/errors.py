@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote
 
+from ..target.retry_later import RETRY_LATER as RETRY_LATER
 from .catalogue import RuleViolation
 from .exchange import LOGOUT_PATH, Exchange, sends_json
 from .readings import json_as_written
@@ -21,7 +22,6 @@ ERROR_PAIRS: Mapping[int, tuple[str, str]] = {
     500: ("InternalServerError", "INTERNAL_SERVER_ERROR"),
 }
 #: E4: 429 means "retry later"; it is neither a pass nor a contract failure.
-RETRY_LATER = 429
 DOCUMENTED_STATUSES = frozenset({200, 204, 400, 401, 404, 500, RETRY_LATER})
 
 

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import spec
-from ..credentials import Credentials
+from ..target.credentials import Credentials
 from .auth import IssuedTokens, TokenAuthority, bearer_token
 from .catalog import Catalog, Product, build_catalog
 from .chaos import Chaos, ChaosMiddleware, kill_this_process

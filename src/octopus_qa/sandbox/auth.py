@@ -21,7 +21,7 @@ from typing import Any
 
 import jwt
 
-from ..credentials import Credentials
+from ..target.credentials import Credentials
 
 ALGORITHM = "HS256"
 ACCESS = "access"

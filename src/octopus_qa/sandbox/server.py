@@ -23,7 +23,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from ..errors import TargetUnreachable, UsageError
-from ..ports import free_port
+from ..target.ports import free_port
 from .app import create_app
 
 #: How long an embedded sandbox may take to accept connections before we give up.

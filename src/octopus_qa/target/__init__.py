@@ -1,22 +1,22 @@
 """Which API a run talks to: a URL the user names, or the embedded local sandbox.
 
 `--target URL` wins over `OCTOPUS_BASE_URL` (ASSUMPTIONS A5); with neither, or with the word
-`embedded`, the run starts the local sandbox on a free loopback port and stops it afterwards.
+`embedded`, the run starts the local sandbox on a free loopback port and stops it afterwards
+(octopus_qa.plan.preflight does that: the target part sits below the sandbox, which reads its
+credentials and ports).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .errors import UsageError
+from ..errors import UsageError
 from .ports import free_port
 
-__all__ = ["EMBEDDED", "free_port", "is_loopback", "resolve_target", "target_url"]
+__all__ = ["EMBEDDED", "free_port", "is_loopback", "resolve_target"]
 
 EMBEDDED = "embedded"
 
@@ -46,18 +46,3 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-@contextmanager
-def target_url(option: str | None, **sandbox_options: Any) -> Iterator[str]:
-    """Yield the base URL to test: the named target, or an embedded sandbox for the block."""
-    resolved = resolve_target(option)
-    if resolved != EMBEDDED:
-        yield resolved
-        return
-    # Imported here, not at the top: the sandbox (uvicorn, Starlette, the catalog) is only
-    # loaded by runs that start one, not by every process that reads a target URL (Locust's).
-    from .sandbox.server import running_sandbox
-
-    with running_sandbox(**sandbox_options) as url:
-        yield url

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .rules import RETRY_LATER
-
+#: The status that means "retry later" (ASSUMPTIONS E4): never judged, waited for.
+RETRY_LATER = 429
 #: Without a usable Retry-After, back off this long.
 DEFAULT_WAIT_S = 1.0
 

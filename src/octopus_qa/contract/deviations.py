@@ -38,9 +38,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .errors import UsageError
-from .rules import RULES
-from .spec import load_spec
+from ..errors import UsageError
+from ..rules import RULES
+from ..spec import load_spec
 
 SCHEMA_VERSION = 1
 #: An entry's state in the report.

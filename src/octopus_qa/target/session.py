@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import jwt
 
+from ..errors import LoginFailed, TargetMisbehaving, TargetUnreachable
 from .credentials import Credentials
-from .errors import LoginFailed, TargetMisbehaving, TargetUnreachable
 from .retry_later import RetryLaterPolicy
 
 LOGIN_PATH = "/auth/login"
