@@ -1,8 +1,11 @@
-"""Thin on purpose: the suite's options, preflight, fixtures and reporting live in plugin.py,
-the schemathesis checks (one thin adapter per rule) in checks.py.
+"""The suite's options under the short names typed after `pytest contract_tests` (`--target`,
+`--profile`, `--seed`, ...): declared here, so they exist only in a run of this suite.
 
-The plugins are named from this package's own name: `contract_tests` in a checkout,
-`octopus_qa.bundled.contract_tests` when the suite runs from an installed wheel.
+Everything else (the preflight, fixtures, rule marks, reports) is octoqa's pytest plugin,
+`octopus_qa.contract.plugin`, which the package's pytest11 entry point loads when pytest.ini
+beside this file marks the run as the contract suite.
 """
 
-pytest_plugins = [f"{__package__}.{name}" for name in ("plugin", "fixtures", "checks")]
+from octopus_qa.contract.plugin import add_suite_options as pytest_addoption
+
+__all__ = ["pytest_addoption"]

@@ -16,11 +16,10 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST
 from octopus_qa.contract.suite import Suite
 from octopus_qa.rules import RulesBroken, RuleViolation, expect_status
 from octopus_qa.target.session import LOGOUT_PATH, REFRESH_PATH
-
-from .fixtures import LIST
 
 PROTECTED = [
     pytest.param("GET", LIST, id="list"),

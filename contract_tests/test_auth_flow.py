@@ -28,11 +28,11 @@ from hypothesis.stateful import (
 from hypothesis.strategies import data, sampled_from
 
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST
 from octopus_qa.contract.suite import Suite
 from octopus_qa.rules import expect_status
 from octopus_qa.target.session import LOGOUT_PATH, REFRESH_PATH
 
-from .fixtures import LIST
 from .test_auth import ATTACKS, exactly_one_wins, jwt_attacks, refresh_at_once
 
 LIVE, SPENT, REVOKED = "live", "spent", "revoked"

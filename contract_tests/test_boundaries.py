@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, CatalogSample, ListedIds
 from octopus_qa.rules import expect_status
-
-from .fixtures import LIST, CatalogSample, ListedIds
 
 MIN_DENOMINATION = 0.01
 MAX_DENOMINATION = 1_000_000_000

@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, CatalogSample, SmallListing
 from octopus_qa.rules import expect_status
-
-from .fixtures import LIST, CatalogSample, SmallListing
 
 SORT_SPELLINGS = [
     pytest.param("field", "direction", id="products-page-spelling"),

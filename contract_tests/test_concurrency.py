@@ -19,11 +19,10 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.exchanges import from_httpx
+from octopus_qa.contract.fixtures import LIST, CatalogSample
 from octopus_qa.contract.suite import Suite
 from octopus_qa.ksuids import new_ksuid
 from octopus_qa.rules import Exchange, RuleViolation
-
-from .fixtures import LIST, CatalogSample
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,9 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, CatalogSample
 from octopus_qa.rules import expect_status
 from octopus_qa.target.session import LOGIN_PATH
-
-from .fixtures import LIST, CatalogSample
 
 
 @pytest.mark.rule("error-envelope")

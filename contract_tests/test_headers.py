@@ -8,11 +8,10 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, CatalogSample
 from octopus_qa.contract.suite import Suite
 from octopus_qa.ksuids import MAX_KSUID, is_ksuid, new_ksuid
 from octopus_qa.rules import expect_status
-
-from .fixtures import LIST, CatalogSample
 
 #: (method, path, token) → a 200, a 400, a 401, a 404 and a login.
 RESPONSES = [

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, CatalogSample
 from octopus_qa.rules import expect_status
 from octopus_qa.rules.readings import either_reading_answered, undecided_inputs
 from octopus_qa.target.session import LOGIN_PATH
-
-from .fixtures import LIST, CatalogSample
 
 JSON = {"Content-Type": "application/json"}
 

@@ -21,9 +21,8 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, MAX_LIMIT, SmallListing, WholeCatalog
 from octopus_qa.contract.suite import Suite
-
-from .fixtures import LIST, MAX_LIMIT, SmallListing, WholeCatalog
 
 #: Query parameter → the product field it filters on (L6).
 FIELDS = dict(rules.FILTER_FIELDS)

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
-
-from .fixtures import LIST, SmallListing
+from octopus_qa.contract.fixtures import LIST, SmallListing
 
 
 @pytest.mark.rule("paging-defaults")

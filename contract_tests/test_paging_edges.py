@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
-
-from .fixtures import LIST, MAX_LIMIT, CatalogSample, SmallListing, WholeCatalog
+from octopus_qa.contract.fixtures import LIST, MAX_LIMIT, CatalogSample, SmallListing, WholeCatalog
 
 
 def _smallest_divisor(total: int) -> int:

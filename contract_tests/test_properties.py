@@ -8,12 +8,12 @@ login of their own per example, since they spend the tokens they are given.
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+import schemathesis
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
@@ -24,57 +24,25 @@ from octopus_qa.contract.ledger import (
     PARAMETER_RULES,
 )
 from octopus_qa.contract.requests_session import SuiteSession
-from octopus_qa.contract.schema import load_schema
+from octopus_qa.contract.schema import RunLogin
+from octopus_qa.contract.schemathesis_checks import CHECKED_RULES
+from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.watch import transport_reason
 from octopus_qa.rules import RETRY_LATER, RulesBroken, rules_broken_by
 from octopus_qa.rules.readings import Undecided, either_reading_answered, undecided_inputs
 
-from .checks import CHECKED_RULES
-from .plugin import current_suite
-
-schema = load_schema(current_suite())
-
-#: Operations that spend the tokens they are sent; each example gets its own login.
-SPENDS_TOKENS = {"POST /auth/logout": "access_token", "POST /auth/refresh": "refresh_token"}
+#: Loaded by the plugin's `contract_schema` fixture when the test runs: nothing at import.
+schema = schemathesis.pytest.from_fixture("contract_schema")
 
 
-@schema.auth(refresh_interval=None).skip_for(path="/auth/login")
-class RunLogin:
-    """The run's shared access token (renewed before `exp`), or a login of its own."""
-
-    def get(self, case: Any, context: Any) -> str:
-        suite = current_suite()
-        spent = SPENDS_TOKENS.get(case.operation.label)
-        if spent is None:
-            return suite.shared_login.access_token()
-        from octopus_qa.errors import TargetUnreachable
-        from octopus_qa.target.session import login
-
-        suite.watch.before_request()
-        try:
-            tokens = login(
-                suite.base_url,
-                suite.credentials,
-                suite.profile.request_timeout_s,
-                suite.retry_later,
-            )
-        except TargetUnreachable as exc:
-            raise suite.watch.lost("POST /auth/login", str(exc)) from None
-        suite.secrets.add(*tokens.secrets())
-        return tokens.refresh_token if spent == "refresh_token" else tokens.access_token
-
-    def set(self, case: Any, data: str, context: Any) -> None:
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
-
-
-def _reissue_stale_auth(case: Any) -> None:
+def _reissue_stale_auth(suite: Suite, case: Any) -> None:
     """Schemathesis sets auth when it generates a case, but the coverage phase generates its
     cases ahead and hypothesis replays examples: by the time a case is sent, a token we gave it
     may have expired (short-lived targets) or been spent (logout, refresh). Give it a current
     one. An Authorization header we did not issue (negative testing) is left as generated."""
     value = (case.headers or {}).get("Authorization", "")
-    if value.startswith("Bearer ") and value.removeprefix("Bearer ") in current_suite().secrets:
-        login = RunLogin()
+    if value.startswith("Bearer ") and value.removeprefix("Bearer ") in suite.secrets:
+        login = RunLogin(suite)
         login.set(case, login.get(case, None), None)
 
 
@@ -122,11 +90,12 @@ def _breaches(group: FailureGroup, case: Any, status: int) -> list[Breach]:
     return breaches
 
 
-@cache
-def _session() -> SuiteSession:
-    """One session for the run: the 429 policy and the target watch, for cases and probes."""
-    suite = current_suite()
-    return SuiteSession(suite.retry_later, suite.watch, suite.profile.request_timeout_s)
+@pytest.fixture(scope="session")
+def transport(suite: Suite) -> dict[str, Any]:
+    """How every case is sent: one session for the run, with the 429 policy and the target
+    watch, for cases and probes alike."""
+    session = SuiteSession(suite.retry_later, suite.watch, suite.profile.request_timeout_s)
+    return {"base_url": suite.base_url, "session": session}
 
 
 def _undecided(response: Any) -> tuple[Undecided, ...]:
@@ -145,16 +114,17 @@ DATA_ACCEPTANCE_CHECKS = [positive_data_acceptance, negative_data_rejection]
 
 @pytest.mark.rule(*PROPERTY_RULES)
 @schema.parametrize()
-def test_operation_keeps_the_contract(case: Any) -> None:
-    suite = current_suite()
-    _reissue_stale_auth(case)
-    transport = {"base_url": suite.base_url, "session": _session()}
+def test_operation_keeps_the_contract(
+    case: Any, suite: Suite, transport: dict[str, Any], rule_checks: list[Any]
+) -> None:
+    _reissue_stale_auth(suite, case)
     response = case.call(**transport)  # 429s are retried (bounded) by the session, never judged
     suite.secrets.add_from_body(response.content)  # login/refresh bodies carry tokens
     if response.status_code == RETRY_LATER:
         pytest.skip("the target kept answering 429 (retry later, ASSUMPTIONS E4)")
     undecided = _undecided(response)
-    group = _validate(case, response, transport, DATA_ACCEPTANCE_CHECKS if undecided else None)
+    excluded = DATA_ACCEPTANCE_CHECKS if undecided else None
+    group = _validate(suite, case, response, transport, rule_checks, excluded)
     if group is not None:
         raise RulesBroken(
             _rules_broken(group, case.operation.label),
@@ -172,16 +142,24 @@ def _probe_was_rate_limited(failure: Exception) -> bool:
 
 
 def _validate(
-    case: Any, response: Any, transport: dict[str, Any], excluded: list[Any] | None
+    suite: Suite,
+    case: Any,
+    response: Any,
+    transport: dict[str, Any],
+    rule_checks: list[Any],
+    excluded: list[Any] | None,
 ) -> FailureGroup | None:
     """The checks' failures (but the `excluded` checks'), with probes that met a 429 retried by
     the run's one policy and, if the target kept answering 429, left out (not judged)."""
 
-    suite = current_suite()
-
     def attempt() -> FailureGroup | None:
         try:
-            case.validate_response(response, excluded_checks=excluded, transport_kwargs=transport)
+            case.validate_response(
+                response,
+                additional_checks=rule_checks,
+                excluded_checks=excluded,
+                transport_kwargs=transport,
+            )
         except FailureGroup as group:
             return group
         except requests.RequestException as exc:  # a check's probe found the target gone

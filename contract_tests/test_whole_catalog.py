@@ -13,9 +13,8 @@ import pytest
 
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
+from octopus_qa.contract.fixtures import LIST, WholeCatalog
 from octopus_qa.contract.suite import Suite
-
-from .fixtures import LIST, WholeCatalog
 
 
 def unusual_products(products: list[dict[str, Any]]) -> list[dict[str, Any]]:

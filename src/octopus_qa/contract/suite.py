@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..spec import load_spec
 from ..target import resolve_target
 from ..target.credentials import Credentials
 from ..target.retry_later import RetryLaterPolicy
+from .client import ApiClient
 from .coverage import Coverage
 from .deviations import Deviations
 from .ledger import RuleLedger
@@ -93,7 +95,23 @@ class Suite:
         )
 
     def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
         self._stack.close()
+
+    @cached_property
+    def client(self) -> ApiClient:
+        """The run's one checked client (client.py: every exchange judged), made on first use by
+        a test or a schemathesis check."""
+        return ApiClient(
+            self.base_url,
+            self.shared_login,
+            self.coverage,
+            self.secrets,
+            retry_later=self.retry_later,
+            timeout_s=self.profile.request_timeout_s,
+            tokens=self.tokens,
+        )
 
     @property
     def retry_later(self) -> RetryLaterPolicy:

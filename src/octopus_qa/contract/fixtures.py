@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from octopus_qa.contract.client import ApiClient
-from octopus_qa.rules import expect_status
+from ..rules import expect_status
+from .client import ApiClient
 
 LIST = "/api/v1/products"
 #: How many products the sample page holds (one request, within the documented limit).

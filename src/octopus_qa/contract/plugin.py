@@ -1,4 +1,8 @@
-"""The contract suite's pytest plugin: options, the preflight, fixtures, rule marks and reports.
+"""The contract suite's pytest plugin: the preflight, fixtures, rule marks and reports.
+
+Loaded by `pytest_entry.py` (the package's pytest11 entry point) only into a run of the contract
+suite; every other pytest run in the environment never sees it. Its state lives in
+`config.stash` (the run's `Suite` under SUITE), never in module globals.
 
 `pytest contract_tests [--target URL] [--profile quick|default|deep] [--seed N]` works on its
 own; `octoqa contract` does its preflight first and hands the open `Suite` in as a plugin
@@ -18,41 +22,43 @@ object, so a run logs in once either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from octopus_qa.contract.breaches import breaches_of
-from octopus_qa.contract.client import ApiClient, RetryLater, curl_for
-from octopus_qa.contract.deviations import Judgement, load_deviations
-from octopus_qa.contract.ledger import TestOutcome
-from octopus_qa.contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
-from octopus_qa.contract.suite import Suite
-from octopus_qa.contract.summary import build_summary, write_summary
-from octopus_qa.errors import OctoqaError
-from octopus_qa.rules import RULES, rules_broken_by
-from octopus_qa.seeds import new_seed
+from ..errors import OctoqaError
+from ..rules import RULES, rules_broken_by
+from ..seeds import new_seed
+from .breaches import breaches_of
+from .client import ApiClient, RetryLater, curl_for
+from .deviations import Judgement, load_deviations
+from .ledger import TestOutcome
+from .profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
+from .schema import load_schema
+from .schemathesis_checks import SuiteChecks
+from .suite import Suite
+from .summary import build_summary, write_summary
 
-_SUITE: Suite | None = None
-_STARTED_KEY = pytest.StashKey[float]()
-_OWNS_SUITE_KEY = pytest.StashKey[bool]()
-_CLIENT: ApiClient | None = None
+#: The run's Suite, once the preflight has opened it.
+SUITE = pytest.StashKey[Suite]()
+_STARTED = pytest.StashKey[float]()
+_OWNS_SUITE = pytest.StashKey[bool]()
 
 
-def current_suite() -> Suite:
-    """The run's Suite; test modules that build schemathesis schemas at import use it."""
-    if _SUITE is None:
-        raise RuntimeError("the contract suite's preflight has not run (use pytest contract_tests)")
-    return _SUITE
+def suite_of(config: pytest.Config) -> Suite | None:
+    """The run's Suite, or None before the preflight (or when it failed)."""
+    return config.stash.get(SUITE, None)
 
 
 # --- Options and configuration -----------------------------------------------------------------
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def add_suite_options(parser: pytest.Parser) -> None:
+    """The suite's options; contract_tests/conftest.py adds them as its `pytest_addoption`, so
+    they exist only in a run of the suite (no clash with another plugin's `--profile`)."""
     group = parser.getgroup("octoqa", "Octopus Cards contract suite")
     group.addoption(
         "--target",
@@ -142,11 +148,10 @@ def _register_hypothesis_profiles() -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _SUITE
     config = session.config
-    config.stash[_STARTED_KEY] = _now()
+    config.stash[_STARTED] = _now()
     suite = _handed_in_suite(config)
-    config.stash[_OWNS_SUITE_KEY] = suite is None
+    config.stash[_OWNS_SUITE] = suite is None
     deviations = None
     deviations_file = config.getoption("deviations")
     if deviations_file and (suite is None or suite.deviations is None):
@@ -166,26 +171,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         suite.deviations = deviations
     report = config.getoption("schemathesis_report")
     suite.schemathesis_report = Path(report) if report else None
-    _SUITE = suite
+    config.stash[SUITE] = suite
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if _SUITE is None:
+    suite = suite_of(config)
+    if suite is None:
         return []
     return [
-        f"octoqa contract: target {_SUITE.target_label} ({_SUITE.base_url}), "
-        f"profile {_SUITE.profile.name}, seed {_SUITE.seed}"
+        f"octoqa contract: target {suite.target_label} ({suite.base_url}), "
+        f"profile {suite.profile.name}, seed {suite.seed}"
     ]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    global _SUITE, _CLIENT
-    if _CLIENT is not None:
-        _CLIENT.close()
-        _CLIENT = None
-    if _SUITE is not None and config.stash.get(_OWNS_SUITE_KEY, False):
-        _SUITE.close()
-    _SUITE = None
+    suite = suite_of(config)
+    if suite is not None and config.stash.get(_OWNS_SUITE, False):
+        suite.close()
 
 
 def _now() -> float:
@@ -206,7 +208,8 @@ def rules_of(item: pytest.Item) -> tuple[str, ...]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     documented_only = config.getoption("documented_only")
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         rules = rules_of(item)
         unknown = [rule for rule in rules if rule not in RULES]
@@ -229,58 +232,58 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def suite() -> Suite:
-    return current_suite()
+def suite(request: pytest.FixtureRequest) -> Suite:
+    opened = suite_of(request.config)
+    if opened is None:
+        raise RuntimeError("the contract suite's preflight has not run (use pytest contract_tests)")
+    return opened
 
 
 @pytest.fixture(scope="session")
 def api(suite: Suite) -> ApiClient:
     """The checked client every hand-written test uses (every response judged: client.py)."""
-    return checked_client()
+    return suite.client
 
 
-def checked_client() -> ApiClient:
-    """The run's one checked client, made on first use (by a test or a schemathesis check)."""
-    global _CLIENT
-    suite = current_suite()
-    if _CLIENT is None:
-        _CLIENT = ApiClient(
-            suite.base_url,
-            suite.shared_login,
-            suite.coverage,
-            suite.secrets,
-            retry_later=suite.retry_later,
-            timeout_s=suite.profile.request_timeout_s,
-            tokens=suite.tokens,
-        )
-    return _CLIENT
+@pytest.fixture(scope="session")
+def contract_schema(suite: Suite) -> Any:
+    """The spec as schemathesis sees it for this run (profile, seed, target, the run's login):
+    loaded here, through `schemathesis.pytest.from_fixture`, so collecting the suite sends
+    nothing and needs no preflight."""
+    return load_schema(suite)
+
+
+@pytest.fixture(scope="session")
+def rule_checks(suite: Suite) -> list[Any]:
+    """The rule checks every generated case is judged by, bound to this run."""
+    return SuiteChecks(suite).all()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_request_history(request: pytest.FixtureRequest) -> Iterator[None]:
-    if _CLIENT is not None:
-        _CLIENT.recent.clear()
+    suite = suite_of(request.config)
+    if suite is not None and "client" in suite.__dict__:
+        suite.client.recent.clear()
     yield
 
 
 # --- Reporting ---------------------------------------------------------------------------------
 
 
-def _scrub(value: Any) -> Any:
-    if _SUITE is None:
-        return value
+def _scrub(suite: Suite, value: Any) -> Any:
     text = str(value).replace("Authorization: [Filtered]", "Authorization: Bearer $OCTOPUS_TOKEN")
-    return _SUITE.secrets.scrub(text)
+    return suite.secrets.scrub(text)
 
 
 _REPRO_MARKER = "--- octoqa: "
 
 
-def _repro_lines(item: pytest.Item) -> str:
-    lines = ["", f"{_REPRO_MARKER}{current_suite().repro_hint()}"]
-    if _CLIENT is not None and _CLIENT.recent and "test_properties" not in item.nodeid:
+def _repro_lines(suite: Suite, item: pytest.Item) -> str:
+    lines = ["", f"{_REPRO_MARKER}{suite.repro_hint()}"]
+    recent = suite.client.recent if "client" in suite.__dict__ else ()
+    if recent and "test_properties" not in item.nodeid:
         lines.append("--- the test's last requests:")
-        lines.extend(curl_for(request, _scrub) for request in _CLIENT.recent)
+        lines.extend(curl_for(request, lambda text: _scrub(suite, text)) for request in recent)
     return "\n".join(lines)
 
 
@@ -310,12 +313,15 @@ def _rules_named(call: pytest.CallInfo[None]) -> list[str]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield
-    if _SUITE is None:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    suite = suite_of(item.config)
+    if suite is None:
         return report
-    if report.failed and _SUITE.watch.loss is not None:
-        return _not_judged(item, report, _SUITE.watch.loss.describe())
+    if report.failed and suite.watch.loss is not None:
+        return _not_judged(suite, item, report, suite.watch.loss.describe())
     if report.failed and call.excinfo is not None and call.excinfo.errisinstance(RetryLater):
         report.outcome = "skipped"
         report.longrepr = (
@@ -324,43 +330,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             f"not judged: {call.excinfo.value}",
         )
     # Read the crash line before the long report is scrubbed into plain text and loses it.
-    message = _scrub(_message_of(report))
+    message = _scrub(suite, _message_of(report))
     named = _rules_named(call) if report.failed else []
-    known = _judge_deviation(report, call)
+    known = _judge_deviation(suite, report, call)
     if known is not None and known.known:
         named = list(dict.fromkeys(e.rule for e in known.covering))
-        message = _scrub(f"{known.explain()}\n{message}")
+        message = _scrub(suite, f"{known.explain()}\n{message}")
     elif known is not None and known.expired:
-        message = _scrub(f"{message}\n{known.explain()}")
+        message = _scrub(suite, f"{message}\n{known.explain()}")
     if (report.failed or _outcome_of(report) == "deviation") and report.longrepr is not None:
         expired = f"\n--- octoqa: {known.explain()}" if known and known.expired else ""
-        report.longrepr = _scrub(str(report.longrepr) + expired + _repro_lines(item))
+        report.longrepr = _scrub(suite, str(report.longrepr) + expired + _repro_lines(suite, item))
     elif report.skipped and isinstance(report.longrepr, tuple):
         path, lineno, reason = report.longrepr
-        report.longrepr = (path, lineno, _scrub(reason))
-    report.sections = [(title, _scrub(text)) for title, text in report.sections]
+        report.longrepr = (path, lineno, _scrub(suite, reason))
+    report.sections = [(title, _scrub(suite, text)) for title, text in report.sections]
     final = report.when == "call" or (report.when == "setup" and not report.passed)
     if final or (report.when == "teardown" and report.failed):
         rules = tuple(named) or rules_of(item)
-        _SUITE.ledger.record(TestOutcome(item.nodeid, _outcome_of(report), message, rules))
+        suite.ledger.record(TestOutcome(item.nodeid, _outcome_of(report), message, rules))
     return report
 
 
-def _judge_deviation(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Judgement | None:
+def _judge_deviation(
+    suite: Suite, report: pytest.TestReport, call: pytest.CallInfo[None]
+) -> Judgement | None:
     """A failed test whose every breach a live deviation covers becomes a known deviation.
 
     Reported the way pytest reports `xfail`: outcome "skipped" with `wasxfail` (console `x` and
     XFAIL, JUnit `<skipped type="pytest.xfail">`, exit code 0), plus a JUnit property `verdict`.
     """
-    if _SUITE is None or _SUITE.deviations is None or not report.failed or call.excinfo is None:
+    if suite.deviations is None or not report.failed or call.excinfo is None:
         return None
     if report.when not in ("setup", "call"):  # setup: a session fixture's own request broke it
         return None
-    breaches = breaches_of(call.excinfo.value, _SUITE.coverage.template_for)
-    judgement = _SUITE.deviations.judge(breaches)
+    breaches = breaches_of(call.excinfo.value, suite.coverage.template_for)
+    judgement = suite.deviations.judge(breaches)
     if judgement.known:
         report.outcome = "skipped"
-        report.wasxfail = _scrub(judgement.explain())  # type: ignore[attr-defined]
+        report.wasxfail = _scrub(suite, judgement.explain())
         report.user_properties.append(("verdict", "known deviation"))
     return judgement
 
@@ -371,24 +379,26 @@ def pytest_exception_interact(
 ) -> None:
     """Schemathesis's own hook rewrites a failure's long report after makereport (to trim
     hypothesis's notes), which would undo the scrubbing and the repro lines: redo both last."""
-    if _SUITE is None or not isinstance(node, pytest.Item):
+    suite = suite_of(node.config)
+    if suite is None or not isinstance(node, pytest.Item):
         return
-    if _SUITE.watch.loss is not None:
-        why = f"not judged: {_SUITE.watch.loss.describe()}"
+    if suite.watch.loss is not None:
+        why = f"not judged: {suite.watch.loss.describe()}"
         report.longrepr = (str(node.path), node.location[1] or 0, why)
     elif report.failed and report.longrepr is not None:
         text = str(report.longrepr)
         if _REPRO_MARKER not in text:
-            text += _repro_lines(node)
-        report.longrepr = _scrub(text)
+            text += _repro_lines(suite, node)
+        report.longrepr = _scrub(suite, text)
 
 
-def _not_judged(item: pytest.Item, report: pytest.TestReport, why: str) -> pytest.TestReport:
+def _not_judged(
+    suite: Suite, item: pytest.Item, report: pytest.TestReport, why: str
+) -> pytest.TestReport:
     """The target went away during this test: it judged nothing, and the run stops here."""
     item.session.shouldstop = why
     if report.when == "call" or report.when == "setup":
-        assert _SUITE is not None
-        _SUITE.ledger.record(TestOutcome(item.nodeid, "not judged", why, rules_of(item)))
+        suite.ledger.record(TestOutcome(item.nodeid, "not judged", why, rules_of(item)))
     # Shown as skipped (pytest has no "not judged"), so nobody reads it as a broken rule.
     report.outcome = "skipped"
     report.longrepr = (str(item.path), item.location[1] or 0, f"not judged: {why}")
@@ -399,18 +409,19 @@ def _not_judged(item: pytest.Item, report: pytest.TestReport, why: str) -> pytes
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say plainly why a run stopped, which answers were slow, and which known deviations
     expired or went stale: where a reader of the console looks last."""
-    if _SUITE is None:
+    suite = suite_of(terminalreporter.config)
+    if suite is None:
         return
-    loss = _SUITE.watch.loss
+    loss = suite.watch.loss
     if loss is not None:
         terminalreporter.write_sep("!", "octoqa: not judged", red=True)
         terminalreporter.write_line(loss.describe())
-    slow = _SUITE.watch.slow_report()
+    slow = suite.watch.slow_report()
     if slow["count"]:
         terminalreporter.write_sep("-", f"octoqa: answers slower than {slow['limit_s']:g} s")
         for answer in slow["slowest"]:  # type: ignore[attr-defined]
             terminalreporter.write_line(f"{answer['seconds']:8.3f} s  {answer['operation']}")
-    notices = _SUITE.deviations.notices() if _SUITE.deviations is not None else []
+    notices = suite.deviations.notices() if suite.deviations is not None else []
     if notices:
         terminalreporter.section("octoqa: known deviations")
         for line in notices:
@@ -441,19 +452,20 @@ def _scrub_schemathesis_report(suite: Suite) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _SUITE is not None:
-        _scrub_schemathesis_report(_SUITE)
-        if _SUITE.watch.loss is not None:
+    suite = suite_of(session.config)
+    if suite is not None:
+        _scrub_schemathesis_report(suite)
+        if suite.watch.loss is not None:
             # Could not judge: exit 2, never "tests failed" (pytest's 2 is "interrupted").
             session.exitstatus = exitstatus = pytest.ExitCode.INTERRUPTED
     path = session.config.getoption("summary_json")
-    if not path or _SUITE is None:
+    if not path or suite is None:
         return
     summary = build_summary(
-        _SUITE,
+        suite,
         exit_code=int(exitstatus),
-        started=session.config.stash.get(_STARTED_KEY, _now()),
+        started=session.config.stash.get(_STARTED, _now()),
         documented_only=bool(session.config.getoption("documented_only")),
-        artifacts=_artifacts(_SUITE),
+        artifacts=_artifacts(suite),
     )
     write_summary(Path(path), summary)

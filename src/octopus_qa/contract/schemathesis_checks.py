@@ -1,0 +1,236 @@
+"""The rules of octopus_qa.rules registered as schemathesis checks: one thin adapter per rule.
+
+Each adapter turns schemathesis's (case, response) into a `rules.Exchange` read from the request
+as it went on the wire (the coverage phase sends undeclared methods and mutated queries under an
+operation's label) and calls the one implementation in `octopus_qa.rules`. A 429 is "retry later"
+(ASSUMPTIONS E4), never judged. Under `--documented-only` a violation of an assumed rule is not
+reported. Bound to one run: the plugin hands `SuiteChecks(suite).all()` to each generated case
+(`additional_checks`), so nothing is registered globally and no check reads module state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from .. import rules
+from ..rules import RULES, Exchange, RuleViolation
+from .exchanges import from_schemathesis
+from .fixtures import ListedIds
+from .suite import Suite
+
+
+class SuiteChecks:
+    """The rule checks schemathesis runs on every generated case, bound to one run's Suite."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+        #: Every request id the property tests have seen, for freshness across the run (H3).
+        self._request_ids = rules.RequestIdLedger()
+
+    def all(self) -> list[Callable[[Any, Any, Any], None]]:
+        """Every check, for `case.validate_response(additional_checks=...)`."""
+        return [
+            self.request_id_follows_rules,
+            self.request_ids_are_fresh,
+            self.json_content_type,
+            self.status_is_documented,
+            self.error_envelope_is_documented,
+            self.pagination_headers_are_consistent,
+            self.paging_parameters_are_bounded,
+            self.sort_is_well_formed,
+            self.items_are_sorted,
+            self.items_match_filters,
+            self.denomination_ranges_are_sane,
+            self.dates_are_rfc3339,
+            self.auth_is_required,
+            self.post_requires_json,
+            self.availability_is_boolean,
+            self.token_body_is_complete,
+            self.request_checks,
+            self.login_rejects_bad_credentials,
+            self.unknown_product_is_404,
+            self.token_lifecycle,
+        ]
+
+    def _judge(self, response: Any, check: Callable[[Exchange], None]) -> None:
+        exchange = from_schemathesis(response)
+        if exchange.status == rules.RETRY_LATER:
+            return
+        self.suite.coverage.record(exchange.method, exchange.path, exchange.status)
+        self._report(check, exchange)
+
+    def _report(self, check: Callable[[Exchange], None], exchange: Exchange) -> None:
+        try:
+            check(exchange)
+        except RuleViolation as violation:
+            if self.suite.documented_only and violation.rule.assumed:
+                return
+            violation.exchange = violation.exchange or exchange
+            raise
+
+    def request_id_follows_rules(self, ctx: Any, response: Any, case: Any) -> None:
+        """H1-H3: X-Request-Id present, echoed when a KSUID was sent, else a fresh KSUID."""
+        self._judge(response, rules.request_id_follows_rules)
+
+    def request_ids_are_fresh(self, ctx: Any, response: Any, case: Any) -> None:
+        """H3: no generated X-Request-Id repeats one seen earlier in the run."""
+        self._judge(response, self._request_ids.judge)
+
+    def json_content_type(self, ctx: Any, response: Any, case: Any) -> None:
+        """H4: JSON bodies are served as application/json."""
+        self._judge(response, rules.json_content_type)
+
+    def status_is_documented(self, ctx: Any, response: Any, case: Any) -> None:
+        """E4: only documented status codes (204 from logout only)."""
+        self._judge(response, rules.status_is_documented)
+
+    def error_envelope_is_documented(self, ctx: Any, response: Any, case: Any) -> None:
+        """E1: every 4xx/5xx body is the documented envelope with the documented name/code pair."""
+        self._judge(response, rules.error_envelope_is_documented)
+
+    def pagination_headers_are_consistent(self, ctx: Any, response: Any, case: Any) -> None:
+        """L2/L3: the pagination headers agree with the request, each other and the body."""
+        self._judge(response, rules.pagination_headers_are_consistent)
+
+    def paging_parameters_are_bounded(self, ctx: Any, response: Any, case: Any) -> None:
+        """L1: a page or limit clearly outside its bounds is not accepted."""
+        self._judge(response, rules.paging_parameters_are_bounded)
+
+    def sort_is_well_formed(self, ctx: Any, response: Any, case: Any) -> None:
+        """L4: a sort that is clearly not the documented object is not accepted."""
+        self._judge(response, rules.sort_is_well_formed)
+
+    def items_are_sorted(self, ctx: Any, response: Any, case: Any) -> None:
+        """L5: a list comes in the order its `sort` asks for (default id DESC)."""
+        self._judge(response, rules.listing_is_in_requested_order)
+
+    def items_match_filters(self, ctx: Any, response: Any, case: Any) -> None:
+        """L6: every listed item matches every filter of the query."""
+        self._judge(response, rules.listing_matches_filters)
+
+    def denomination_ranges_are_sane(self, ctx: Any, response: Any, case: Any) -> None:
+        """P2: every product body (list entry or details) has sane denomination ranges."""
+
+        def check(exchange: Exchange) -> None:
+            if exchange.method != "GET" or exchange.status != 200:
+                return
+            body = exchange.json
+            products = body if isinstance(body, list) else [body]
+            for product in products:
+                if isinstance(product, dict) and isinstance(
+                    product.get("available_denominations"), list
+                ):
+                    rules.denomination_ranges_are_sane(product)
+
+        self._judge(response, check)
+
+    def dates_are_rfc3339(self, ctx: Any, response: Any, case: Any) -> None:
+        """getting-started.txt § Date Format: every date-time in a body is RFC 3339."""
+        self._judge(response, rules.dates_are_rfc3339)
+
+    def auth_is_required(self, ctx: Any, response: Any, case: Any) -> None:
+        """A6: a protected operation called without Authorization is not served."""
+        self._judge(response, rules.auth_is_required)
+
+    def post_requires_json(self, ctx: Any, response: Any, case: Any) -> None:
+        """E3: a POST body under a Content-Type other than JSON is not served."""
+        self._judge(response, rules.post_requires_json)
+
+    def availability_is_boolean(self, ctx: Any, response: Any, case: Any) -> None:
+        """products-api.txt: a 200 from availability is {"is_available": boolean}."""
+        self._judge(response, rules.availability_is_boolean)
+
+    def token_body_is_complete(self, ctx: Any, response: Any, case: Any) -> None:
+        """A1/A2: a 200 from login or refresh carries the token fields, typed."""
+
+        def check(exchange: Exchange) -> None:
+            if exchange.status != 200 or exchange.method != "POST":
+                return
+            if exchange.path.rstrip("/").endswith("/auth/login"):
+                rules.token_body_is_complete(exchange, "login-issues-tokens")
+            elif exchange.path.rstrip("/").endswith("/auth/refresh"):
+                rules.token_body_is_complete(exchange, "refresh-issues-new-tokens")
+
+        self._judge(response, check)
+
+    def request_checks(self, ctx: Any, response: Any, case: Any) -> None:
+        """What the request asked decides the answer (rules/per_request.py): authentication first
+        (A6), expired tokens (A4), malformed logins (A1), id and body bounds (P1, P4), unknown paths
+        (E2), and the documented fields of every product a 200 carries."""
+        self._judge(response, rules.request_checks)
+
+    def login_rejects_bad_credentials(self, ctx: Any, response: Any, case: Any) -> None:
+        """A1: a generated login with credentials other than the account's → 401."""
+        account = self.suite.credentials
+        self._judge(
+            response,
+            lambda exchange: rules.login_rejects_bad_credentials(
+                exchange, account.username, account.password
+            ),
+        )
+
+    def unknown_product_is_404(self, ctx: Any, response: Any, case: Any) -> None:
+        """P1, P4: a generated well-formed id that no listed product has → 404 (the listing is read
+        once, on the first such request)."""
+
+        def check(exchange: Exchange) -> None:
+            if rules.names_a_product(exchange) and (ids := self._listed_ids.ids) is not None:
+                rules.unknown_product_is_404(exchange, ids)
+
+        self._judge(response, check)
+
+    @cached_property
+    def _listed_ids(self) -> ListedIds:
+        return ListedIds(self.suite.client)
+
+    def token_lifecycle(self, ctx: Any, response: Any, case: Any) -> None:
+        """A2, A3: generated calls reusing the run's spent, revoked or misplaced tokens → 401."""
+        self._judge(response, self.suite.tokens.judge)
+
+
+#: The rules these checks judge, for the property test's rule marks.
+CHECKED_RULES = tuple(
+    rule_id
+    for rule_id in (
+        "request-id-present",
+        "request-id-echoed",
+        "request-id-generated",
+        "request-id-invalid-replaced",
+        "json-content-type",
+        "documented-status-codes",
+        "error-envelope",
+        "pagination-headers-present",
+        "pagination-headers-consistent",
+        "page-past-last-is-empty",
+        "paging-defaults",
+        "page-bounds",
+        "limit-bounds",
+        "sort-format",
+        "sort-orders-results",
+        "default-order-id-desc",
+        "filters-match",
+        "denomination-ranges-sane",
+        "dates-are-rfc3339",
+        "auth-required",
+        "post-requires-json",
+        "availability-response",
+        "login-issues-tokens",
+        "refresh-issues-new-tokens",
+        "auth-checked-first",
+        "expired-token-rejected",
+        "unknown-path-404",
+        "login-rejects-malformed-body",
+        "login-rejects-bad-credentials",
+        "product-id-bounds",
+        "denomination-bounds",
+        "quantity-bounds",
+        "product-schema",
+        "unknown-product-404",
+        "refresh-token-single-use",
+        "refresh-rejects-access-token",
+        "logout-revokes-tokens",
+    )
+    if rule_id in RULES
+)
