@@ -39,8 +39,8 @@ from locustfile import Browser, CatalogCrawler, TokenChurner  # noqa: E402
 from tokens import TokenKeeper  # noqa: E402
 from validation import send  # noqa: E402
 
-from octopus_qa.loadtest.endpoints import ENDPOINTS  # noqa: E402
 from octopus_qa.loadtest.recorder import RECORDER  # noqa: E402
+from octopus_qa.plan.endpoints import ENDPOINTS  # noqa: E402
 from octopus_qa.target.credentials import Credentials  # noqa: E402
 
 __all__ = [

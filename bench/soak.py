@@ -39,7 +39,7 @@ from typing import Any
 
 from octopus_qa import config as user_config
 from octopus_qa.loadtest.capacity import SPAWN_PER_S, users_for
-from octopus_qa.loadtest.profiles import load_profiles
+from octopus_qa.plan.load_profiles import load_profiles
 from octopus_qa.sandbox import create_app
 from octopus_qa.sandbox.server import running_sandbox
 from octopus_qa.sandbox.settings import settings

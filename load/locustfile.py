@@ -65,14 +65,14 @@ from tokens import TokenKeeper
 from validation import send
 
 from octopus_qa.errors import OctoqaError
-from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
-from octopus_qa.loadtest.endpoints import ENDPOINTS
-from octopus_qa.loadtest.generator import GENERATOR_FILE, load_generator_limits
 from octopus_qa.loadtest.recorder import RECORDER
 from octopus_qa.loadtest.results import measurements_from_stats
-from octopus_qa.loadtest.slo import load_slo
 from octopus_qa.loadtest.timing import Timing, exact_endpoints
 from octopus_qa.loadtest.verdict import Judge, Judgement
+from octopus_qa.plan.endpoints import ENDPOINTS
+from octopus_qa.plan.generator import GENERATOR_FILE, load_generator_limits
+from octopus_qa.plan.hosts import check_target_allowed, load_allowed_hosts
+from octopus_qa.plan.slo import load_slo
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,

@@ -1,7 +1,7 @@
 """The load profile a run plays, as a Locust `LoadTestShape`, chosen with `--load-profile NAME`.
 
 Profiles are data in `profiles.toml` beside this file (ramp, step, spike, soak, smoke, and the
-open-model arrival profiles); `octopus_qa.loadtest.profiles` compiles each into stages and checks
+open-model arrival profiles); `octopus_qa.plan.load_profiles` compiles each into stages and checks
 that it is bounded. This shape plays the stages of the profile named on the command line and
 ends the run when they are over, so every run stops by itself.
 
@@ -25,7 +25,7 @@ from typing import Any
 from locust import LoadTestShape, User, between, constant_throughput
 from locust.env import Environment
 
-from octopus_qa.loadtest.profiles import Profile, load_profiles
+from octopus_qa.plan.load_profiles import Profile, load_profiles
 
 HERE = Path(__file__).resolve().parent
 #: The profile the shape plays when it is picked in the web UI's class picker without a name.

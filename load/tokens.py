@@ -15,7 +15,7 @@ import jwt
 from locust.contrib.fasthttp import FastHttpSession
 from validation import Reply, send
 
-from octopus_qa.loadtest.endpoints import ENDPOINTS
+from octopus_qa.plan.endpoints import ENDPOINTS
 from octopus_qa.target.credentials import Credentials
 from octopus_qa.target.session import (
     LOGIN_PATH,

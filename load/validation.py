@@ -25,8 +25,8 @@ import gevent
 from locust.contrib.fasthttp import FastHttpSession
 
 from octopus_qa.ksuids import new_ksuid
-from octopus_qa.loadtest.endpoints import Endpoint, rate_limited_name
 from octopus_qa.loadtest.recorder import RECORDER
+from octopus_qa.plan.endpoints import Endpoint, rate_limited_name
 from octopus_qa.rules import (
     RETRY_LATER,
     Exchange,

@@ -63,7 +63,7 @@ def test_users_offer_the_rate_at_two_task_runs_a_second_each_within_the_cap() ->
 
 
 def test_a_rate_at_the_user_cap_compiles_to_exactly_the_cap(tmp_path: Path) -> None:
-    from octopus_qa.loadtest.profiles import load_profiles
+    from octopus_qa.plan.load_profiles import load_profiles
 
     users, per_user = users_for(1067.8, 500)
     profiles = tmp_path / "profiles.toml"
@@ -155,8 +155,8 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
 
 def test_a_fractional_rate_is_a_profile_of_its_own(tmp_path: Path) -> None:
     from octopus_qa.loadtest.capacity import CapacityOptions, _step_plan
-    from octopus_qa.loadtest.profiles import load_profiles
     from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, LoadOptions
+    from octopus_qa.plan.load_profiles import load_profiles
 
     profiles = tmp_path / "profiles.toml"
     limits = load_profiles(DEFAULT_LOAD_DIR / "profiles.toml").limits

@@ -419,7 +419,7 @@ def test_the_shipped_pipeline_reads_with_every_stage_file() -> None:
 def test_plain_pytest_of_the_contract_suite_reads_the_same_directory(
     own_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from octopus_qa.contract.profiles import load_profile
+    from octopus_qa.plan.contract_profiles import load_profile
 
     mine = own_folder / "mine"
     write(

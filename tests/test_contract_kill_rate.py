@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from contract_runs import run_contract, sandbox
 
-from octopus_qa.contract.profiles import PROFILE_NAMES
+from octopus_qa.plan.contract_profiles import PROFILE_NAMES
 from octopus_qa.sandbox.faults import FAULTS, Fault
 
 

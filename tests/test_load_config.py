@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from octopus_qa.errors import TargetNotAllowed, UsageError
-from octopus_qa.loadtest.allowlist import check_target_allowed, load_allowed_hosts
-from octopus_qa.loadtest.endpoints import ENDPOINTS, endpoint_for_name, rate_limited_name
-from octopus_qa.loadtest.profiles import load_profiles
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, duration_option
-from octopus_qa.loadtest.slo import load_slo
+from octopus_qa.plan.endpoints import ENDPOINTS, endpoint_for_name, rate_limited_name
+from octopus_qa.plan.hosts import check_target_allowed, load_allowed_hosts
+from octopus_qa.plan.load_profiles import load_profiles
+from octopus_qa.plan.slo import load_slo
 
 LIMITS = """
 [limits]

@@ -25,10 +25,10 @@ from octopus_qa.loadtest.results import (
     read_stats,
 )
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, stopped_early
-from octopus_qa.loadtest.slo import BaselineTolerance, load_slo
 from octopus_qa.loadtest.summary import gates_table, read_baseline
 from octopus_qa.loadtest.timing import read_timing
 from octopus_qa.loadtest.verdict import Judge, Judgement
+from octopus_qa.plan.slo import BaselineTolerance, load_slo
 
 STATS_HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"

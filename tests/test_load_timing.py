@@ -33,15 +33,11 @@ import pytest
 
 from octopus_qa.cli import main as octoqa
 from octopus_qa.errors import UsageError
-from octopus_qa.loadtest.generator import (
-    GeneratorLimits,
-    ProcessHealth,
-    generator_problems,
-    load_generator_limits,
-)
+from octopus_qa.loadtest.generator import ProcessHealth, generator_problems
 from octopus_qa.loadtest.latency import RESPONSE, SERVICE, LatencyBook
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.loadtest.schedule import ArrivalSchedule
+from octopus_qa.plan.generator import GeneratorLimits, load_generator_limits
 from octopus_qa.sandbox.delays import DRAWS_PATH, Freeze, LatencyDistribution
 from octopus_qa.sandbox.server import running_sandbox, sandbox_process
 

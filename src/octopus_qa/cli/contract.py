@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..contract.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 from ..contract.runner import ContractRun, run_contract
 from ..errors import UsageError
+from ..plan.contract_profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
 HELP = "check the API against its contract (schemathesis + rule tests); exit 1 on a broken rule"
 

@@ -30,13 +30,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ..errors import OctoqaError
+from ..plan.contract_profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
 from ..rules import RULES, rules_broken_by
 from ..seeds import new_seed
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
 from .deviations import Judgement, load_deviations
 from .ledger import TestOutcome
-from .profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
 from .schema import load_schema
 from .schemathesis_checks import SuiteChecks
 from .suite import Suite

@@ -7,11 +7,11 @@ from typing import Any
 import schemathesis
 
 from ..errors import TargetUnreachable
+from ..plan.contract_profiles import _deep_merge
 from ..rules import RULES
 from ..spec import SPEC_PATH
 from ..target.session import login
 from .ledger import BUILTIN_CHECK_RULES
-from .profiles import _deep_merge
 from .suite import Suite
 
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..plan.contract_profiles import Profile, load_profile
 from ..plan.preflight import target_url
 from ..rules import TokenLedger
 from ..seeds import new_seed
@@ -24,7 +25,6 @@ from .client import ApiClient
 from .coverage import Coverage
 from .deviations import Deviations
 from .ledger import RuleLedger
-from .profiles import Profile, load_profile
 from .tokens import Secrets, SharedLogin
 from .watch import TargetWatch
 

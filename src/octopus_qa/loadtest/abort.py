@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .endpoints import ENDPOINTS
+from ..plan.endpoints import ENDPOINTS
+from ..plan.slo import LATENCY_METRICS, ServiceLevels
 from .latency import LatencyBook
-from .slo import LATENCY_METRICS, ServiceLevels
 
 
 def breaches(

@@ -29,15 +29,15 @@ from typing import Any, TextIO
 import msgspec
 
 from ..errors import UsageError
+from ..plan.hosts import check_target_allowed
+from ..plan.load_profiles import load_profiles
 from ..plan.preflight import target_url
 from ..rundir import new_run_dir, point_latest_at
 from ..target import EMBEDDED, resolve_target
 from ..target.credentials import Credentials
 from ..target.session import login
-from .allowlist import check_target_allowed
 from .gates import FAIL
 from .latency import RESPONSE
-from .profiles import load_profiles
 from .runner import DEFAULT_LOAD_DIR, LoadOptions, Outcome, measure, plan_run
 
 #: Task runs per second each simulated user makes; more users only at higher rates.

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..plan.slo import BaselineTolerance, ServiceLevels
 from .results import EndpointStats, Measurements
-from .slo import BaselineTolerance, ServiceLevels
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 AT_MOST, AT_LEAST = "<=", ">="

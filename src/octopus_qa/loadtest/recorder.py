@@ -35,12 +35,12 @@ import psutil
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from ..plan.slo import ServiceLevels
 from ..rules import Rule
 from .abort import BreachWatch, breaches
 from .generator import ProcessHealth
 from .latency import LatencyBook, to_us
 from .schedule import ArrivalSchedule
-from .slo import ServiceLevels
 
 #: Message key inside Locust's worker report.
 REPORT_KEY = "octoqa_timing"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .endpoints import RATE_LIMITED_PREFIX, endpoint_for_name
+from ..plan.endpoints import RATE_LIMITED_PREFIX, endpoint_for_name
 
 AGGREGATED = "Aggregated"
 #: How load/validation.py names a request that got no HTTP response (refused, reset, timeout).

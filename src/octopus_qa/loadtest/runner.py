@@ -35,7 +35,11 @@ from .. import config
 from ..bundled import load_dir
 from ..durations import parse_duration
 from ..errors import OctoqaError, UsageError
+from ..plan.generator import GENERATOR_FILE, GeneratorLimits, load_generator_limits
+from ..plan.hosts import check_target_allowed, load_allowed_hosts
+from ..plan.load_profiles import Profile, ProfileBook, load_profiles
 from ..plan.preflight import target_url
+from ..plan.slo import ServiceLevels
 from ..report.summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..rundir import new_run_dir, point_latest_at
 from ..seeds import choose_seed
@@ -43,13 +47,9 @@ from ..supervisor import run_bounded
 from ..target import EMBEDDED, resolve_target
 from ..target.credentials import Credentials
 from ..target.session import login
-from .allowlist import check_target_allowed, load_allowed_hosts
 from .gates import FAIL, Gate
-from .generator import GENERATOR_FILE, GeneratorLimits, load_generator_limits
 from .latency import PERCENTILES, RESPONSE
-from .profiles import Profile, ProfileBook, load_profiles
 from .results import Measurements, read_facts, read_measurements
-from .slo import ServiceLevels
 from .summary import gates_table, write_gates_junit, write_summary
 from .timing import TIMING_FILE, Timing, endpoint_report, read_timing
 from .verdict import Judge, Judgement

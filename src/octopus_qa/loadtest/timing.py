@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .endpoints import ENDPOINTS
-from .generator import GeneratorLimits, ProcessHealth, generator_problems
+from ..plan.endpoints import ENDPOINTS
+from ..plan.generator import GeneratorLimits
+from .generator import ProcessHealth, generator_problems
 from .latency import CLOCKS, RESPONSE, SERVICE, LatencyBook, LatencySummary
 from .results import EndpointStats
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..plan.slo import ServiceLevels, load_slo
 from .gates import Gate, judge_run, verdict_of
 from .results import EndpointStats, Measurements
-from .slo import ServiceLevels, load_slo
 from .summary import gates_table, read_baseline
 
 #: Locust's exit code for a run whose gates held, and for one where a gate failed.

@@ -15,12 +15,12 @@ import msgspec
 from msgspec import Meta
 
 from .. import config as user_config
-from ..contract.profiles import PROFILE_NAMES as CONTRACT_PROFILES
-from ..contract.profiles import load_profile as load_contract_profile
 from ..errors import UsageError
-from ..loadtest.allowlist import load_allowed_hosts
-from ..loadtest.profiles import load_profiles
-from ..loadtest.slo import load_slo
+from ..plan.contract_profiles import PROFILE_NAMES as CONTRACT_PROFILES
+from ..plan.contract_profiles import load_profile as load_contract_profile
+from ..plan.hosts import load_allowed_hosts
+from ..plan.load_profiles import load_profiles
+from ..plan.slo import load_slo
 from ..rundir import REPORTS_ROOT
 
 Seconds = Annotated[float, Meta(gt=0, le=86_400 * 7)]

@@ -1,0 +1,167 @@
+"""Building a run plan from a command's options: the one place a run is decided.
+
+`octoqa run`, `octoqa contract`, `octoqa load`, `octoqa capacity`, a plain `pytest contract_tests`
+and a plain `locust -f load/locustfile.py` all come through `build_plan`: the same options mean
+the same run whichever door it came in by. Every configuration file is read here, once, and a
+broken one is one ConfigError line (exit 2) before anything is started or sent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config
+from ..durations import parse_duration
+from ..errors import UsageError
+from ..rundir import new_run_dir
+from ..seeds import choose_seed
+from ..target import EMBEDDED, resolve_target
+from .contract_profiles import load_profile
+from .generator import GENERATOR_FILE, load_generator_limits
+from .hosts import check_target_allowed, load_allowed_hosts
+from .load_profiles import ProfileBook, load_profiles
+from .run_plan import (
+    ContractPlan,
+    CredentialsSource,
+    LoadPlan,
+    RunPlan,
+    TargetPlan,
+)
+from .slo import load_slo
+
+__all__ = ["PlanOptions", "build_plan", "duration_option"]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What a command's options say about a run; the configuration decides everything else."""
+
+    target: str | None = None
+    seed: int | None = None
+    #: `--config DIR`; None: $OCTOQA_CONFIG, else `.octoqa/`, else the shipped defaults.
+    config_dir: Path | None = None
+    #: `--report-dir`; None with `new_run_dir`: a fresh `reports/<run-id>/`; None without: no
+    #: run directory (a plain pytest or Locust run writes only what its own options name).
+    run_dir: Path | None = None
+    new_run_dir: bool = False
+    reports_root: Path = Path("reports")
+    #: The contract part: a profile name, or None for a run without one.
+    contract_profile: str | None = None
+    documented_only: bool = False
+    deviations: Path | None = None
+    #: The load part: a profile name, or None for a run without one.
+    load_profile: str | None = None
+    run_time: str | None = None
+    workers: int = 0
+    baseline: Path | None = None
+    allow_any_host: bool = False
+    reset_after_ramp: bool = False
+    #: Another load profiles file than the configuration's (`octoqa capacity` plays its steps).
+    load_profiles_file: Path | None = None
+
+
+def build_plan(options: PlanOptions, environ: Mapping[str, str] | None = None) -> RunPlan:
+    """The run the options describe, every file read and checked; nothing started or sent."""
+    environ = os.environ if environ is None else environ
+    with config.using(options.config_dir):
+        target = _target(options.target, environ)
+        contract = _contract(options) if options.contract_profile is not None else None
+        load = _load(options) if options.load_profile is not None else None
+        if load is not None and target.url is not None:
+            check_target_allowed(target.url, load.allowed_hosts, load.allow_any_host)
+        config_dir = config.user_dir()
+    return RunPlan(
+        run_dir=str(_run_dir(options)) if options.run_dir or options.new_run_dir else "",
+        seed=choose_seed(options.seed),
+        target=target,
+        credentials=_credentials(environ),
+        config_dir=str(config_dir) if config_dir is not None else None,
+        contract=contract,
+        load=load,
+    )
+
+
+def _target(option: str | None, environ: Mapping[str, str]) -> TargetPlan:
+    resolved = resolve_target(option, environ)  # a malformed URL fails here
+    chosen_by = "--target" if option else "default"
+    if not option and environ.get("OCTOPUS_BASE_URL"):
+        chosen_by = "$OCTOPUS_BASE_URL"
+    if resolved == EMBEDDED:
+        return TargetPlan(kind="embedded", chosen_by=chosen_by)
+    return TargetPlan(kind="url", chosen_by=chosen_by, url=resolved)
+
+
+def _credentials(environ: Mapping[str, str]) -> CredentialsSource:
+    given = environ.get("OCTOPUS_USERNAME") or environ.get("OCTOPUS_PASSWORD")
+    return CredentialsSource("environment" if given else "demo account")
+
+
+def _run_dir(options: PlanOptions) -> Path:
+    if options.run_dir is None:
+        return new_run_dir(options.reports_root)
+    if options.run_dir.exists() and not options.run_dir.is_dir():
+        raise UsageError(f"--report-dir {options.run_dir} exists and is not a folder")
+    options.run_dir.mkdir(parents=True, exist_ok=True)
+    return options.run_dir
+
+
+def _contract(options: PlanOptions) -> ContractPlan:
+    assert options.contract_profile is not None
+    deviations = None
+    if options.deviations is not None:  # its entries are read by the contract part, which
+        if not options.deviations.is_file():  # judges them against the rules and the spec
+            raise UsageError(f"--deviations {options.deviations}: no such file")
+        deviations = str(options.deviations.resolve())
+    return ContractPlan(
+        profile=load_profile(options.contract_profile),
+        documented_only=options.documented_only,
+        deviations=deviations,
+    )
+
+
+def _load(options: PlanOptions) -> LoadPlan:
+    assert options.load_profile is not None
+    profiles_file = options.load_profiles_file or config.path("load-profiles.toml")
+    book: ProfileBook = load_profiles(profiles_file)
+    profile = book.get(options.load_profile)
+    if not 0 <= options.workers <= book.limits.max_workers:
+        raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
+    run_time_s = profile.duration_s
+    if options.run_time is not None:
+        run_time_s = duration_option("--run-time", options.run_time)
+        if not 0 < run_time_s <= book.limits.max_duration_s:
+            raise UsageError(
+                f"--run-time must be more than 0 and at most {book.limits.max_duration_s:g} s"
+            )
+        run_time_s = min(run_time_s, profile.duration_s)
+    if options.baseline is not None and not options.baseline.is_file():
+        raise UsageError(f"--baseline {options.baseline}: no such file")
+    return LoadPlan(
+        profile=profile,
+        run_time_s=run_time_s,
+        # Overrides in slo.toml name the load profiles in force; a capacity search plays
+        # profiles of its own (load_profiles_file), which they need not name.
+        slo=load_slo(
+            config.path("slo.toml"),
+            profile.name,
+            book.profiles if options.load_profiles_file is None else None,
+        ),
+        generator=load_generator_limits(config.path(GENERATOR_FILE)),
+        limits=book.limits,
+        allowed_hosts=load_allowed_hosts(config.path("allowed-hosts.toml")),
+        allow_any_host=options.allow_any_host,
+        workers=options.workers,
+        baseline=str(options.baseline.resolve()) if options.baseline is not None else None,
+        reset_after_ramp=options.reset_after_ramp,
+    )
+
+
+def duration_option(option: str, text: str) -> float:
+    """Seconds from a duration option ("90", "90s", "15m", "1h"); a UsageError names the option."""
+    try:
+        return parse_duration(text, bare_unit="s")
+    except ValueError as error:
+        raise UsageError(f"{option} {error}") from None
