@@ -8,7 +8,7 @@ Starts the sandbox (`octoqa sandbox`) in its own process on loopback and loads
                  is judged on: both variants share the same moments of a shared machine whose
                  speed drifts by a quarter within minutes.
   - bare:        Locust FastHttpUser, no validation (Locust's own ceiling on this machine);
-  - validated:   the same request through `load/validation.py` (Exchange + cheap_response_checks
+  - validated:   the same request through `loadtest/validation.py` (Exchange + cheap_response_checks
                  from octopus_qa.rules, a fresh KSUID X-Request-Id on a quarter of requests);
   - scenario:    the whole load scenario of `load/locustfile.py` (Browser, CatalogCrawler,
                  TokenChurner; validation on) with near-zero think time: a mix, other endpoints;

@@ -2,7 +2,7 @@
 
 - BareUser: Locust's FastHttpUser sending one list request over and over, no validation; the
   ceiling of what one Locust process can send.
-- ValidatedUser: the same request through `load/validation.py`'s `send()`: an Exchange built
+- ValidatedUser: the same request through `octopus_qa.loadtest.validation`'s `send()`: an Exchange built
   from the response and `octopus_qa.rules.cheap_response_checks` on it, as under real load,
   and timed as under real load: paced on an arrival grid, its exact latency recorded from the
   intended start by the locustfile's recorder (`octopus_qa.loadtest.recorder`).
@@ -36,10 +36,10 @@ LOAD_DIR = Path(__file__).resolve().parents[1] / "load"
 sys.path.insert(0, str(LOAD_DIR))
 
 from locustfile import Browser, CatalogCrawler, TokenChurner  # noqa: E402
-from tokens import TokenKeeper  # noqa: E402
-from validation import send  # noqa: E402
 
 from octopus_qa.loadtest.recorder import RECORDER  # noqa: E402
+from octopus_qa.loadtest.tokens import TokenKeeper  # noqa: E402
+from octopus_qa.loadtest.validation import send  # noqa: E402
 from octopus_qa.plan.endpoints import ENDPOINTS  # noqa: E402
 from octopus_qa.target.credentials import Credentials  # noqa: E402
 

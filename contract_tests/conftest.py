@@ -6,6 +6,6 @@ Everything else (the preflight, fixtures, rule marks, reports) is octoqa's pytes
 beside this file marks the run as the contract suite.
 """
 
-from octopus_qa.contract.plugin import add_suite_options as pytest_addoption
+from octopus_qa.contract.pytest_entry import add_suite_options as pytest_addoption
 
 __all__ = ["pytest_addoption"]

@@ -8,16 +8,12 @@ Three kinds of client, weighted like real traffic:
 - CatalogCrawler (a partner syncing the catalog): walks every page with large limits.
 - TokenChurner (short-lived clients): logs in, refreshes, logs out, again.
 
-Tokens are renewed before their `exp` and after a 401, never once per request (`tokens.py`).
-Every response is judged under load by the contract suite's own rule checks
-(`octopus_qa.rules`, through `validation.py`): a broken rule is a Locust failure named by its
-rule id. Users over time follow the profile named with `--load-profile` (`profiles.toml`,
-played by `shapes.py`; every profile ends by itself), or, without one, Locust's own `-u`, `-r`
-and `-t` (or the web UI). Either way the run is judged by the SLO gates of `slo.toml` as Locust
-quits: the gates are printed and decide the exit code (0 held, 1 a gate failed).
-Every request's latency is recorded unrounded, from sending and from its intended start on the
-open model's schedule, with the generator's own health (`octopus_qa.loadtest.recorder`;
-`--timing-file`); the gates judge those exact figures.
+The rest is octoqa's, plugged into Locust by importing `octopus_qa.loadtest.locust_plugin`:
+the run's plan (`--plan`, or built from the options below), tokens renewed before their `exp`
+and after a 401 (`loadtest/tokens.py`), every response judged by the contract suite's own rule
+checks (`loadtest/validation.py`), users over time from `--load-profile` (`loadtest/shapes.py`)
+or Locust's own `-u`, `-r`, `-t` and web UI, exact latencies (`loadtest/recorder.py`), and the
+SLO gates of `slo.toml` judging the run as Locust quits (exit code 0 held, 1 a gate failed).
 
 Run it through octoqa (target checks, preflight login, summary.json, the run report):
 
@@ -38,41 +34,21 @@ A host that is neither loopback nor in `allowed-hosts.toml` is refused unless `-
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 import random
-import sys
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
-import gevent
-from locust import between, events, task
+from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
-from locust.env import Environment
-from locust.runners import STATE_INIT, WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
-from shapes import (
-    DEFAULT_PROFILES_FILE,
-    THINK_TIME,
-    ProfileShape,
-    pacing,
-    selected_profile,
-    use_shape_if_chosen,
-)
-from tokens import TokenKeeper
-from validation import send
 
-from octopus_qa.errors import OctoqaError
+from octopus_qa.loadtest import locust_plugin  # noqa: F401  (octoqa's options, plan and gates)
+from octopus_qa.loadtest.locust_run import profile_of
 from octopus_qa.loadtest.recorder import RECORDER
-from octopus_qa.loadtest.results import measurements_from_stats
-from octopus_qa.loadtest.timing import Timing, exact_endpoints
-from octopus_qa.loadtest.verdict import Judge, Judgement
+from octopus_qa.loadtest.shapes import THINK_TIME, ProfileShape, pacing
+from octopus_qa.loadtest.tokens import TokenKeeper
+from octopus_qa.loadtest.validation import send
 from octopus_qa.plan.endpoints import ENDPOINTS
-from octopus_qa.plan.generator import GENERATOR_FILE, load_generator_limits
-from octopus_qa.plan.hosts import check_target_allowed, load_allowed_hosts
-from octopus_qa.plan.slo import load_slo
 from octopus_qa.rules import (
     Exchange,
     availability_false_outside_ranges,
@@ -84,7 +60,6 @@ from octopus_qa.target.credentials import Credentials
 
 __all__ = ["Browser", "CatalogCrawler", "ProfileShape", "TokenChurner"]
 
-HERE = Path(__file__).resolve().parent
 PRODUCTS = "/api/v1/products"
 LIST, CRAWL, DETAIL, AVAILABILITY = (
     ENDPOINTS[key] for key in ("list", "crawl", "detail", "availability")
@@ -99,7 +74,7 @@ CRAWL_LIMITS = (500, 1000, 2000)
 def paced(user: ApiUser) -> float:
     """Open model: until the user's next slot on the schedule (`RECORDER`); closed: think time."""
     wait = RECORDER.wait_s(user)
-    return pacing(user) if wait is None else wait
+    return pacing(user, profile_of(user.environment)) if wait is None else wait
 
 
 class ApiUser(FastHttpUser):
@@ -304,199 +279,3 @@ class TokenChurner(ApiUser):
             self.refreshes += 1
         else:
             self.tokens.logout()
-
-
-# --- Options and run-wide checks -----------------------------------------------------------------
-
-
-@events.init_command_line_parser.add_listener
-def add_options(parser: Any) -> None:
-    parser.add_argument(
-        "--load-profile",
-        default="",
-        metavar="NAME",
-        include_in_web_ui=False,
-        help="Play a load profile of --profiles-file (smoke, ramp, step, spike, soak, arrival...) "
-        "instead of -u/-r",
-    )
-    parser.add_argument(
-        "--profiles-file",
-        default=str(DEFAULT_PROFILES_FILE),
-        include_in_web_ui=False,
-        help="Load profiles (TOML) that --load-profile NAME picks from",
-    )
-    parser.add_argument(
-        "--slo-file",
-        default=str(HERE / "slo.toml"),
-        include_in_web_ui=False,
-        help="SLO gates (TOML) that judge the run as Locust quits and set its exit code, and "
-        "stop it early when a gate stays breached for [run] abort_after_s "
-        "(empty: no gates, Locust's own exit code)",
-    )
-    parser.add_argument(
-        "--slo-baseline",
-        default="",
-        metavar="SUMMARY",
-        include_in_web_ui=False,
-        help="An earlier run's load summary.json: p95 or throughput regressions fail the run",
-    )
-    parser.add_argument(
-        "--allowed-hosts-file",
-        default=str(HERE / "allowed-hosts.toml"),
-        include_in_web_ui=False,
-        help="Hosts besides loopback that may receive load",
-    )
-    parser.add_argument(
-        "--allow-any-host",
-        action="store_true",
-        default=False,
-        include_in_web_ui=False,
-        help="Send load to a host outside the allow-list (only to a service you own)",
-    )
-    parser.add_argument(
-        "--timing-file",
-        default="",
-        include_in_web_ui=False,
-        help="Write exact latency histograms and the generator's health as JSON to this path",
-    )
-    parser.add_argument(
-        "--generator-file",
-        default=str(HERE / GENERATOR_FILE),
-        include_in_web_ui=False,
-        help="Limits the load generator itself must keep (TOML)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        include_in_web_ui=False,
-        help="Seed the scenarios' random choices (pages, filters, amounts); octoqa load passes one",
-    )
-    parser.add_argument(
-        "--facts-file",
-        default="",
-        include_in_web_ui=False,
-        help="Write the judgement and run facts Locust's CSV lacks (profile, cpu_warning) as "
-        "JSON to this path",
-    )
-
-
-GENERATOR: dict[str, Any] = {"cpu_warning": False, "workers_reported": set(), "judge": None}
-
-
-@events.init.add_listener
-def refuse_before_any_traffic(environment: Environment, **_: Any) -> None:
-    """An unlisted host, an unknown/unbounded profile or unreadable gates: exit code 2.
-
-    Then, without `--load-profile`, the shape steps aside for Locust's own -u/-r/-t.
-    """
-    options = environment.parsed_options
-    if options is not None and getattr(options, "seed", None) is not None:
-        random.seed(options.seed)  # the users' choices; every process draws the same sequence
-    if isinstance(environment.runner, WorkerRunner):
-        return
-    try:
-        profile = selected_profile(options)
-        if options.slo_file:
-            GENERATOR["judge"] = Judge.from_files(
-                Path(options.slo_file),
-                profile.name if profile else None,
-                Path(options.slo_baseline) if options.slo_baseline else None,
-            )
-        if environment.host:
-            allowed = load_allowed_hosts(Path(options.allowed_hosts_file))
-            check_target_allowed(environment.host, allowed, options.allow_any_host)
-    except OctoqaError as exc:
-        logging.error("%s", exc)
-        sys.exit(exc.exit_code)
-    use_shape_if_chosen(environment)
-
-
-@events.init.add_listener
-def record_timing(environment: Environment, **_: Any) -> None:
-    """Every process records exact latencies and its own health; the master merges them."""
-    options = environment.parsed_options
-    try:
-        profile = selected_profile(options)
-        limits = load_generator_limits(Path(options.generator_file))
-        name = profile.name if profile else None
-        levels = load_slo(Path(options.slo_file), name) if options.slo_file else None
-    except OctoqaError as exc:
-        logging.error("%s", exc)
-        sys.exit(exc.exit_code)
-    RECORDER.install(
-        environment,
-        per_user_rps=profile.per_user_rps if profile else None,
-        late_after_ms=limits.late_after_ms,
-        timing_file=options.timing_file,
-        levels=levels,
-    )
-
-
-@events.cpu_warning.add_listener
-def note_starved_generator(**_: Any) -> None:
-    """A generator above ~90 % CPU measured itself, not the API: the summary must say so."""
-    GENERATOR["cpu_warning"] = True
-
-
-@events.worker_report.add_listener
-def note_reporting_worker(client_id: str, **_: Any) -> None:
-    """Which workers sent statistics to this master: proof the merged numbers are theirs."""
-    GENERATOR["workers_reported"].add(client_id)
-
-
-@events.quitting.add_listener
-def judge_the_run(environment: Environment, **_: Any) -> None:
-    """The SLO gates judge the run: printed, Locust's exit code, and the facts file's verdict."""
-    if isinstance(environment.runner, WorkerRunner) or GENERATOR["judge"] is None:
-        return
-    if environment.runner is not None and environment.runner.state == STATE_INIT:
-        print("load verdict: none (no test was started in this session: nothing to judge)")
-        return  # a web UI opened and closed again is not a run that failed its floors
-    options = environment.parsed_options
-    # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
-    # distributed mode the workers' last reports may still be on their way: one more tick.
-    gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
-    judgement = judge_exactly(GENERATOR["judge"], environment)
-    total = judgement.measurements.endpoints.get("total")
-    print(judgement.describe(), flush=True)
-    print(
-        f"load verdict: {judgement.verdict} ({total.requests if total else 0} requests; "
-        f"SLO gates of {options.slo_file}); exit code {judgement.exit_code}",
-        flush=True,
-    )
-    environment.process_exit_code = max(environment.process_exit_code or 0, judgement.exit_code)
-    if options.facts_file:
-        write_facts(environment, judgement.as_facts())
-
-
-def judge_exactly(judge: Judge, environment: Environment) -> Judgement:
-    """Locust's counts with the exact percentiles of the recorder's histograms (the clock
-    slo.toml names), judged; a run the recorder stopped early on a sustained breach fails."""
-    measured = measurements_from_stats(environment.stats, RECORDER.broken)
-    exact = exact_endpoints(
-        measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
-    )
-    judgement = judge.judge(dataclasses.replace(measured, endpoints=exact))
-    if RECORDER.aborted or RECORDER.target_silent:
-        judgement = dataclasses.replace(judgement, verdict="fail")
-    return judgement
-
-
-def write_facts(environment: Environment, judgement: dict[str, Any]) -> None:
-    """What octoqa load reads back: the judgement, and run facts Locust's CSV lacks."""
-    options = environment.parsed_options
-    runner = environment.runner
-    profile = selected_profile(options)
-    facts = {
-        **judgement,
-        "profile": profile.name if profile else None,
-        "model": "open" if profile and profile.per_user_rps is not None else "closed",
-        "cpu_warning": bool(
-            GENERATOR["cpu_warning"]
-            or getattr(runner, "cpu_warning_emitted", False)
-            or getattr(runner, "worker_cpu_warning_emitted", False)
-        ),
-        "workers_reported": len(GENERATOR["workers_reported"]),
-    }
-    Path(options.facts_file).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")

@@ -155,13 +155,11 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
 
 def test_a_fractional_rate_is_a_profile_of_its_own(tmp_path: Path) -> None:
     from octopus_qa.loadtest.capacity import CapacityOptions, _step_plan
-    from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, LoadOptions
-    from octopus_qa.plan.load_profiles import load_profiles
+    from octopus_qa.plan import PlanOptions, build_plan
 
-    profiles = tmp_path / "profiles.toml"
-    limits = load_profiles(DEFAULT_LOAD_DIR / "profiles.toml").limits
-    base = LoadOptions(profiles_file=profiles)
+    plan = build_plan(PlanOptions(run_dir=tmp_path, load=True))
     for rate in (75.0, 112.5):
-        _, plan = _step_plan(base, profiles, limits, CapacityOptions(step_s=8), rate)
-        assert plan.profile.name == f"capacity-{rate:g}"
-    assert set(load_profiles(profiles).profiles) == {"capacity-75", "capacity-112.5"}
+        step = _step_plan(plan, CapacityOptions(step_s=8), rate)
+        assert step.load is not None and step.load.profile is not None
+        assert step.load.profile.name == f"capacity-{rate:g}"
+        assert step.load.run_time_s == step.load.profile.duration_s

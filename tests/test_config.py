@@ -409,11 +409,15 @@ def test_a_broken_file_is_named_by_octoqa_run_before_any_stage_runs(
     assert not (own_folder / "reports").exists()
 
 
-def test_the_shipped_pipeline_reads_with_every_stage_file() -> None:
-    from octopus_qa.pipeline import check_stage_configuration
+def test_the_shipped_pipeline_plans_every_profile_with_every_stage_file(tmp_path: Path) -> None:
+    from octopus_qa.pipeline import RunOptions, plan_run
 
-    for profile in PipelineConfig.default().profiles.values():
-        check_stage_configuration(PipelineConfig.default(), profile)
+    pipeline = PipelineConfig.default()
+    for profile in pipeline.profiles.values():
+        plan = plan_run(pipeline, profile, RunOptions(report_dir=tmp_path / profile.name))
+        assert plan.contract is not None and plan.contract.profile.name == profile.contract
+        assert plan.load is not None and plan.load.profile is not None
+        assert plan.load.profile.name == profile.load and plan.load.slo is not None
 
 
 def test_plain_pytest_of_the_contract_suite_reads_the_same_directory(

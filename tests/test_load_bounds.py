@@ -24,11 +24,11 @@ def test_a_locust_that_overruns_and_ignores_sigterm_is_killed(
     monkeypatch.setattr(runner, "STARTUP_GRACE_S", 0.5)
     monkeypatch.setattr(runner, "SHUTDOWN_GRACE_S", 0.5)
     monkeypatch.setattr(runner, "TERMINATE_WAIT_S", 0.5)
-    plan = SimpleNamespace(run_time_s=0.5)
+    step = SimpleNamespace(run_time_s=0.5, load_dir=tmp_path)
     started = time.monotonic()
-    exit_code = runner.run_locust([sys.executable, "-c", STUBBORN], plan, tmp_path)  # type: ignore[arg-type]
+    exit_code = runner.run_locust([sys.executable, "-c", STUBBORN], step)  # type: ignore[arg-type]
     assert exit_code is None  # stopped, not finished: it would have slept for 120 s
     assert time.monotonic() - started < 60
-    problem = runner.locust_problem(exit_code, None, plan)  # type: ignore[arg-type]
+    problem = runner.locust_problem(exit_code, None, step)  # type: ignore[arg-type]
     assert problem is not None and "overran its hard limit of 1.5 s" in problem
     assert "started" in (tmp_path / "locust.log").read_text()

@@ -27,7 +27,8 @@ from octopus_qa.loadtest.results import (
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR, stopped_early
 from octopus_qa.loadtest.summary import gates_table, read_baseline
 from octopus_qa.loadtest.timing import read_timing
-from octopus_qa.loadtest.verdict import Judge, Judgement
+from octopus_qa.loadtest.verdict import Judge, LoadFacts
+from octopus_qa.plan import PlanOptions, build_plan
 from octopus_qa.plan.slo import BaselineTolerance, load_slo
 
 STATS_HEADER = (
@@ -111,7 +112,7 @@ master.on_quitting()
 def test_rule_violations_are_counted_by_rule_object_and_merged_from_workers(
     tmp_path: Path,
 ) -> None:
-    """The recorder counts each broken rule as load/validation.py hands it over; a worker's
+    """The recorder counts each broken rule as loadtest/validation.py hands it over; a worker's
     counts ride its report to the master, which writes the sum to the timing file."""
     timing_file = tmp_path / "timing.json"
     subprocess.run(
@@ -267,7 +268,7 @@ def test_a_run_without_a_load_profile_is_judged_by_the_endpoint_defaults() -> No
 
 def test_judge_run_adds_the_regression_gates_only_with_a_baseline(csv_prefix: Path) -> None:
     measurements = read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
-    judge = Judge.from_files(DEFAULT_LOAD_DIR / "slo.toml", "smoke", None)
+    judge = Judge(load_slo(DEFAULT_LOAD_DIR / "slo.toml", "smoke"))
     alone = judge.judge(measurements)
     assert all(gate.source == "slo" for gate in alone.gates) and alone.verdict == FAIL
     better = {"list": {**stats(requests=1000, rps=1000.0, p95=1).as_dict()}}
@@ -277,23 +278,29 @@ def test_judge_run_adds_the_regression_gates_only_with_a_baseline(csv_prefix: Pa
 
 
 def test_the_judgement_reads_back_from_the_facts_file_as_it_was_reached(
-    csv_prefix: Path,
+    csv_prefix: Path, tmp_path: Path
 ) -> None:
-    judgement = Judge.from_files(DEFAULT_LOAD_DIR / "slo.toml", "smoke", None).judge(
+    judgement = Judge(load_slo(DEFAULT_LOAD_DIR / "slo.toml", "smoke")).judge(
         read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
     )
-    facts = json.loads(json.dumps({**judgement.as_facts(), "profile": "smoke"}))
-    again = Judgement.from_facts(facts)
-    assert again is not None
+    plan = build_plan(PlanOptions(run_dir=tmp_path, load=True, load_profile="smoke"))
+    assert plan.load is not None
+    LoadFacts.of(judgement, plan.load, cpu_warning=True, workers_reported=2).write(
+        tmp_path / "facts.json"
+    )
+    facts = LoadFacts.read(tmp_path / "facts.json")
+    assert facts is not None and facts.profile == "smoke" and facts.workers_reported == 2
+    again = facts.judgement
     assert again.gates == judgement.gates and again.verdict == judgement.verdict == FAIL
     assert again.measurements.endpoints == judgement.measurements.endpoints
     assert again.measurements.rule_violations == judgement.measurements.rule_violations
     assert again.exit_code == 1 and again.describe() == judgement.describe()
 
 
-def test_facts_of_a_locust_that_never_judged_hold_no_judgement() -> None:
-    assert Judgement.from_facts({}) is None
-    assert Judgement.from_facts({"profile": "smoke", "cpu_warning": False}) is None
+def test_facts_of_a_locust_that_never_judged_hold_no_judgement(tmp_path: Path) -> None:
+    assert LoadFacts.read(tmp_path / "missing.json") is None
+    (tmp_path / "partial.json").write_text('{"profile": "smoke", "cpu_warning": false}')
+    assert LoadFacts.read(tmp_path / "partial.json") is None
 
 
 def test_locusts_statistics_in_memory_read_as_its_csv_reads(csv_prefix: Path) -> None:

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from octopus_qa.loadtest.runner import LoadOptions, locust_command, plan_run
+from octopus_qa.loadtest.runner import LoadOptions, LoadStep, locust_command, plan_load
 from octopus_qa.pipeline import PipelineConfig, stage_argv
+from octopus_qa.plan import read_plan, write_plan
 from octopus_qa.seeds import choose_seed
 
 
@@ -29,26 +30,24 @@ def test_pr_keeps_a_fixed_seed_while_release_and_nightly_explore() -> None:
     assert profiles["release"].seed is None and profiles["nightly"].seed is None
 
 
-def test_the_run_hands_its_seed_to_both_the_contract_and_the_load_stage() -> None:
+def test_the_run_hands_its_plan_and_so_its_seed_to_both_stages(tmp_path: Path) -> None:
     config = PipelineConfig.default()
-    fields = {
-        "target": "http://127.0.0.1:1",
-        "run_dir": "/r",
-        "seed": "4242",
-        "contract_profile": "quick",
-        "load_profile": "smoke",
-    }
+    plan = plan_load(LoadOptions(profile="smoke", seed=4242, report_dir=tmp_path))
+    fields = {"plan": str(write_plan(plan)), "target": "-", "run_dir": str(tmp_path)}
     for stage in ("contract", "load"):
-        argv = stage_argv(config.commands[stage], fields)
-        assert argv[argv.index("--seed") + 1] == "4242", stage
+        argv = stage_argv(config.commands[stage], {**fields, "seed": "-"})
+        assert read_plan(argv[argv.index("--plan") + 1]).seed == 4242, stage
 
 
-def test_the_load_run_passes_its_seed_to_locust(tmp_path: Path) -> None:
-    options = LoadOptions(profile="smoke", seed=99)
-    plan = plan_run(options)
-    command = locust_command(options, plan, "http://127.0.0.1:1", tmp_path)
-    assert plan.seed == 99 and command[command.index("--seed") + 1] == "99"
-    assert plan_run(LoadOptions(profile="smoke")).seed > 0  # none given: a fresh one, recorded
+def test_the_load_run_hands_its_seed_to_locust_through_its_plan(tmp_path: Path) -> None:
+    plan = plan_load(
+        LoadOptions(target="http://127.0.0.1:1", profile="smoke", seed=99, report_dir=tmp_path)
+    )
+    step = LoadStep(plan, tmp_path, plan_file=write_plan(plan))
+    command = locust_command(step)
+    assert read_plan(command[command.index("--plan") + 1]).seed == 99
+    again = plan_load(LoadOptions(profile="smoke", report_dir=tmp_path / "again"))
+    assert again.seed > 0  # none given: a fresh one, recorded
 
 
 def test_octoqa_run_prints_the_seed_it_uses_before_anything_runs(tmp_path: Path) -> None:

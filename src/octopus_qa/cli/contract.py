@@ -36,6 +36,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "deviations, neither pass nor failure, until each entry's expiry date",
     )
     parser.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="a run plan (plan.json) written by `octoqa run`: the run as it decided it (the "
+        "options above are then not read)",
+    )
+    parser.add_argument(
         "pytest_args", nargs=argparse.REMAINDER, help="after --: extra pytest arguments"
     )
 
@@ -55,5 +62,6 @@ def main(args: argparse.Namespace) -> int:
             documented_only=args.documented_only,
             deviations=args.deviations,
             pytest_args=tuple(extra),
+            plan=args.plan,
         )
     )

@@ -19,8 +19,8 @@ from ..pipeline import (
     PipelineConfig,
     RunOptions,
     StageResult,
-    check_stage_configuration,
-    run_pipeline,
+    plan_run,
+    run_planned,
 )
 from ..seeds import choose_seed
 
@@ -108,17 +108,20 @@ def main(args: argparse.Namespace) -> int:
         print(in_force, flush=True)
     pipeline = PipelineConfig.default()
     profile = pipeline.profile(args.profile)
-    check_stage_configuration(pipeline, profile)  # a broken file: one line, before the seed line
-    seed = choose_seed(args.seed, profile.seed)
-    print(f"octoqa run: profile {profile.name}, seed {seed} (replay with --seed {seed})")
-    outcome = run_pipeline(
-        RunOptions(
-            target=args.target,
-            profile=args.profile,
-            seed=seed,
-            report_dir=args.report_dir,
-            deviations=args.deviations,
-        ),
+    options = RunOptions(
+        target=args.target,
+        profile=args.profile,
+        seed=choose_seed(args.seed, profile.seed),
+        report_dir=args.report_dir,
+        deviations=args.deviations,
+    )
+    plan = plan_run(pipeline, profile, options)  # a broken file: one line, before the seed line
+    print(f"octoqa run: profile {profile.name}, seed {plan.seed} (replay with --seed {plan.seed})")
+    outcome = run_planned(
+        plan,
+        pipeline,
+        profile,
+        point_latest=args.report_dir is None,
         on_start=progress.start,
         on_end=progress.end,
     )

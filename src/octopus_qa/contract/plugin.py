@@ -2,15 +2,16 @@
 
 Loaded by `pytest_entry.py` (the package's pytest11 entry point) only into a run of the contract
 suite; every other pytest run in the environment never sees it. Its state lives in
-`config.stash` (the run's `Suite` under SUITE), never in module globals.
+`config.stash` (the run's plan under PLAN, its `Suite` under SUITE), never in module globals.
 
 `pytest contract_tests [--target URL] [--profile quick|default|deep] [--seed N]` works on its
 own; `octoqa contract` does its preflight first and hands the open `Suite` in as a plugin
 object, so a run logs in once either way.
 
 - Options: `--target` (URL or `embedded`; else OCTOPUS_BASE_URL; else the embedded sandbox),
-  `--profile`, `--seed`, `--summary-json PATH`, `--documented-only`. (Not `--host`, nor a
-  fixture named `session`: Locust's pytest plugin owns those names.)
+  `--profile`, `--seed`, `--summary-json PATH`, `--documented-only`, or `--plan FILE`; they
+  become the run plan through `octopus_qa.plan.build_plan`, as `octoqa contract`'s do. (Not
+  `--host`, nor a fixture named `session`: Locust's pytest plugin owns those names.)
 - Preflight (`pytest_sessionstart`): an unreachable target, refused credentials or a target that
   is not this API → one line and exit code 2, before any test.
 - Rules: every test names its rules with `@pytest.mark.rule("rule-id", ...)`; tests whose rules
@@ -30,18 +31,21 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ..errors import OctoqaError
-from ..plan.contract_profiles import DEFAULT_PROFILE, PROFILE_NAMES, load_profile
+from ..plan import PlanOptions, RunPlan, build_plan, read_plan
+from ..plan.contract_profiles import DEFAULT_PROFILE
+from ..plan.contract_profiles import Profile as ContractProfile
 from ..rules import RULES, rules_broken_by
-from ..seeds import new_seed
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
-from .deviations import Judgement, load_deviations
+from .deviations import Judgement
 from .ledger import TestOutcome
 from .schema import load_schema
 from .schemathesis_checks import SuiteChecks
 from .suite import Suite
 from .summary import build_summary, write_summary
 
+#: The run's plan, decided as pytest configures (octopus_qa.plan).
+PLAN = pytest.StashKey[RunPlan]()
 #: The run's Suite, once the preflight has opened it.
 SUITE = pytest.StashKey[Suite]()
 _STARTED = pytest.StashKey[float]()
@@ -54,44 +58,6 @@ def suite_of(config: pytest.Config) -> Suite | None:
 
 
 # --- Options and configuration -----------------------------------------------------------------
-
-
-def add_suite_options(parser: pytest.Parser) -> None:
-    """The suite's options; contract_tests/conftest.py adds them as its `pytest_addoption`, so
-    they exist only in a run of the suite (no clash with another plugin's `--profile`)."""
-    group = parser.getgroup("octoqa", "Octopus Cards contract suite")
-    group.addoption(
-        "--target",
-        default=None,
-        help="base URL of the API under test, or 'embedded' (default: $OCTOPUS_BASE_URL, "
-        "else a local sandbox started for the run)",
-    )
-    group.addoption(
-        "--profile",
-        default=None,
-        choices=PROFILE_NAMES,
-        help=f"how hard to try, from contract_tests/profiles.toml (default: {DEFAULT_PROFILE})",
-    )
-    group.addoption("--seed", type=int, default=None, help="reproduce a run exactly")
-    group.addoption("--summary-json", default=None, help="write the run's summary.json here")
-    group.addoption(
-        "--schemathesis-report",
-        default=None,
-        metavar="DIR",
-        help="write schemathesis's own HTML report of the property tests into DIR",
-    )
-    group.addoption(
-        "--deviations",
-        default=None,
-        metavar="FILE",
-        help="known deviations (deviations.toml): failures it covers are reported as known "
-        "deviations until their expiry date",
-    )
-    group.addoption(
-        "--documented-only",
-        action="store_true",
-        help="check only rules the provider's documents state (deselect ASSUMPTIONS.md readings)",
-    )
 
 
 def _handed_in_suite(config: pytest.Config) -> Suite | None:
@@ -111,64 +77,62 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "assumed: every rule of the test rests on ASSUMPTIONS.md, not the documents"
     )
     handed_in = _handed_in_suite(config)
-    seed = handed_in.seed if handed_in else config.getoption("seed")
-    if seed is None:
-        seed = new_seed()
-    config.option.seed = seed
-    # Before hypothesis's own pytest_configure reads it: the run's seed drives every @given test.
-    if getattr(config.option, "hypothesis_seed", None) is None:
-        config.option.hypothesis_seed = seed
-    profile_name = config.getoption("profile") or (
-        handed_in.profile.name if handed_in else DEFAULT_PROFILE
-    )
-    config.option.profile = profile_name
     try:
-        _register_hypothesis_profiles()
+        plan = handed_in.plan if handed_in and handed_in.plan else _plan_of_options(config)
     except OctoqaError as exc:  # a broken profiles file: one line, as from `octoqa contract`
         pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
-    settings.load_profile(f"octoqa-{profile_name}")
+    assert plan.contract is not None
+    config.stash[PLAN] = plan
+    # Before hypothesis's own pytest_configure reads it: the run's seed drives every @given test.
+    if getattr(config.option, "hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = plan.seed
+    _use_hypothesis_profile(plan.contract.profile)
 
 
-def _register_hypothesis_profiles() -> None:
-    """One hypothesis profile per suite profile; no example database, so a seed replays a run."""
-    for name in PROFILE_NAMES:
-        profile = load_profile(name)
-        settings.register_profile(
-            f"octoqa-{name}",
-            max_examples=profile.max_examples,
-            stateful_step_count=profile.stateful_steps,
-            deadline=None,
-            database=None,
-            print_blob=False,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+def _plan_of_options(config: pytest.Config) -> RunPlan:
+    """A plain `pytest contract_tests` run, decided by the same function as `octoqa contract`."""
+    if config.getoption("plan"):
+        return read_plan(Path(config.getoption("plan")))
+    deviations = config.getoption("deviations")
+    return build_plan(
+        PlanOptions(
+            target=config.getoption("target"),
+            seed=config.getoption("seed"),
+            contract_profile=config.getoption("profile") or DEFAULT_PROFILE,
+            documented_only=bool(config.getoption("documented_only")),
+            deviations=Path(deviations) if deviations else None,
         )
+    )
+
+
+def _use_hypothesis_profile(profile: ContractProfile) -> None:
+    """The run's profile as hypothesis settings; no example database, so a seed replays a run."""
+    settings.register_profile(
+        f"octoqa-{profile.name}",
+        max_examples=profile.max_examples,
+        stateful_step_count=profile.stateful_steps,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    settings.load_profile(f"octoqa-{profile.name}")
 
 
 # --- Preflight ---------------------------------------------------------------------------------
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    """The preflight, unless `octoqa contract` made it and handed its Suite in."""
     config = session.config
     config.stash[_STARTED] = _now()
     suite = _handed_in_suite(config)
     config.stash[_OWNS_SUITE] = suite is None
-    deviations = None
-    deviations_file = config.getoption("deviations")
-    if deviations_file and (suite is None or suite.deviations is None):
-        try:  # before the preflight: a bad file is a usage error, whatever the target
-            deviations = load_deviations(Path(deviations_file))
-        except OctoqaError as exc:
-            pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
     if suite is None:
         try:
-            suite = Suite.open(
-                config.getoption("target"), config.getoption("profile"), config.getoption("seed")
-            )
+            suite = Suite.open(config.stash[PLAN])
         except OctoqaError as exc:
             pytest.exit(f"octoqa: error: {exc}", returncode=exc.exit_code)
-    suite.documented_only = bool(config.getoption("documented_only"))
-    if deviations is not None:
-        suite.deviations = deviations
     report = config.getoption("schemathesis_report")
     suite.schemathesis_report = Path(report) if report else None
     config.stash[SUITE] = suite
@@ -207,7 +171,8 @@ def rules_of(item: pytest.Item) -> tuple[str, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    documented_only = config.getoption("documented_only")
+    contract = config.stash[PLAN].contract
+    documented_only = contract is not None and contract.documented_only
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -465,7 +430,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         suite,
         exit_code=int(exitstatus),
         started=session.config.stash.get(_STARTED, _now()),
-        documented_only=bool(session.config.getoption("documented_only")),
+        documented_only=suite.documented_only,
         artifacts=_artifacts(suite),
     )
     write_summary(Path(path), summary)

@@ -1,8 +1,10 @@
-"""What `octoqa contract` runs: the preflight, pytest over contract_tests/, and the run directory.
+"""What `octoqa contract` runs: the plan, the preflight, pytest over contract_tests/.
 
-The preflight (target, embedded sandbox, the one login) happens here, before pytest starts, so a
-wrong URL, refused credentials or a target that is not this API end in one line and exit code 2
-with no pytest output at all. The open Suite is handed to pytest as a plugin object.
+The run is decided once (`octopus_qa.plan`: built from the options, or read from `octoqa run`'s
+plan.json) and opened by the one preflight (target, embedded sandbox, the one login) before
+pytest starts, so a wrong URL, refused credentials or a target that is not this API end in one
+line and exit code 2 with no pytest output at all. The open Suite is handed to pytest as a
+plugin object; the opened plan is written as `<run>/plan.json`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from ..bundled import contract_tests_dir
-from ..rundir import new_run_dir, point_latest_at
+from ..errors import UsageError
+from ..plan import PlanOptions, RunPlan, build_plan, read_plan, write_plan
+from ..rundir import point_latest_at
 from .deviations import load_deviations
 from .suite import Suite
 
@@ -43,6 +47,29 @@ class ContractRun:
     #: A deviations.toml (None: no known deviations; `--config DIR` will supply a default).
     deviations: Path | None = None
     pytest_args: Sequence[str] = field(default_factory=tuple)
+    #: A plan written by `octoqa run` (its stages read it instead of deciding the run again).
+    plan: Path | None = None
+
+    def plan_options(self) -> PlanOptions:
+        return PlanOptions(
+            target=self.target,
+            seed=self.seed,
+            run_dir=self.report_dir,
+            new_run_dir=True,
+            contract_profile=self.profile,
+            documented_only=self.documented_only,
+            deviations=self.deviations,
+        )
+
+
+def plan_contract(run: ContractRun) -> RunPlan:
+    """The run, decided: read from `--plan`, or built from the options (exit 2 on a bad one)."""
+    plan = read_plan(run.plan) if run.plan else build_plan(run.plan_options())
+    if plan.contract is None:
+        raise UsageError(f"{plan.path}: the plan has no contract part")
+    if plan.contract.deviations:  # a bad file is a usage error before anything starts
+        load_deviations(Path(plan.contract.deviations))
+    return plan
 
 
 def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list[str]:
@@ -53,10 +80,6 @@ def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list
         str(CONTRACT_TESTS.parent),
         "-c",
         str(CONTRACT_TESTS / "pytest.ini"),
-        "--profile",
-        suite.profile.name,
-        "--seed",
-        str(suite.seed),
         "--junitxml",
         str(contract_dir / "junit.xml"),
         "--summary-json",
@@ -68,29 +91,24 @@ def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list
         "-W",
         "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
     ]
-    if run.documented_only:
-        args.append("--documented-only")
     return args + list(run.pytest_args)
 
 
 def run_contract(run: ContractRun) -> int:
-    """Preflight, run the suite, write the reports; the exit code as the briefing defines it."""
-    # A bad deviations file is a usage error before anything starts, like a bad option.
-    deviations = load_deviations(run.deviations) if run.deviations is not None else None
-    suite = Suite.open(run.target, run.profile, run.seed)  # OctoqaError → one line, exit 2
-    suite.deviations = deviations
+    """Plan, preflight, run the suite, write the reports; the exit code as the briefing says."""
+    plan = plan_contract(run)
+    suite = Suite.open(plan)  # OctoqaError → one line, exit 2
     try:
-        if run.report_dir is not None:
-            run_dir = run.report_dir
-        else:
-            run_dir = new_run_dir()
-            point_latest_at(run_dir)
-        contract_dir = Path(run_dir) / "contract"
+        if run.report_dir is None and not run.plan:
+            point_latest_at(Path(plan.run_dir))
+        assert suite.plan is not None
+        write_plan(suite.plan)
+        contract_dir = Path(plan.run_dir) / "contract"
         contract_dir.mkdir(parents=True, exist_ok=True)
         print(
             f"octoqa contract: target {suite.target_label} ({suite.base_url}), profile "
             f"{suite.profile.name}, seed {suite.seed}, reports in {contract_dir}"
-            + (f", known deviations from {run.deviations}" if deviations else ""),
+            + (f", known deviations from {run.deviations}" if suite.deviations else ""),
             file=sys.stderr,
         )
         code = pytest.main(pytest_arguments(run, suite, contract_dir), plugins=[suite])

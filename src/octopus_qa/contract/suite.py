@@ -1,8 +1,9 @@
-"""What one run of the contract suite shares: the target, the profile, the seed, the login.
+"""What one run of the contract suite shares: its plan, the opened target, the login, the ledgers.
 
-Built once, before any test (the preflight): either by `octoqa contract` (which then hands it to
-pytest as a plugin object, so the run logs in once) or by the pytest plugin itself when a user
-runs `pytest contract_tests`. Closing it stops an embedded sandbox.
+Opened once, before any test, from the run's plan (`octopus_qa.plan`) by the one preflight:
+either by `octoqa contract` (which then hands it to pytest as a plugin object) or by the pytest
+plugin itself when a user runs `pytest contract_tests`. The preflight's login is the suite's
+first shared login, so a run logs in once. Closing it stops an embedded sandbox.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..plan.contract_profiles import Profile, load_profile
-from ..plan.preflight import target_url
+from ..errors import UsageError
+from ..plan import RunPlan, preflight
+from ..plan.contract_profiles import Profile
 from ..rules import TokenLedger
-from ..seeds import new_seed
 from ..spec import load_spec
-from ..target import resolve_target
 from ..target.credentials import Credentials
 from ..target.retry_later import RetryLaterPolicy
 from .client import ApiClient
 from .coverage import Coverage
-from .deviations import Deviations
+from .deviations import Deviations, load_deviations
 from .ledger import RuleLedger
 from .tokens import Secrets, SharedLogin
 from .watch import TargetWatch
@@ -51,46 +51,46 @@ class Suite:
     tokens: TokenLedger = field(default_factory=TokenLedger)
     #: Where schemathesis writes its own HTML report of the property tests (None: no report).
     schemathesis_report: Path | None = None
+    #: The run as it was decided, its target opened (written as the run's plan.json).
+    plan: RunPlan | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @classmethod
-    def open(
-        cls,
-        target_option: str | None,
-        profile_name: str,
-        seed: int | None,
-        credentials: Credentials | None = None,
-    ) -> Suite:
-        """Resolve the target (starting the embedded sandbox if asked) and log in once.
+    def open(cls, plan: RunPlan, credentials: Credentials | None = None) -> Suite:
+        """Open the plan's target (the preflight: sandbox, one login) for the suite.
 
         Raises the OctoqaError subclasses (UsageError, TargetUnreachable, LoginFailed,
         TargetMisbehaving) with one clear line; nothing is left running when it does.
         """
-        profile = load_profile(profile_name)
-        credentials = credentials or Credentials.from_env()
-        secrets = Secrets(credentials.secrets())
-        label = resolve_target(target_option)  # a malformed URL fails here, before anything runs
+        if plan.contract is None:
+            raise UsageError("the run plan has no contract part")
+        profile = plan.contract.profile
         stack = ExitStack()
         try:
-            base_url = stack.enter_context(target_url(target_option))
+            opened = stack.enter_context(preflight(plan, credentials))
+            secrets = Secrets(opened.credentials.secrets())
             watch = TargetWatch(profile.slow_answer_s)
             shared_login = SharedLogin(
-                base_url, credentials, secrets, watch, timeout=profile.request_timeout_s
+                opened.url, opened.credentials, secrets, watch, timeout=profile.request_timeout_s
             )
-            shared_login.start()
+            shared_login.adopt(opened.tokens)
+            deviations = plan.contract.deviations
         except BaseException:
             stack.close()
             raise
         return cls(
-            base_url=base_url,
-            target_label=label,
+            base_url=opened.url,
+            target_label=plan.target.label,
             profile=profile,
-            seed=new_seed() if seed is None else seed,
-            credentials=credentials,
+            seed=plan.seed,
+            credentials=opened.credentials,
             secrets=secrets,
             shared_login=shared_login,
             coverage=Coverage(load_spec()),
             watch=watch,
+            documented_only=plan.contract.documented_only,
+            deviations=load_deviations(Path(deviations)) if deviations else None,
+            plan=opened.plan,
             _stack=stack,
         )
 

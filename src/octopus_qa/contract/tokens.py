@@ -91,6 +91,11 @@ class SharedLogin:
             ) from None
         return self._keep(tokens)
 
+    def adopt(self, tokens: Tokens) -> None:
+        """Start from the preflight's login rather than logging in again."""
+        with self._lock:
+            self._keep(tokens)
+
     def _keep(self, tokens: Tokens) -> Tokens:
         self.secrets.add(*tokens.secrets())
         self._tokens = tokens

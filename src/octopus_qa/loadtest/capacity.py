@@ -22,23 +22,19 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
 from ..errors import UsageError
-from ..plan.hosts import check_target_allowed
-from ..plan.load_profiles import load_profiles
-from ..plan.preflight import target_url
-from ..rundir import new_run_dir, point_latest_at
-from ..target import EMBEDDED, resolve_target
-from ..target.credentials import Credentials
-from ..target.session import login
+from ..plan import RunPlan, build_plan, preflight, write_plan
+from ..plan.load_profiles import arrival_profile
+from ..rundir import point_latest_at
 from .gates import FAIL
 from .latency import RESPONSE
-from .runner import DEFAULT_LOAD_DIR, LoadOptions, Outcome, measure, plan_run
+from .runner import DEFAULT_LOAD_DIR, LoadOptions, LoadStep, Outcome, measure
 
 #: Task runs per second each simulated user makes; more users only at higher rates.
 PER_USER_RPS = 2.0
@@ -150,38 +146,40 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
         raise UsageError("--refine must be from 0 to 10")
     if not 0 < options.max_time_s <= 24 * 3600:
         raise UsageError("--max-time must be more than 0 s and at most a day")
-    # The load profiles in force (the user's configuration, or a --load-dir of their own).
-    book = load_profiles(LoadOptions(load_dir=options.load_dir).data_file("load-profiles.toml"))
-    limits = book.limits
+    # The run, decided once: limits, gates, generator limits and allow-list; each step replaces
+    # only the profile it plays (no profile here: the steps are made below).
+    plan = build_plan(
+        replace(
+            LoadOptions(
+                target=options.target,
+                workers=options.workers,
+                report_dir=options.report_dir,
+                allow_any_host=options.allow_any_host,
+                load_dir=options.load_dir,
+                reset_after_ramp=True,  # each step is judged at its rate, not its users' logins
+            ).plan_options(),
+            load_profile=None,
+        )
+    )
+    assert plan.load is not None
+    limits = plan.load.limits
     maximum = min(options.max_rps or limits.max_rate_rps, limits.max_rate_rps)
     if options.start_rps > maximum:
         raise UsageError(f"--start-rps is above the highest rate allowed ({maximum:g} req/s)")
-    run_dir = options.report_dir or new_run_dir()
+    run_dir = Path(plan.run_dir)
     if options.report_dir is None:
         point_latest_at(run_dir)
     capacity_dir = run_dir / "capacity"
     capacity_dir.mkdir(parents=True, exist_ok=True)
-    profiles_file = capacity_dir / "profiles.toml"
-    base = LoadOptions(
-        target=options.target,
-        workers=options.workers,
-        allow_any_host=options.allow_any_host,
-        load_dir=options.load_dir,
-        profiles_file=profiles_file,
-        reset_after_ramp=True,  # each step is judged at its rate, not on its users' logins
-    )
-    resolved = resolve_target(options.target)
     result = CapacityResult(directory=capacity_dir)
     deadline = time.monotonic() + options.max_time_s
-    with target_url(options.target) as url:
-        first = _step_plan(base, profiles_file, limits, options, options.start_rps)
-        if resolved != EMBEDDED:
-            check_target_allowed(resolved, first[1].allowed_hosts, options.allow_any_host)
-        check_target_allowed(url, first[1].allowed_hosts, options.allow_any_host)
-        login(url, Credentials.from_env())
+    locustfile = options.load_dir / "locustfile.py"
+    with preflight(plan) as opened:
+        write_plan(opened.plan)
         print(
             f"octoqa capacity: the scenario mix from {options.start_rps:g} up to {maximum:g} "
-            f"req/s, {options.step_s:g} s a step, against {url}; reports in {capacity_dir}",
+            f"req/s, {options.step_s:g} s a step, against {opened.url}; reports in "
+            f"{capacity_dir}",
             file=out,
             flush=True,
         )
@@ -191,11 +189,11 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
             if time.monotonic() + ramp_s + options.step_s + STEP_OVERHEAD_S > deadline:
                 result.limit = result.limit if result.limit != "none" else "time"
                 return None
-            step_options, plan = _step_plan(base, profiles_file, limits, options, rate)
             step_dir = capacity_dir / f"step-{rate:g}"
             step_dir.mkdir(parents=True, exist_ok=True)
-            outcome = measure(step_options, plan, url, step_dir)
-            step = _step(rate, plan.profile.peak_users, outcome, step_dir, run_dir)
+            load_step = LoadStep(_step_plan(opened.plan, options, rate), step_dir, locustfile)
+            outcome = measure(load_step)
+            step = _step(rate, load_step.profile.peak_users, outcome, step_dir, run_dir)
             result.steps.append(step)
             _print_step(out, step)
             for gate in step.failed_gates:
@@ -246,29 +244,21 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     return result
 
 
-def _step_plan(
-    base: LoadOptions, profiles_file: Path, limits: Any, options: CapacityOptions, rate: float
-) -> tuple[LoadOptions, Any]:
-    """The step's profile appended to the capacity profiles file, and its plan."""
-    users, per_user = users_for(rate, limits.max_users)
-    ramp_s = max(1.0, round(users / SPAWN_PER_S, 1))
-    name = f"capacity-{rate:g}"
-    existing = profiles_file.read_text(encoding="utf-8") if profiles_file.exists() else ""
-    if not existing:
-        existing = "[limits]\n" + "".join(
-            f"{key} = {value!r}\n" for key, value in msgspec.structs.asdict(limits).items()
-        )
-    header = f'[profile."{name}"]'  # quoted: a rate like 112.5 would make a dotted key
-    if header not in existing:
-        existing += (
-            f'\n{header}\nkind = "arrival"\n'
-            f'description = "octoqa capacity step at {rate:g} req/s"\n'
-            f"rate_rps = {rate!r}\nper_user_rps = {per_user!r}\n"
-            f"ramp_s = {ramp_s!r}\nhold_s = {float(options.step_s)!r}\n"
-        )
-        profiles_file.write_text(existing, encoding="utf-8")
-    step_options = LoadOptions(**{**asdict(base), "profile": name})
-    return step_options, plan_run(step_options)
+def _step_plan(plan: RunPlan, options: CapacityOptions, rate: float) -> RunPlan:
+    """The run plan of one step: the search's plan, playing an arrival profile at `rate`."""
+    assert plan.load is not None
+    users, per_user = users_for(rate, plan.load.limits.max_users)
+    profile = arrival_profile(
+        f"capacity-{rate:g}",
+        rate_rps=rate,
+        per_user_rps=per_user,
+        ramp_s=max(1.0, round(users / SPAWN_PER_S, 1)),
+        hold_s=float(options.step_s),
+        limits=plan.load.limits,
+        description=f"octoqa capacity step at {rate:g} req/s",
+    )
+    load = msgspec.structs.replace(plan.load, profile=profile, run_time_s=profile.duration_s)
+    return msgspec.structs.replace(plan, load=load)
 
 
 def _step(rate: float, users: int, outcome: Outcome, step_dir: Path, run_dir: Path) -> Step:

@@ -9,7 +9,7 @@ client makes is recorded whatever code sent it:
 - a silence watch (on the master or a single process): when requests have come back without
   any HTTP answer (refused, reset, timed out) for `TARGET_SILENT_S` and none was answered
   meanwhile, the target went away and the run stops there, what it measured kept;
-- `rule_broken` (called by load/validation.py): one more response that broke that rule, counted
+- `rule_broken` (called by loadtest/validation.py): one more response that broke that rule, counted
   by the rule itself, not parsed back out of Locust's failure text;
 - `report_to_master` (on a worker, every stats report): the histograms and rule counts recorded
   since the last report, and this process's health so far, ride along with Locust's statistics;

@@ -27,7 +27,7 @@ from typing import Any
 from ..plan.endpoints import RATE_LIMITED_PREFIX, endpoint_for_name
 
 AGGREGATED = "Aggregated"
-#: How load/validation.py names a request that got no HTTP response (refused, reset, timeout).
+#: How loadtest/validation.py names a request that got no HTTP response (refused, reset, timeout).
 NO_ANSWER_IN_MESSAGE = re.compile(r"^(?:\w+\(['\"])?no HTTP response")
 
 

@@ -1,13 +1,15 @@
 """`octoqa load`: check the target, log in once, run Locust in a subprocess, judge the run.
 
 In order, and nothing is sent to a target before the checks that guard it:
-1. read the profile, the SLOs and the allow-list (a bad or unbounded one is exit 2);
-2. refuse a target that is neither loopback nor allow-listed (exit 2, before any traffic);
-3. start the embedded sandbox when no target is named, and log in once as a preflight
-   (unreachable, wrong credentials, not the API: one line, exit 2);
-4. run `load/locustfile.py` with Locust headless (`--processes N` for `--workers N`), its CSV,
-   stats history and HTML in `<run>/load/`, stopped if it overruns its hard time limit;
-5. read back the judgement Locust reached as it quit (the locustfile judges every run against
+1. decide the run once (`octopus_qa.plan`): the profile, the SLOs, the baseline and the allow-list
+   are read and checked (a bad or unbounded one is exit 2), or read from `octoqa run`'s plan;
+2. the preflight (`plan.preflight`): the embedded sandbox when no target is named, a target that
+   is neither loopback nor allow-listed refused, one login (unreachable, wrong credentials, not
+   the API: one line, exit 2);
+3. run `load/locustfile.py` with Locust headless (`--processes N` for `--workers N`), handed the
+   opened plan (`--plan`), its CSV, stats history and HTML in `<run>/load/`, stopped if it
+   overruns its hard time limit;
+4. read back the judgement Locust reached as it quit (the locustfile judges every run against
    the SLOs and a baseline, plain Locust's too: `verdict.py`), print the gates, write
    summary.json. Nothing is judged twice: without Locust's judgement the run is an error.
    The gates judge exact latencies (HDR histograms, `recorder.py`, from the intended start in
@@ -31,28 +33,31 @@ from typing import Any, TextIO
 import httpx
 import msgspec
 
-from .. import config
 from ..bundled import load_dir
-from ..durations import parse_duration
 from ..errors import OctoqaError, UsageError
-from ..plan.generator import GENERATOR_FILE, GeneratorLimits, load_generator_limits
-from ..plan.hosts import check_target_allowed, load_allowed_hosts
-from ..plan.load_profiles import Profile, ProfileBook, load_profiles
-from ..plan.preflight import target_url
+from ..plan import (
+    PLAN_FILE,
+    LoadPlan,
+    PlanOptions,
+    RunPlan,
+    build_plan,
+    duration_option,
+    preflight,
+    read_plan,
+    write_plan,
+)
+from ..plan.generator import GENERATOR_FILE
+from ..plan.load_profiles import Profile
 from ..plan.slo import ServiceLevels
 from ..report.summaries import EndpointResult, GateResult, LoadSummary, utc_started
-from ..rundir import new_run_dir, point_latest_at
-from ..seeds import choose_seed
+from ..rundir import point_latest_at
 from ..supervisor import run_bounded
-from ..target import EMBEDDED, resolve_target
-from ..target.credentials import Credentials
-from ..target.session import login
 from .gates import FAIL, Gate
 from .latency import PERCENTILES, RESPONSE
-from .results import Measurements, read_facts, read_measurements
+from .results import Measurements, read_measurements
 from .summary import gates_table, write_gates_junit, write_summary
 from .timing import TIMING_FILE, Timing, endpoint_report, read_timing
-from .verdict import Judge, Judgement
+from .verdict import Judge, Judgement, LoadFacts
 
 #: `load/`, shipped with the package: the locustfile and its data files.
 DEFAULT_LOAD_DIR = load_dir()
@@ -62,8 +67,10 @@ SHUTDOWN_GRACE_S = 30.0
 #: After SIGTERM, how long Locust gets to write its reports before it is killed.
 TERMINATE_WAIT_S = 15.0
 CSV_NAME = "locust"
-#: The names the data files have inside a load directory, where they differ from a config dir's.
-LOAD_DIR_NAMES = {"load-profiles.toml": "profiles.toml"}
+#: What Locust hands back as it quits (`verdict.LoadFacts`).
+FACTS_FILE = "facts.json"
+
+__all__ = ["LoadOptions", "LoadStep", "duration_option", "measure", "plan_load", "run_load"]
 
 
 class LoadRunFailed(OctoqaError):
@@ -85,6 +92,8 @@ def saturation_message(problems: list[str], workers: int) -> str:
 
 @dataclass(frozen=True)
 class LoadOptions:
+    """`octoqa load`'s options; they become a run plan (`octopus_qa.plan`) before anything runs."""
+
     target: str | None = None
     profile: str = "smoke"
     #: Seeds the scenarios' random choices; None: a fresh one (printed and recorded either way).
@@ -95,112 +104,112 @@ class LoadOptions:
     baseline: Path | None = None
     allow_any_host: bool = False
     load_dir: Path = DEFAULT_LOAD_DIR
-    #: Another load profiles file than the one in force (`octoqa capacity` writes its steps).
-    profiles_file: Path | None = None
     #: Judge only what follows the ramp (Locust's --reset-stats; the recorder resets too).
     reset_after_ramp: bool = False
+    #: A plan written by `octoqa run` (its stages read it instead of deciding the run again).
+    plan: Path | None = None
 
     @property
     def locustfile(self) -> Path:
         return self.load_dir / "locustfile.py"
 
-    def data_file(self, name: str) -> Path:
-        """A data file of the run, by its name in a config directory (`load-profiles.toml`, ...).
+    def plan_options(self) -> PlanOptions:
+        """The run these options describe. A `--load-dir` of the user's own carries its data
+        files beside its locustfile; the shipped one reads the user's configuration."""
+        own = self.load_dir != DEFAULT_LOAD_DIR
 
-        With the shipped `load/`, the user's configuration decides (`octopus_qa.config`: their copy
-        if they have one); a `--load-dir` of their own carries its data files beside its locustfile.
-        """
-        if name == "load-profiles.toml" and self.profiles_file is not None:
-            return self.profiles_file
-        if self.load_dir == DEFAULT_LOAD_DIR:
-            return config.path(name)
-        return self.load_dir / LOAD_DIR_NAMES.get(name, name)
+        def beside(name: str) -> Path | None:
+            return self.load_dir / name if own and (self.load_dir / name).is_file() else None
 
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything decided before any traffic: what to run, how long, judged by what."""
-
-    profile: Profile
-    run_time_s: float
-    judge: Judge  # read here only to refuse a bad SLO or baseline file before any traffic
-    allowed_hosts: frozenset[str]
-    generator: GeneratorLimits
-    seed: int
-
-    @property
-    def levels(self) -> ServiceLevels:
-        return self.judge.levels
+        return PlanOptions(
+            target=self.target,
+            seed=self.seed,
+            run_dir=self.report_dir,
+            new_run_dir=True,
+            load=True,
+            load_profile=self.profile,
+            run_time=self.run_time,
+            workers=self.workers,
+            baseline=self.baseline,
+            allow_any_host=self.allow_any_host,
+            reset_after_ramp=self.reset_after_ramp,
+            load_profiles_file=beside("profiles.toml"),
+            slo_file=beside("slo.toml"),
+            allowed_hosts_file=beside("allowed-hosts.toml"),
+            generator_file=beside(GENERATOR_FILE),
+        )
 
 
-def duration_option(option: str, text: str) -> float:
-    """Seconds from a duration option ("90", "90s", "15m", "1h"); a UsageError names the option."""
-    try:
-        return parse_duration(text, bare_unit="s")
-    except ValueError as error:
-        raise UsageError(f"{option} {error}") from None
-
-
-def plan_run(options: LoadOptions) -> Plan:
-    """Read and check the configuration; any problem is a UsageError before anything runs."""
+def plan_load(options: LoadOptions) -> RunPlan:
+    """The run, decided: read from `--plan`, or built from the options. A bad option, file or
+    baseline is a UsageError here, before anything runs."""
     if not options.locustfile.is_file():
         raise UsageError(f"no locustfile at {options.locustfile}")
-    book: ProfileBook = load_profiles(options.data_file("load-profiles.toml"))
-    profile = book.get(options.profile)
-    if not 0 <= options.workers <= book.limits.max_workers:
-        raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
-    run_time_s = profile.duration_s
-    if options.run_time is not None:
-        run_time_s = duration_option("--run-time", options.run_time)
-        if not 0 < run_time_s <= book.limits.max_duration_s:
-            raise UsageError(
-                f"--run-time must be more than 0 and at most {book.limits.max_duration_s:g} s"
-            )
-        run_time_s = min(run_time_s, profile.duration_s)
-    return Plan(
-        profile=profile,
-        run_time_s=run_time_s,
-        # Overrides in slo.toml name the load profiles in force; a capacity search plays
-        # profiles of its own (profiles_file), which they need not name.
-        judge=Judge.from_files(
-            options.data_file("slo.toml"),
-            profile.name,
-            options.baseline,
-            book.profiles if options.profiles_file is None else None,
-        ),
-        allowed_hosts=load_allowed_hosts(options.data_file("allowed-hosts.toml")),
-        generator=load_generator_limits(options.data_file(GENERATOR_FILE)),
-        seed=choose_seed(options.seed),
-    )
+    plan = read_plan(options.plan) if options.plan else build_plan(options.plan_options())
+    if plan.load is None or plan.load.profile is None or plan.load.run_time_s is None:
+        raise UsageError(f"{plan.path}: the plan has no load profile to play")
+    if plan.load.slo is not None:
+        Judge.from_plan(plan.load)  # reads the baseline: a bad one stops the run here
+    return plan
 
 
 def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
     """The whole `octoqa load`; returns 0 when every gate holds, 1 when one fails."""
-    plan = plan_run(options)
-    resolved = resolve_target(options.target)
-    if resolved != EMBEDDED:
-        check_target_allowed(resolved, plan.allowed_hosts, options.allow_any_host)
-    if options.report_dir is not None:
-        run_dir = options.report_dir
-    else:
-        run_dir = new_run_dir()
-        point_latest_at(run_dir)
-    load_dir = run_dir / "load"
+    plan = plan_load(options)
+    if not options.plan and options.report_dir is None:
+        point_latest_at(Path(plan.run_dir))
+    load_dir = Path(plan.run_dir) / "load"
     load_dir.mkdir(parents=True, exist_ok=True)
-    with target_url(options.target) as url:
-        check_target_allowed(url, plan.allowed_hosts, options.allow_any_host)
-        login(url, Credentials.from_env())  # preflight: a dead target fails here, in one line
-        print(_announce(plan, options, url, load_dir), file=out, flush=True)
-        outcome = measure(options, plan, url, load_dir)
+    with preflight(plan) as run:  # a dead target, a refused login: one line, exit 2
+        step = LoadStep(run.plan, load_dir, options.locustfile, plan_file=write_plan(run.plan))
+        print(_announce(step), file=out, flush=True)
+        outcome = measure(step)
     lost = outcome.summary.get("target_lost")
     if lost is not None:
         print(lost["message"], file=out)
-    report(out, outcome, load_dir / "summary.json", plan.levels)
+    report(out, outcome, load_dir / "summary.json", step.slo)
     if outcome.problem:
         raise LoadRunFailed(f"{outcome.problem} (see {load_dir / 'locust.log'})")
     if outcome.saturated:
-        raise GeneratorSaturated(saturation_message(outcome.saturated, options.workers))
+        raise GeneratorSaturated(saturation_message(outcome.saturated, step.load.workers))
     return 1 if outcome.verdict == "fail" else 0
+
+
+@dataclass(frozen=True)
+class LoadStep:
+    """One Locust run of an opened plan: what `octoqa load` plays once, `octoqa capacity` at
+    each step of its search. Its plan is written as `<load_dir>/plan.json` for Locust to read."""
+
+    plan: RunPlan
+    load_dir: Path
+    locustfile: Path = DEFAULT_LOAD_DIR / "locustfile.py"
+    #: Where Locust reads the plan: `<run>/plan.json` for `octoqa load`, beside each step's
+    #: reports for a capacity search (each step plays a profile of its own).
+    plan_file: Path | None = None
+
+    @property
+    def load(self) -> LoadPlan:
+        assert self.plan.load is not None
+        return self.plan.load
+
+    @property
+    def profile(self) -> Profile:
+        assert self.load.profile is not None
+        return self.load.profile
+
+    @property
+    def run_time_s(self) -> float:
+        assert self.load.run_time_s is not None
+        return self.load.run_time_s
+
+    @property
+    def slo(self) -> ServiceLevels:
+        assert self.load.slo is not None, "octoqa load always plays a run with gates"
+        return self.load.slo
+
+    @property
+    def locust_plan(self) -> Path:
+        return self.plan_file or self.load_dir / PLAN_FILE
 
 
 @dataclass(frozen=True)
@@ -210,30 +219,33 @@ class Outcome:
     verdict: str  # pass | fail | invalid (the generator was measured) | error (Locust failed)
     gates: list[Gate]
     measurements: Measurements
-    facts: dict[str, Any]
+    facts: LoadFacts | None
     timing: Timing
     saturated: list[str]
     problem: str | None
     summary: dict[str, Any]
 
 
-def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outcome:
-    """Run Locust once against `url` (already checked and logged into), read back its
-    judgement and its timing, and write `load_dir/summary.json`."""
+def measure(step: LoadStep) -> Outcome:
+    """Run Locust once on the step's opened plan (its target checked and logged into), read
+    back its verdict and its timing, and write `load_dir/summary.json`."""
+    url, load_dir = step.plan.url, step.load_dir
     started = datetime.now(UTC)
     clock = time.monotonic()
-    exit_code = run_locust(locust_command(options, plan, url, load_dir), plan, load_dir)
+    if step.plan_file is None:
+        step.locust_plan.write_bytes(msgspec.json.encode(step.plan))
+    exit_code = run_locust(locust_command(step), step)
     duration_s = time.monotonic() - clock
-    facts = read_facts(load_dir / "facts.json")
-    judgement = Judgement.from_facts(facts)
-    problem = locust_problem(exit_code, judgement, plan)
+    facts = LoadFacts.read(load_dir / FACTS_FILE)
+    judgement = facts.judgement if facts is not None else None
+    problem = locust_problem(exit_code, judgement, step)
     # Locust's own (rounded) numbers and the run over time; the summary puts the exact
     # percentiles of the timing file over them, the same histograms the judgement used.
     timing = read_timing(load_dir / TIMING_FILE)
     measured = read_measurements(load_dir / CSV_NAME, timing.rule_violations)
     lost = target_lost(url, measured)
     gates = judgement.gates if judgement is not None else []
-    saturated = [] if problem else timing.problems(plan.generator)
+    saturated = [] if problem else timing.problems(step.load.generator)
     if problem or judgement is None:
         verdict = "error"
     elif saturated:
@@ -241,9 +253,7 @@ def measure(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> Outco
     else:
         # A target that went away fails the run whatever the gates made of the rest (exit 1).
         verdict = "fail" if lost is not None else judgement.verdict
-    summary = build_summary(
-        options, plan, url, started, duration_s, gates, measured, facts, verdict, timing
-    )
+    summary = build_summary(step, started, duration_s, gates, measured, facts, verdict, timing)
     summary.generator["problems"] = saturated
     summary.aborted = timing.aborted
     if timing.target_silent is not None:
@@ -301,73 +311,63 @@ def stopped_early(
     return {**lost, "stopped_after_s": after, "message": f"{lost['message']}; the run {stopped}"}
 
 
-def _announce(plan: Plan, options: LoadOptions, url: str, load_dir: Path) -> str:
-    profile = plan.profile
+def _announce(step: LoadStep) -> str:
+    profile, load = step.profile, step.load
     model = "open model" if profile.per_user_rps is not None else "closed model"
-    workers = f", {options.workers} workers" if options.workers else ""
+    workers = f", {load.workers} workers" if load.workers else ""
     return (
         f"octoqa load: profile {profile.name} ({model}, up to {profile.peak_users} users, "
-        f"{plan.run_time_s:g} s{workers}, seed {plan.seed}) against {url}; reports in {load_dir}"
+        f"{step.run_time_s:g} s{workers}, seed {step.plan.seed}) against {step.plan.url}; "
+        f"reports in {step.load_dir}"
     )
 
 
-def locust_command(options: LoadOptions, plan: Plan, url: str, load_dir: Path) -> list[str]:
-    prefix = load_dir / CSV_NAME
+def locust_command(step: LoadStep) -> list[str]:
+    """Locust's command line: its own options, and the plan for everything octoqa decided."""
+    load_dir = step.load_dir
     command = [
         sys.executable, "-m", "locust",
-        "-f", str(options.locustfile),
-        "--host", url,
+        "-f", str(step.locustfile),
+        "--host", step.plan.url,
         "--headless",
-        "--load-profile", plan.profile.name,
-        "--seed", str(plan.seed),
-        "--profiles-file", str(options.data_file("load-profiles.toml")),
-        "--slo-file", str(options.data_file("slo.toml")),
-        "--allowed-hosts-file", str(options.data_file("allowed-hosts.toml")),
-        "--run-time", f"{math.ceil(plan.run_time_s)}s",
-        "--csv", str(prefix),
+        "--plan", str(step.locust_plan),
+        "--run-time", f"{math.ceil(step.run_time_s)}s",
+        "--csv", str(load_dir / CSV_NAME),
         "--csv-full-history",
         "--html", str(load_dir / "locust.html"),
-        "--facts-file", str(load_dir / "facts.json"),
+        "--facts-file", str(load_dir / FACTS_FILE),
         "--timing-file", str(load_dir / TIMING_FILE),
-        "--generator-file", str(options.data_file(GENERATOR_FILE)),
         "--only-summary",
         # The gates decide the exit code; a failed request alone is not Locust's failure.
         "--exit-code-on-error", "0",
     ]  # fmt: skip
-    if options.baseline is not None:
-        command += ["--slo-baseline", str(options.baseline)]
-    if options.allow_any_host:
-        command.append("--allow-any-host")
-    if options.reset_after_ramp:
+    if step.load.reset_after_ramp:
         command.append("--reset-stats")
-    if options.workers:
-        command += ["--processes", str(options.workers)]
+    if step.load.workers:
+        command += ["--processes", str(step.load.workers)]
     return command
 
 
-def hard_limit_s(plan: Plan) -> float:
-    return plan.run_time_s + STARTUP_GRACE_S + SHUTDOWN_GRACE_S
+def hard_limit_s(step: LoadStep) -> float:
+    return step.run_time_s + STARTUP_GRACE_S + SHUTDOWN_GRACE_S
 
 
-def run_locust(command: list[str], plan: Plan, load_dir: Path) -> int | None:
+def run_locust(command: list[str], step: LoadStep) -> int | None:
     """Run Locust to completion under a hard deadline, its output in `locust.log`; its exit
     code, or None when it overran and was stopped (SIGTERM: it still writes its reports)."""
-    with (load_dir / "locust.log").open("w", encoding="utf-8") as log:
+    with (step.load_dir / "locust.log").open("w", encoding="utf-8") as log:
         exit_code, _, _ = run_bounded(
-            command,
-            hard_limit_s(plan),
-            output=log,
-            terminate_wait_s=TERMINATE_WAIT_S,
-            # The user's configuration directory, for whatever the locustfile reads itself.
-            env=config.environment(),
+            command, hard_limit_s(step), output=log, terminate_wait_s=TERMINATE_WAIT_S
         )
     return exit_code
 
 
-def locust_problem(exit_code: int | None, judgement: Judgement | None, plan: Plan) -> str | None:
+def locust_problem(
+    exit_code: int | None, judgement: Judgement | None, step: LoadStep
+) -> str | None:
     """What went wrong with Locust itself, or None: it ran, judged the run and exited by it."""
     if exit_code is None:
-        return f"Locust overran its hard limit of {hard_limit_s(plan):g} s and was stopped"
+        return f"Locust overran its hard limit of {hard_limit_s(step):g} s and was stopped"
     if judgement is None:
         return f"Locust exited with code {exit_code} without judging the run"
     if exit_code != judgement.exit_code:
@@ -408,36 +408,35 @@ def _text(value: float | None) -> str:
 
 
 def build_summary(
-    options: LoadOptions,
-    plan: Plan,
-    url: str,
+    step: LoadStep,
     started: datetime,
     duration_s: float,
     gates: list[Gate],
     measurements: Measurements,
-    facts: dict[str, Any],
+    facts: LoadFacts | None,
     verdict: str,
     timing: Timing,
 ) -> LoadSummary:
-    clock = plan.levels.latency_clock
+    clock = step.slo.latency_clock
+    load = step.load
     return LoadSummary(
         verdict=verdict,
-        target=url,
-        profile=plan.profile.name,
-        seed=plan.seed,
-        model="open" if plan.profile.per_user_rps is not None else "closed",
-        workers=options.workers,
-        workers_reported=int(facts.get("workers_reported", 0)),
+        target=step.plan.url,
+        profile=step.profile.name,
+        seed=step.plan.seed,
+        model="open" if step.profile.per_user_rps is not None else "closed",
+        workers=load.workers,
+        workers_reported=facts.workers_reported if facts is not None else 0,
         started=utc_started(started),
         duration_s=round(duration_s, 3),
-        slo_version=plan.levels.version,
+        slo_version=step.slo.version,
         gates=[msgspec.convert(gate.as_dict(), GateResult) for gate in gates],
         regressions=[
             msgspec.convert(gate.as_dict(), GateResult)
             for gate in gates
             if gate.source == "baseline" and gate.verdict == FAIL
         ],
-        baseline=str(options.baseline) if options.baseline else None,
+        baseline=load.baseline,
         latency_clock=clock,
         endpoints={
             key: msgspec.convert(endpoint_report(key, stats, timing, clock), EndpointResult)
@@ -448,18 +447,19 @@ def build_summary(
         else None,
         generator={
             "processes": {name: h.as_dict() for name, h in timing.processes.items()},
-            "limits": asdict(plan.generator),
+            "limits": asdict(load.generator),
             "problems": [],
         },
         rule_violations=dict(measurements.rule_violations),
         rate_limited=measurements.rate_limited,
-        cpu_warning=bool(facts.get("cpu_warning", False)),
+        cpu_warning=facts.cpu_warning if facts is not None else False,
         history=measurements.history,
         artifacts={
             "html": "load/locust.html",
             "junit": "load/junit.xml",
             "csv_prefix": f"load/{CSV_NAME}",
             "log": "load/locust.log",
+            "plan": "plan.json",
         },
     )
 
@@ -496,7 +496,7 @@ def report(out: TextIO, outcome: Outcome, summary_path: Path, levels: ServiceLev
             f"event loop late by {health.loop_lag_p99_ms:g} ms at p99",
             file=out,
         )
-    if facts.get("cpu_warning"):
+    if facts is not None and facts.cpu_warning:
         print(
             "generator starved: Locust passed ~90% CPU; the numbers measure the load "
             "generator, not the API (use --workers or a bigger machine)",

@@ -12,12 +12,15 @@ This module does not import Locust (it patches the standard library on import).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..plan.slo import ServiceLevels, load_slo
+import msgspec
+
+from ..plan.run_plan import LoadPlan
+from ..plan.slo import ServiceLevels
 from .gates import Gate, judge_run, verdict_of
 from .results import EndpointStats, Measurements
 from .summary import gates_table, read_baseline
@@ -37,33 +40,6 @@ class Judgement:
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
-    def as_facts(self) -> dict[str, Any]:
-        """The judgement as the facts file carries it to `octoqa load`."""
-        return {
-            "verdict": self.verdict,
-            "slo_version": self.slo_version,
-            "gates": [gate.as_dict() for gate in self.gates],
-            "endpoints": {
-                key: stats.as_dict() for key, stats in self.measurements.endpoints.items()
-            },
-            "rule_violations": dict(self.measurements.rule_violations),
-            "rate_limited": self.measurements.rate_limited,
-        }
-
-    @classmethod
-    def from_facts(cls, facts: Mapping[str, Any]) -> Judgement | None:
-        """The judgement a facts file holds; None when Locust never got as far as judging."""
-        if facts.get("verdict") not in EXIT_CODES or not isinstance(facts.get("gates"), list):
-            return None
-        measurements = Measurements(
-            endpoints={key: EndpointStats(**value) for key, value in facts["endpoints"].items()},
-            rate_limited=int(facts["rate_limited"]),
-            rule_violations=dict(facts["rule_violations"]),
-            history=[],
-        )
-        gates = [Gate(**gate) for gate in facts["gates"]]
-        return cls(facts["verdict"], gates, measurements, int(facts["slo_version"]))
-
     def describe(self) -> str:
         """The gates table and what else the verdict rests on, as printed at the end of a run."""
         lines = [gates_table(self.gates)]
@@ -82,23 +58,69 @@ class Judge:
     baseline: Mapping[str, Mapping[str, Any]] | None = None
 
     @classmethod
-    def from_files(
-        cls,
-        slo_file: Path,
-        profile: str | None,
-        baseline: Path | None,
-        known_profiles: Collection[str] | None = None,
-    ) -> Judge:
-        """Read both files; a missing or malformed one is a UsageError, before any traffic.
-
-        `known_profiles` (the load profiles there are) lets the SLO file's reader refuse an
-        override for a profile that does not exist.
-        """
-        return cls(
-            load_slo(slo_file, profile, known_profiles),
-            read_baseline(baseline, profile) if baseline is not None else None,
-        )
+    def from_plan(cls, load: LoadPlan) -> Judge:
+        """The plan's gates, and its baseline read (a bad one is a UsageError, before traffic)."""
+        assert load.slo is not None, "a run without gates has no judge"
+        name = load.profile.name if load.profile is not None else None
+        baseline = read_baseline(Path(load.baseline), name) if load.baseline else None
+        return cls(load.slo, baseline)
 
     def judge(self, measurements: Measurements) -> Judgement:
         gates = judge_run(self.levels, measurements, self.baseline)
         return Judgement(verdict_of(gates), gates, measurements, self.levels.version)
+
+
+class LoadFacts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What Locust hands back to `octoqa load` as it quits: its verdict, and the facts of the
+    run Locust's CSV lacks. Written by the master (`locust_plugin.py`), read back typed."""
+
+    verdict: str
+    slo_version: int
+    gates: list[Gate]
+    endpoints: dict[str, EndpointStats]
+    rule_violations: dict[str, int]
+    rate_limited: int
+    profile: str | None
+    model: str
+    cpu_warning: bool
+    workers_reported: int
+
+    @classmethod
+    def of(
+        cls, judgement: Judgement, load: LoadPlan, cpu_warning: bool, workers_reported: int
+    ) -> LoadFacts:
+        measured = judgement.measurements
+        open_model = load.profile is not None and load.profile.per_user_rps is not None
+        return cls(
+            verdict=judgement.verdict,
+            slo_version=judgement.slo_version,
+            gates=list(judgement.gates),
+            endpoints=dict(measured.endpoints),
+            rule_violations=dict(measured.rule_violations),
+            rate_limited=measured.rate_limited,
+            profile=load.profile.name if load.profile is not None else None,
+            model="open" if open_model else "closed",
+            cpu_warning=cpu_warning,
+            workers_reported=workers_reported,
+        )
+
+    @property
+    def judgement(self) -> Judgement:
+        measurements = Measurements(
+            endpoints=self.endpoints,
+            rate_limited=self.rate_limited,
+            rule_violations=self.rule_violations,
+            history=[],
+        )
+        return Judgement(self.verdict, self.gates, measurements, self.slo_version)
+
+    def write(self, path: Path) -> None:
+        path.write_bytes(msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n")
+
+    @classmethod
+    def read(cls, path: Path) -> LoadFacts | None:
+        """The facts Locust wrote; None when it never got as far as judging the run."""
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=cls)
+        except (OSError, msgspec.DecodeError):
+            return None

@@ -16,11 +16,9 @@ from msgspec import Meta
 
 from .. import config as user_config
 from ..errors import UsageError
+from ..plan import PlanOptions, RunPlan, build_plan
 from ..plan.contract_profiles import PROFILE_NAMES as CONTRACT_PROFILES
-from ..plan.contract_profiles import load_profile as load_contract_profile
-from ..plan.hosts import load_allowed_hosts
-from ..plan.load_profiles import load_profiles
-from ..plan.slo import load_slo
+from ..plan.load_profiles import UnknownLoadProfile
 from ..rundir import REPORTS_ROOT
 
 Seconds = Annotated[float, Meta(gt=0, le=86_400 * 7)]
@@ -122,26 +120,6 @@ class PipelineConfig:
         return self.profiles[chosen]
 
 
-def check_stage_configuration(pipeline: PipelineConfig, profile: Profile) -> None:
-    """Read every file the contract and load stages of `profile` will read, before anything runs.
-
-    The stages would refuse a broken file too, but only when their turn comes: a typo in slo.toml
-    must not cost a contract run first. The same readers the stages use; a problem is one line.
-    """
-    load_contract_profile(profile.contract)
-    profiles_file = user_config.path("load-profiles.toml")
-    book = load_profiles(profiles_file)
-    if profile.load not in book.profiles:
-        raise user_config.ConfigError(
-            pipeline.source,
-            f"profile.{profile.name}.load",
-            f"no such load profile {profile.load!r} in {user_config.display(profiles_file)} "
-            f"(known: {', '.join(book.profiles)})",
-        )
-    load_slo(user_config.path("slo.toml"), profile.load, book.profiles)
-    load_allowed_hosts(user_config.path("allowed-hosts.toml"))
-
-
 @dataclass(frozen=True)
 class RunOptions:
     target: str | None = None
@@ -152,3 +130,31 @@ class RunOptions:
     reports_root: Path = REPORTS_ROOT
     #: Known deviations for the contract stage (`octoqa contract --deviations`).
     deviations: Path | None = None
+
+
+def plan_run(pipeline: PipelineConfig, profile: Profile, options: RunOptions) -> RunPlan:
+    """The run a pipeline profile describes, decided once: every file its stages will read is
+    read here, before anything runs (a typo in slo.toml must not cost a contract run first), and
+    the stages get the result as the run's plan.json instead of reading them again."""
+    try:
+        return build_plan(
+            PlanOptions(
+                target=options.target,
+                seed=options.seed,
+                run_dir=options.report_dir,
+                new_run_dir=True,
+                reports_root=options.reports_root,
+                contract_profile=profile.contract,
+                deviations=options.deviations,
+                load=True,
+                load_profile=profile.load,
+            )
+        )
+    except UnknownLoadProfile as exc:
+        profiles_file = user_config.path("load-profiles.toml")
+        raise user_config.ConfigError(
+            pipeline.source,
+            f"profile.{profile.name}.load",
+            f"no such load profile {exc.name!r} in {user_config.display(profiles_file)} "
+            f"(known: {', '.join(exc.known)})",
+        ) from None

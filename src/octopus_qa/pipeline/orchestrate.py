@@ -1,31 +1,28 @@
-"""The run itself: one target for every stage, the stages in order, then the report.
+"""The run itself: one plan and one target for every stage, the stages in order, the report.
 
-One target for every stage: the named URL, or ONE embedded sandbox started here for the whole run,
-whose URL each stage gets as `--target`.
+The plan (`config.plan_run`) is opened once by the preflight: the named URL, or ONE embedded
+sandbox started here for the whole run; the opened plan is written as `<run>/plan.json`, which
+each stage reads (`--plan`) instead of deciding the run again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..contract.deviations import load_deviations
-from ..errors import UsageError
-from ..plan.preflight import target_url
+from ..plan import RunPlan, preflight, write_plan
 from ..report import EXIT_CODES, worst_verdict
 from ..report import write_report as write_run_report
 from ..report.redact import leaks, redact_text
 from ..report.summaries import utc_started
-from ..rundir import new_run_dir, point_latest_at
+from ..rundir import point_latest_at
 from ..seeds import choose_seed
-from ..target import EMBEDDED, resolve_target
-from ..target.credentials import Credentials
-from ..target.session import login
-from .config import PipelineConfig, RunOptions, check_stage_configuration
+from .config import PipelineConfig, Profile, RunOptions, plan_run
 from .outcome import RunOutcome, StageEnded, StageResult, StageStarted
 from .spec_stage import check_spec, spec_version_or_none
 from .stages import run_stage_command, stage_argv
@@ -65,17 +62,6 @@ def write_report_stage(
     return result
 
 
-def _prepare_run_dir(options: RunOptions) -> tuple[Path, bool]:
-    """(run folder, whether `latest` should point at it): a named folder is the user's business."""
-    if options.report_dir is None:
-        return new_run_dir(options.reports_root), True
-    run_dir = options.report_dir
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--report-dir {run_dir} exists and is not a folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir, False
-
-
 def run_pipeline(
     options: RunOptions,
     config: PipelineConfig | None = None,
@@ -83,29 +69,46 @@ def run_pipeline(
     on_start: StageStarted = _ignore,
     on_end: StageEnded = _ignore,
 ) -> RunOutcome:
-    """Run every stage against one target and write the report; returns how it went.
-
-    Raises an OctoqaError (exit 2) before anything runs when the options or the target are
-    unusable, so a bad URL or refused credentials is one clear line, not a report of errors.
-    """
+    """`octoqa run` in one call: plan the run from the options, then run it (`run_planned`)."""
     config = config or PipelineConfig.default()
     profile = config.profile(options.profile)
-    check_stage_configuration(config, profile)
-    if options.deviations is not None:
-        load_deviations(options.deviations)  # a bad file: one line, exit 2, before any stage
-    resolved = resolve_target(options.target)
-    seed = choose_seed(options.seed, profile.seed)
-    credentials = Credentials.from_env()
+    options = replace(options, seed=choose_seed(options.seed, profile.seed))
+    plan = plan_run(config, profile, options)
+    point_latest = options.report_dir is None
+    return run_planned(
+        plan, config, profile, point_latest=point_latest, on_start=on_start, on_end=on_end
+    )
+
+
+def run_planned(
+    plan: RunPlan,
+    config: PipelineConfig,
+    profile: Profile,
+    *,
+    point_latest: bool = False,
+    on_start: StageStarted = _ignore,
+    on_end: StageEnded = _ignore,
+) -> RunOutcome:
+    """Run every stage against the plan's one target and write the report; returns how it went.
+
+    Raises an OctoqaError (exit 2) before anything runs when the target is unusable, so a bad
+    URL or refused credentials is one clear line, not a report of errors.
+    """
+    assert plan.contract is not None and plan.load is not None
+    if plan.contract.deviations:
+        load_deviations(Path(plan.contract.deviations))  # a bad file: exit 2, before any stage
+    run_dir = Path(plan.run_dir)
     started_at = datetime.now(UTC)
     clock = time.monotonic()
-    with target_url(resolved, seed=seed) as url:
-        tokens = login(url, credentials)  # the target answers like the API, or exit 2 now
-        secrets = (*credentials.secrets(), *tokens.secrets())
-        run_dir, is_default_dir = _prepare_run_dir(options)
+    # The sandbox's catalog follows the run's seed, so a replayed run meets the same data.
+    with preflight(plan, seed=plan.seed) as opened:  # the target answers like the API, or exit 2
+        secrets = opened.secrets()
+        url = opened.url
         fields = {
+            "plan": str(write_plan(opened.plan)),
             "target": url,
             "run_dir": str(run_dir),
-            "seed": str(seed),
+            "seed": str(plan.seed),
             "contract_profile": profile.contract,
             "load_profile": profile.load,
         }
@@ -117,8 +120,6 @@ def run_pipeline(
                 result = check_spec(run_dir, config)
             else:
                 argv = stage_argv(config.commands[name], fields)
-                if name == "contract" and options.deviations is not None:
-                    argv += ["--deviations", str(options.deviations.resolve())]
                 result = run_stage_command(name, argv, run_dir, timeouts[name])
             if result.reason:  # shown on the console too, where the file scrub cannot reach
                 result.reason = redact_text(result.reason, secrets)
@@ -131,21 +132,21 @@ def run_pipeline(
     run = {
         "run_id": run_dir.name,
         "target": url,
-        "embedded": resolved == EMBEDDED,
+        "embedded": plan.target.kind == "embedded",
         "profile": profile.name,
         "contract_profile": profile.contract,
         "load_profile": profile.load,
-        "seed": seed,
+        "seed": plan.seed,
         "spec_version": spec_version_or_none(),
         "started": utc_started(started_at),
         "duration_s": run_duration,
         "stages": [asdict(r) for r in results],
-        "artifacts": {f"{r.name}_log": r.log for r in results if r.log},
+        "artifacts": {"plan": "plan.json", **{f"{r.name}_log": r.log for r in results if r.log}},
     }
     report_result = write_report_stage(run_dir, run, secrets, config.trend_runs)
     report_result.duration_s = round(time.monotonic() - report_started, 2)
     on_end(len(STAGES), len(STAGES), report_result)
-    if is_default_dir:
+    if point_latest:
         point_latest_at(run_dir)
     all_results = [*results, report_result]
     verdict = worst_verdict([r.verdict for r in all_results])

@@ -22,6 +22,7 @@ from ..target import EMBEDDED, resolve_target
 from .contract_profiles import load_profile
 from .generator import GENERATOR_FILE, load_generator_limits
 from .hosts import check_target_allowed, load_allowed_hosts
+from .load_profiles import Profile as LoadProfile
 from .load_profiles import ProfileBook, load_profiles
 from .run_plan import (
     ContractPlan,
@@ -52,15 +53,23 @@ class PlanOptions:
     contract_profile: str | None = None
     documented_only: bool = False
     deviations: Path | None = None
-    #: The load part: a profile name, or None for a run without one.
+    #: The load part: whether the run has one, and the profile it plays (None: plain Locust's
+    #: own -u/-r/-t decide).
+    load: bool = False
     load_profile: str | None = None
     run_time: str | None = None
     workers: int = 0
     baseline: Path | None = None
     allow_any_host: bool = False
     reset_after_ramp: bool = False
-    #: Another load profiles file than the configuration's (`octoqa capacity` plays its steps).
+    #: Files other than the configuration's (`octoqa capacity` plays profiles of its own; plain
+    #: Locust's --profiles-file, --slo-file, --allowed-hosts-file, --generator-file).
     load_profiles_file: Path | None = None
+    slo_file: Path | None = None
+    allowed_hosts_file: Path | None = None
+    generator_file: Path | None = None
+    #: False: no gates (plain Locust's `--slo-file ""`): Locust's own exit code stands.
+    gates: bool = True
 
 
 def build_plan(options: PlanOptions, environ: Mapping[str, str] | None = None) -> RunPlan:
@@ -69,7 +78,7 @@ def build_plan(options: PlanOptions, environ: Mapping[str, str] | None = None) -
     with config.using(options.config_dir):
         target = _target(options.target, environ)
         contract = _contract(options) if options.contract_profile is not None else None
-        load = _load(options) if options.load_profile is not None else None
+        load = _load(options) if options.load else None
         if load is not None and target.url is not None:
             check_target_allowed(target.url, load.allowed_hosts, load.allow_any_host)
         config_dir = config.user_dir()
@@ -123,40 +132,51 @@ def _contract(options: PlanOptions) -> ContractPlan:
 
 
 def _load(options: PlanOptions) -> LoadPlan:
-    assert options.load_profile is not None
     profiles_file = options.load_profiles_file or config.path("load-profiles.toml")
     book: ProfileBook = load_profiles(profiles_file)
-    profile = book.get(options.load_profile)
+    profile = book.get(options.load_profile) if options.load_profile else None
     if not 0 <= options.workers <= book.limits.max_workers:
         raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
-    run_time_s = profile.duration_s
-    if options.run_time is not None:
-        run_time_s = duration_option("--run-time", options.run_time)
-        if not 0 < run_time_s <= book.limits.max_duration_s:
-            raise UsageError(
-                f"--run-time must be more than 0 and at most {book.limits.max_duration_s:g} s"
-            )
-        run_time_s = min(run_time_s, profile.duration_s)
     if options.baseline is not None and not options.baseline.is_file():
         raise UsageError(f"--baseline {options.baseline}: no such file")
+    slo = None
+    if options.gates:
+        slo = load_slo(
+            options.slo_file or config.path("slo.toml"),
+            profile.name if profile is not None else None,
+            # Overrides in slo.toml name the load profiles in force; a capacity search plays
+            # profiles of its own (load_profiles_file), which they need not name.
+            book.profiles if options.load_profiles_file is None else None,
+        )
     return LoadPlan(
         profile=profile,
-        run_time_s=run_time_s,
-        # Overrides in slo.toml name the load profiles in force; a capacity search plays
-        # profiles of its own (load_profiles_file), which they need not name.
-        slo=load_slo(
-            config.path("slo.toml"),
-            profile.name,
-            book.profiles if options.load_profiles_file is None else None,
-        ),
-        generator=load_generator_limits(config.path(GENERATOR_FILE)),
+        run_time_s=_run_time_s(options, book, profile),
+        slo=slo,
+        generator=load_generator_limits(options.generator_file or config.path(GENERATOR_FILE)),
         limits=book.limits,
-        allowed_hosts=load_allowed_hosts(config.path("allowed-hosts.toml")),
+        allowed_hosts=load_allowed_hosts(
+            options.allowed_hosts_file or config.path("allowed-hosts.toml")
+        ),
         allow_any_host=options.allow_any_host,
         workers=options.workers,
         baseline=str(options.baseline.resolve()) if options.baseline is not None else None,
         reset_after_ramp=options.reset_after_ramp,
     )
+
+
+def _run_time_s(
+    options: PlanOptions, book: ProfileBook, profile: LoadProfile | None
+) -> float | None:
+    """`--run-time`, bounded by the limits and by the profile's own duration."""
+    run_time_s = profile.duration_s if profile is not None else None
+    if options.run_time is not None:
+        asked = duration_option("--run-time", options.run_time)
+        if not 0 < asked <= book.limits.max_duration_s:
+            raise UsageError(
+                f"--run-time must be more than 0 and at most {book.limits.max_duration_s:g} s"
+            )
+        run_time_s = asked if run_time_s is None else min(asked, run_time_s)
+    return run_time_s
 
 
 def duration_option(option: str, text: str) -> float:

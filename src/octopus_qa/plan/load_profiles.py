@@ -1,7 +1,7 @@
 """Load profiles: the shapes a run can take, read from `load/profiles.toml` and bounded.
 
 A profile is data (users, spawn rates, durations, an arrival rate), never code. Each kind
-compiles to a list of stages, `(until_s, users, spawn_rate)`, which `load/shapes.py` plays as a
+compiles to a list of stages, `(until_s, users, spawn_rate)`, which `loadtest/shapes.py` plays as a
 Locust `LoadTestShape`. Every profile must end: a profile without a finite duration, or above
 the caps in the file's `[limits]` table, is refused before any traffic is sent.
 
@@ -134,8 +134,15 @@ class ProfileBook:
         try:
             return self.profiles[name]
         except KeyError:
-            known = ", ".join(sorted(self.profiles))
-            raise UsageError(f"unknown load profile {name!r} (known: {known})") from None
+            raise UnknownLoadProfile(name, tuple(self.profiles)) from None
+
+
+class UnknownLoadProfile(UsageError):
+    """A load profile the profiles file in force does not have."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        self.name, self.known = name, known
+        super().__init__(f"unknown load profile {name!r} (known: {', '.join(sorted(known))})")
 
 
 def load_profiles(path: Path) -> ProfileBook:
@@ -145,6 +152,28 @@ def load_profiles(path: Path) -> ProfileBook:
         name: _compile(path, name, entry, data.limits) for name, entry in data.profile.items()
     }
     return ProfileBook(data.limits, profiles)
+
+
+def arrival_profile(
+    name: str,
+    *,
+    rate_rps: float,
+    per_user_rps: float,
+    ramp_s: float,
+    hold_s: float,
+    limits: Limits,
+    description: str = "",
+) -> Profile:
+    """An open-model profile made in code (a capacity search's step), held to `limits` like
+    one read from a file; a step beyond them is a ConfigError naming the limit."""
+    entry = Arrival(
+        description=description,
+        rate_rps=rate_rps,
+        per_user_rps=per_user_rps,
+        ramp_s=ramp_s,
+        hold_s=hold_s,
+    )
+    return _compile(Path(f"<{name}>"), name, entry, limits)
 
 
 def _spawn_rate(users: int, seconds: float) -> float:

@@ -76,9 +76,12 @@ class ContractPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class LoadPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What the load run plays, for how long, held to which limits and judged by which gates."""
 
-    profile: LoadProfile
-    run_time_s: float
-    slo: ServiceLevels
+    #: The profile it plays; None: plain Locust's own -u/-r/-t (or its web UI) decide.
+    profile: LoadProfile | None
+    #: How long it runs at most; None: as long as Locust's own options say.
+    run_time_s: float | None
+    #: The gates that judge it; None: no gates (Locust's own exit code), `--slo-file ""`.
+    slo: ServiceLevels | None
     generator: GeneratorLimits
     limits: Limits
     allowed_hosts: frozenset[str]

@@ -13,7 +13,6 @@ import time
 
 import jwt
 from locust.contrib.fasthttp import FastHttpSession
-from validation import Reply, send
 
 from octopus_qa.plan.endpoints import ENDPOINTS
 from octopus_qa.target.credentials import Credentials
@@ -24,6 +23,8 @@ from octopus_qa.target.session import (
     renewal_time,
     token_expiry,
 )
+
+from .validation import Reply, send
 
 LOGIN, REFRESH, LOGOUT = ENDPOINTS["login"], ENDPOINTS["refresh"], ENDPOINTS["logout"]
 

@@ -66,7 +66,7 @@ def send(
     *,
     query: Mapping[str, str] | None = None,
     body: Any = None,
-    headers: Mapping[str, str] | None = None,
+    headers: dict[str, str] | None = None,
     expect: int = 200,
     judge: Judge | None = None,
 ) -> Reply:

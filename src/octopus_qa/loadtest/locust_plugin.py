@@ -1,0 +1,220 @@
+"""octoqa inside Locust: the options, the run's plan, the gates as Locust quits, the facts.
+
+`load/locustfile.py` says who uses the API and how often; importing this module plugs the rest
+into Locust through its events, for `octoqa load` and plain `locust -f load/locustfile.py`
+alike:
+
+- `--plan FILE`: the run plan `octoqa load` wrote (`octopus_qa.plan`): the profile, SLO gates,
+  generator limits, allow-list and seed, decided once. Without it (plain Locust), the same plan
+  is built from Locust's own options by the same function (`plan.build_plan`);
+- before any traffic: an unlisted host, an unknown or unbounded profile or unreadable gates stop
+  Locust with exit code 2; without a profile the shape steps aside for Locust's -u/-r/-t;
+- every process records exact latencies and its own health (`recorder.py`);
+- as Locust quits, the master judges the run by the gates, prints them, sets the exit code, and
+  writes the verdict as `--facts-file` (typed: `verdict.LoadFacts`).
+
+Importing Locust patches the standard library with gevent: only a Locust process imports this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import STATE_INIT, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
+
+from ..errors import OctoqaError
+from ..plan import PlanOptions, RunPlan, build_plan, read_plan
+from .locust_run import LocustRun, run_of
+from .recorder import RECORDER
+from .results import measurements_from_stats
+from .shapes import use_shape_if_chosen
+from .timing import Timing, exact_endpoints
+from .verdict import Judge, Judgement, LoadFacts
+
+__all__ = ["judge_exactly", "plan_from_options"]
+
+Listener = TypeVar("Listener", bound=Callable[..., None])
+
+
+def on(hook: Any) -> Callable[[Listener], Listener]:
+    """Register a listener on one of Locust's events (whose own decorator is untyped)."""
+
+    def register(listener: Listener) -> Listener:
+        hook.add_listener(listener)
+        return listener
+
+    return register
+
+
+@on(events.init_command_line_parser)
+def add_options(parser: Any) -> None:
+    def option(*names: str, **kwargs: Any) -> None:
+        parser.add_argument(*names, include_in_web_ui=False, **kwargs)
+
+    option(
+        "--plan",
+        default="",
+        metavar="FILE",
+        help="A run plan (plan.json) written by octoqa: "
+        "profile, gates, limits and seed from it; the options below are then not read",
+    )
+    option(
+        "--load-profile",
+        default="",
+        metavar="NAME",
+        help="Play a load profile (smoke, ramp, step, spike, soak, arrival...) instead of -u/-r",
+    )
+    option(
+        "--profiles-file",
+        default="",
+        help="Load profiles (TOML) --load-profile picks from "
+        "(default: the octoqa configuration's load-profiles.toml)",
+    )
+    option(
+        "--slo-file",
+        default=None,
+        help="SLO gates (TOML) that judge the run as Locust quits "
+        "and set its exit code (default: the configuration's slo.toml; empty: no gates)",
+    )
+    option(
+        "--slo-baseline",
+        default="",
+        metavar="SUMMARY",
+        help="An earlier run's load summary.json: p95 or throughput regressions fail the run",
+    )
+    option("--allowed-hosts-file", default="", help="Hosts besides loopback that may receive load")
+    option(
+        "--allow-any-host",
+        action="store_true",
+        default=False,
+        help="Send load to a host outside the allow-list (only to a service you own)",
+    )
+    option("--generator-file", default="", help="Limits the load generator itself must keep")
+    option("--seed", type=int, default=None, help="Seed the scenarios' random choices")
+    option(
+        "--timing-file",
+        default="",
+        help="Write exact latency histograms and the generator's health as JSON to this path",
+    )
+    option("--facts-file", default="", help="Write the run's verdict and facts as JSON here")
+
+
+def plan_from_options(options: Any, host: str | None) -> RunPlan:
+    """The run a plain Locust command line describes, built as octoqa builds every run."""
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    return build_plan(
+        PlanOptions(
+            target=host or None,
+            seed=options.seed,
+            load=True,
+            load_profile=options.load_profile or None,
+            load_profiles_file=path(options.profiles_file),
+            slo_file=path(options.slo_file) if options.slo_file is not None else None,
+            gates=options.slo_file != "",
+            allowed_hosts_file=path(options.allowed_hosts_file),
+            generator_file=path(options.generator_file),
+            baseline=path(options.slo_baseline),
+            allow_any_host=options.allow_any_host,
+        )
+    )
+
+
+@on(events.init)
+def open_the_run(environment: Environment, **_: Any) -> None:
+    """Read or build the plan once per process; refuse a bad one before any traffic (exit 2)."""
+    options: Any = environment.parsed_options
+    try:
+        if options.plan:
+            plan = read_plan(options.plan)
+        else:
+            plan = plan_from_options(options, environment.host)
+        run = LocustRun(plan)
+        if not isinstance(environment.runner, WorkerRunner) and run.load.slo is not None:
+            run.judge = Judge.from_plan(run.load)
+    except OctoqaError as exc:
+        logging.error("%s", exc)
+        sys.exit(exc.exit_code)
+    run.open(environment)
+    if not isinstance(environment.runner, WorkerRunner):
+        on(environment.events.worker_report)(
+            lambda client_id, **_: run.workers_reported.add(client_id)
+        )
+    random.seed(plan.seed)  # the users' choices; every process draws the same sequence
+    use_shape_if_chosen(environment, run.load.profile)
+    RECORDER.install(
+        environment,
+        per_user_rps=run.load.profile.per_user_rps if run.load.profile else None,
+        late_after_ms=run.load.generator.late_after_ms,
+        timing_file=options.timing_file,
+        levels=run.load.slo,
+    )
+
+
+@on(events.cpu_warning)
+def note_starved_generator(environment: Environment, **_: Any) -> None:
+    """A generator above ~90 % CPU measured itself, not the API: the summary must say so."""
+    if (run := run_of(environment)) is not None:
+        run.cpu_warning = True
+
+
+@on(events.quitting)
+def judge_the_run(environment: Environment, **_: Any) -> None:
+    """The SLO gates judge the run: printed, Locust's exit code, and the facts file."""
+    run = run_of(environment)
+    if isinstance(environment.runner, WorkerRunner) or run is None or run.judge is None:
+        return
+    if environment.runner is not None and environment.runner.state == STATE_INIT:
+        print("load verdict: none (no test was started in this session: nothing to judge)")
+        return  # a web UI opened and closed again is not a run that failed its floors
+    # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
+    # distributed mode the workers' last reports may still be on their way: one more tick.
+    gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
+    judgement = judge_exactly(run.judge, environment)
+    total = judgement.measurements.endpoints.get("total")
+    print(judgement.describe(), flush=True)
+    print(
+        f"load verdict: {judgement.verdict} ({total.requests if total else 0} requests; "
+        f"SLO gates version {judgement.slo_version}); exit code {judgement.exit_code}",
+        flush=True,
+    )
+    environment.process_exit_code = max(environment.process_exit_code or 0, judgement.exit_code)
+    facts_file = getattr(environment.parsed_options, "facts_file", "")
+    if facts_file:
+        cpu_warning = _cpu_warning(run, environment)
+        facts = LoadFacts.of(judgement, run.load, cpu_warning, len(run.workers_reported))
+        facts.write(Path(facts_file))
+
+
+def _cpu_warning(run: LocustRun, environment: Environment) -> bool:
+    runner = environment.runner
+    return bool(
+        run.cpu_warning
+        or getattr(runner, "cpu_warning_emitted", False)
+        or getattr(runner, "worker_cpu_warning_emitted", False)
+    )
+
+
+def judge_exactly(judge: Judge, environment: Environment) -> Judgement:
+    """Locust's counts with the exact percentiles of the recorder's histograms (the clock
+    slo.toml names), judged; a run the recorder stopped early on a sustained breach fails."""
+    measured = measurements_from_stats(environment.stats, RECORDER.broken)
+    exact = exact_endpoints(
+        measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
+    )
+    judgement = judge.judge(dataclasses.replace(measured, endpoints=exact))
+    if RECORDER.aborted or RECORDER.target_silent:
+        judgement = dataclasses.replace(judgement, verdict="fail")
+    return judgement
