@@ -2,7 +2,7 @@
 
 - BareUser: Locust's FastHttpUser sending one list request over and over, no validation; the
   ceiling of what one Locust process can send.
-- ValidatedUser: the same request through `octopus_qa.loadtest.validation`'s `send()`: an Exchange built
+- ValidatedUser: the same request through `loadtest.validation.send()`: an Exchange built
   from the response and `octopus_qa.rules.cheap_response_checks` on it, as under real load,
   and timed as under real load: paced on an arrival grid, its exact latency recorded from the
   intended start by the locustfile's recorder (`octopus_qa.loadtest.recorder`).
