@@ -8,28 +8,17 @@ Three kinds of client, weighted like real traffic:
 - CatalogCrawler (a partner syncing the catalog): walks every page with large limits.
 - TokenChurner (short-lived clients): logs in, refreshes, logs out, again.
 
-The rest is octoqa's, plugged into Locust by importing `octopus_qa.loadtest.locust_plugin`:
-the run's plan (`--plan`, or built from the options below), tokens renewed before their `exp`
-and after a 401 (`loadtest/tokens.py`), every response judged by the contract suite's own rule
-checks (`loadtest/validation.py`), users over time from `--load-profile` (`loadtest/shapes.py`)
-or Locust's own `-u`, `-r`, `-t` and web UI, exact latencies (`loadtest/recorder.py`), and the
-SLO gates of `slo.toml` judging the run as Locust quits (exit code 0 held, 1 a gate failed).
+The rest is octoqa's, plugged in by importing `octopus_qa.loadtest.locust_plugin`: the run's plan
+(`--plan`, or built from the options), tokens renewed before `exp` and after a 401, every response
+judged by the contract suite's rule checks, `--load-profile` shapes or Locust's own -u/-r/-t and
+web UI, exact latencies, and the SLO gates judging the run as Locust quits (exit 0 or 1). Run it
+as `octoqa load --load-profile smoke`, or with plain Locust against a target you name:
 
-Run it through octoqa (target checks, preflight login, summary.json, the run report):
-
-    octoqa load --load-profile smoke             # against an embedded sandbox on loopback
-    octoqa load --target http://127.0.0.1:8080 --load-profile ramp --workers 2
-
-or with plain Locust, the way you drive Locust already:
-
-    octoqa sandbox --port 8080 &
     locust -f load/locustfile.py --host http://127.0.0.1:8080 -u 20 -r 5 -t 30s --headless
-    locust -f load/locustfile.py --host http://127.0.0.1:8080 --load-profile smoke --headless \\
-        --csv reports/manual/locust --csv-full-history --html reports/manual/locust.html
-    locust -f load/locustfile.py --host http://127.0.0.1:8080      # web UI on :8089
+    locust -f load/locustfile.py --host http://127.0.0.1:8080 --load-profile smoke --headless
 
-Credentials come from OCTOPUS_USERNAME / OCTOPUS_PASSWORD (default: the sandbox's demo account).
-A host that is neither loopback nor in `allowed-hosts.toml` is refused unless `--allow-any-host`.
+Credentials come from OCTOPUS_USERNAME / OCTOPUS_PASSWORD (default: the sandbox's demo account);
+a host neither loopback nor in `allowed-hosts.toml` is refused unless `--allow-any-host`.
 """
 
 from __future__ import annotations
@@ -40,13 +29,10 @@ from collections import OrderedDict
 from typing import Any
 
 from locust import between, task
-from locust.contrib.fasthttp import FastHttpUser
 
 from octopus_qa.loadtest import locust_plugin  # noqa: F401  (octoqa's options, plan and gates)
-from octopus_qa.loadtest.locust_run import profile_of
-from octopus_qa.loadtest.recorder import RECORDER
-from octopus_qa.loadtest.shapes import THINK_TIME, ProfileShape, pacing
-from octopus_qa.loadtest.tokens import TokenKeeper
+from octopus_qa.loadtest.shapes import ProfileShape
+from octopus_qa.loadtest.users import ApiUser
 from octopus_qa.loadtest.validation import send
 from octopus_qa.plan.endpoints import ENDPOINTS
 from octopus_qa.rules import (
@@ -56,7 +42,6 @@ from octopus_qa.rules import (
     listing_matches_filters,
     product_matches_list_entry,
 )
-from octopus_qa.target.credentials import Credentials
 
 __all__ = ["Browser", "CatalogCrawler", "ProfileShape", "TokenChurner"]
 
@@ -69,37 +54,6 @@ REMEMBERED_PRODUCTS = 50
 SORT_FIELDS = ("id", "name")
 BROWSE_LIMITS = (10, 20, 50, 100)
 CRAWL_LIMITS = (500, 1000, 2000)
-
-
-def paced(user: ApiUser) -> float:
-    """Open model: until the user's next slot on the schedule (`RECORDER`); closed: think time."""
-    wait = RECORDER.wait_s(user)
-    return pacing(user, profile_of(user.environment)) if wait is None else wait
-
-
-class ApiUser(FastHttpUser):
-    """A client of the API: its own login, its pacing from the profile."""
-
-    abstract = True
-    wait_time = paced
-    think_time = THINK_TIME  # closed-model pause between tasks; the open model ignores it
-
-    def on_start(self) -> None:
-        self.tokens = TokenKeeper(self.client, Credentials.from_env())
-
-    def on_stop(self) -> None:
-        RECORDER.user_stopped(self)
-
-    def context(self) -> dict[str, Any]:
-        """Each request carries its task's lag behind schedule, for the latency recorder."""
-        return RECORDER.request_context(self)
-
-    def authorized(self) -> dict[str, str] | None:
-        return self.tokens.authorization()
-
-    def after(self, status: int) -> None:
-        if status == 401:
-            self.tokens.unauthorized()
 
 
 def random_sort() -> dict[str, str]:
