@@ -32,7 +32,8 @@ def lint_imports(cwd: Path, pythonpath: Path | None = None) -> subprocess.Comple
 def declared_modules() -> list[str]:
     """The parts the layers contract names, without the package prefix."""
     config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    (contract,) = config["tool"]["importlinter"]["contracts"]
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (contract,) = [each for each in contracts if each["type"] == "layers"]
     return [
         name.strip().removeprefix("octopus_qa.")
         for layer in contract["layers"]
@@ -43,7 +44,7 @@ def declared_modules() -> list[str]:
 def test_the_declared_layers_hold() -> None:
     result = lint_imports(REPO_ROOT)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "0 broken" in result.stdout
+    assert "2 kept, 0 broken" in result.stdout
 
 
 def test_the_sandbox_importing_the_rules_breaks_the_contract(tmp_path: Path) -> None:
@@ -60,3 +61,4 @@ def test_the_sandbox_importing_the_rules_breaks_the_contract(tmp_path: Path) -> 
     result = lint_imports(tmp_path, pythonpath=tmp_path)
     assert result.returncode != 0, result.stdout[-3000:]
     assert "octopus_qa.sandbox -> octopus_qa.rules" in result.stdout, result.stdout[-3000:]
+    assert "0 kept, 2 broken" in result.stdout  # the layers and the sandbox's independence

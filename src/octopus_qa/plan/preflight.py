@@ -22,13 +22,12 @@ from typing import Any
 
 import msgspec
 
-from ..target import EMBEDDED, resolve_target
 from ..target.credentials import Credentials
 from ..target.session import Tokens, login
 from .hosts import check_target_allowed
-from .run_plan import RunPlan
+from .run_plan import RunPlan, TargetPlan
 
-__all__ = ["OpenRun", "preflight", "target_url"]
+__all__ = ["OpenRun", "preflight"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def preflight(
 ) -> Iterator[OpenRun]:
     """Open the plan's target for the block (stopping a sandbox it started afterwards)."""
     credentials = credentials or Credentials.from_env()
-    with target_url(plan.target.url or EMBEDDED, **sandbox_options) as url:
+    with _reach(plan.target, **sandbox_options) as url:
         if plan.load is not None:
             check_target_allowed(url, plan.load.allowed_hosts, plan.load.allow_any_host)
         tokens = login(url, credentials)
@@ -63,11 +62,11 @@ def preflight(
 
 
 @contextmanager
-def target_url(option: str | None, **sandbox_options: Any) -> Iterator[str]:
-    """Yield the base URL to test: the named target, or an embedded sandbox for the block."""
-    resolved = resolve_target(option)
-    if resolved != EMBEDDED:
-        yield resolved
+def _reach(target: TargetPlan, **sandbox_options: Any) -> Iterator[str]:
+    """The target's URL: as planned (resolved once, by build_plan), or an embedded sandbox
+    started for the block."""
+    if target.url is not None:
+        yield target.url
         return
     # Imported here, not at the top: the sandbox (uvicorn, Starlette, the catalog) is only
     # loaded by runs that start one, not by every process that reads a plan (Locust's).
