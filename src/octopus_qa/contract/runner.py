@@ -100,10 +100,10 @@ def run_contract(run: ContractRun) -> int:
     suite = Suite.open(plan)  # OctoqaError → one line, exit 2
     try:
         if run.report_dir is None and not run.plan:
-            point_latest_at(Path(plan.run_dir))
+            point_latest_at(plan.reports)
         assert suite.plan is not None
         write_plan(suite.plan)
-        contract_dir = Path(plan.run_dir) / "contract"
+        contract_dir = plan.reports / "contract"
         contract_dir.mkdir(parents=True, exist_ok=True)
         print(
             f"octoqa contract: target {suite.target_label} ({suite.base_url}), profile "

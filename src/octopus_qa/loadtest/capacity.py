@@ -166,7 +166,7 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     maximum = min(options.max_rps or limits.max_rate_rps, limits.max_rate_rps)
     if options.start_rps > maximum:
         raise UsageError(f"--start-rps is above the highest rate allowed ({maximum:g} req/s)")
-    run_dir = Path(plan.run_dir)
+    run_dir = plan.reports
     if options.report_dir is None:
         point_latest_at(run_dir)
     capacity_dir = run_dir / "capacity"

@@ -97,7 +97,7 @@ def run_planned(
     assert plan.contract is not None and plan.load is not None
     if plan.contract.deviations:
         load_deviations(Path(plan.contract.deviations))  # a bad file: exit 2, before any stage
-    run_dir = Path(plan.run_dir)
+    run_dir = plan.reports
     started_at = datetime.now(UTC)
     clock = time.monotonic()
     # The sandbox's catalog follows the run's seed, so a replayed run meets the same data.

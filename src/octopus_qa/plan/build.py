@@ -83,7 +83,7 @@ def build_plan(options: PlanOptions, environ: Mapping[str, str] | None = None) -
             check_target_allowed(target.url, load.allowed_hosts, load.allow_any_host)
         config_dir = config.user_dir()
     return RunPlan(
-        run_dir=str(_run_dir(options)) if options.run_dir or options.new_run_dir else "",
+        run_dir=str(_run_dir(options)) if options.run_dir or options.new_run_dir else None,
         seed=choose_seed(options.seed),
         target=target,
         credentials=_credentials(environ),

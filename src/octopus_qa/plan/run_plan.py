@@ -96,10 +96,12 @@ class LoadPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class RunPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One run, decided: read by every stage and process it starts."""
 
-    run_dir: str
     seed: int
     target: TargetPlan
     credentials: CredentialsSource
+    #: Where the run writes its reports; None for a run that writes none of its own (a plain
+    #: pytest or Locust run, whose own options name its outputs).
+    run_dir: str | None = None
     #: The user's configuration directory in force (`--config`, $OCTOQA_CONFIG, `.octoqa/`).
     config_dir: str | None = None
     contract: ContractPlan | None = None
@@ -113,8 +115,15 @@ class RunPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return self.target.url
 
     @property
+    def reports(self) -> Path:
+        """The run directory; only a run that writes reports has one."""
+        if self.run_dir is None:
+            raise RuntimeError("this run writes no reports of its own (no run directory)")
+        return Path(self.run_dir)
+
+    @property
     def path(self) -> Path:
-        return Path(self.run_dir) / PLAN_FILE
+        return self.reports / PLAN_FILE
 
 
 def write_plan(plan: RunPlan) -> Path:
