@@ -73,6 +73,7 @@ class Browser(ApiUser):
     """Someone choosing a gift card: browse, look closer, check the amount they want."""
 
     weight = 8
+    endpoints = ("login", "list", "detail", "availability")
 
     def on_start(self) -> None:
         super().on_start()
@@ -182,6 +183,7 @@ class CatalogCrawler(ApiUser):
     """A partner mirroring the catalog: every page, large limits, one sort order per pass."""
 
     weight = 1
+    endpoints = ("login", "crawl")
     think_time = between(0.2, 1.0)
 
     def on_start(self) -> None:
@@ -216,6 +218,7 @@ class TokenChurner(ApiUser):
     """A short-lived client: log in, refresh twice, log out, and start over."""
 
     weight = 1
+    endpoints = ("login", "refresh", "logout")
     think_time = between(0.2, 0.6)
     REFRESHES_PER_LOGIN = 2
 

@@ -16,7 +16,17 @@ from types import SimpleNamespace
 import pytest
 
 from octopus_qa.errors import UsageError
-from octopus_qa.loadtest.gates import FAIL, PASS, SKIP, baseline_gates, failed, judge, slo_gates
+from octopus_qa.loadtest.gates import (
+    FAIL,
+    PASS,
+    SKIP,
+    Reach,
+    baseline_gates,
+    failed,
+    judge,
+    judge_run,
+    slo_gates,
+)
 from octopus_qa.loadtest.results import (
     EndpointStats,
     measurements_from_stats,
@@ -349,3 +359,38 @@ def test_a_run_stopped_for_silence_says_so_even_when_the_target_is_back() -> Non
     assert gone["message"] == (
         "the target went away; the run stopped 8 s in, after 5.7 s without an HTTP answer"
     )
+
+
+# --- A gate judges the API, never the choice of users ---------------------------------------
+
+
+def test_an_endpoint_no_running_user_calls_is_not_judged_and_says_why(csv_prefix: Path) -> None:
+    measurements = read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
+    levels = load_slo(DEFAULT_LOAD_DIR / "slo.toml", "smoke")
+    everything = judge_run(levels, measurements)
+    browsers_only = judge_run(
+        levels, measurements, reach=Reach(frozenset({"login", "list"}), ("Browser",))
+    )
+    for full, reached in zip(everything, browsers_only, strict=True):
+        if full.endpoint in ("login", "list", "all"):
+            assert reached == full  # judged exactly as before: a broken one still fails
+        else:
+            assert reached.verdict == SKIP and reached.reason.startswith(
+                f"no running user calls {full.endpoint} (users that ran: Browser)"
+            )
+    assert "not judged: refresh p50_ms" in gates_table(browsers_only)
+
+
+def test_without_a_fixed_offer_only_the_throughput_floors_are_not_judged(csv_prefix: Path) -> None:
+    measurements = read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
+    levels = load_slo(DEFAULT_LOAD_DIR / "slo.toml", None)
+    everything = judge_run(levels, measurements)
+    chosen_by_hand = judge_run(levels, measurements, reach=Reach(fixed_offer=False))
+    for full, judged in zip(everything, chosen_by_hand, strict=True):
+        if full.metric == "rps":
+            assert (
+                judged.verdict == SKIP and "no load profile fixed the offered rate" in judged.reason
+            )
+        else:
+            assert judged == full
+    assert any(g.metric == "rps" and g.verdict == FAIL for g in everything)  # the fixture's floors

@@ -217,3 +217,19 @@ def test_a_web_ui_session_that_never_started_a_test_is_not_judged(tmp_path: Path
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "nothing to judge" in output and GATES_HEADER not in output
+
+
+@pytest.mark.parametrize("users", [1, 5])
+def test_a_clean_plain_locust_run_passes_at_any_user_count(tmp_path: Path, users: int) -> None:
+    """The shipped gates, throughput floors included: with -u 1 only Browsers run, with -u 5 no
+    TokenChurner; what no running user calls is not judged, and -u/-t fix no offered rate."""
+    with sandbox() as url:
+        result = locust(
+            "--host", url, "-u", str(users), "-r", "5", "-t", "5s", "--headless", "--only-summary",
+            cwd=tmp_path,
+        )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "load verdict: pass" in result.stdout
+    assert "not judged: refresh p50_ms" in result.stdout  # the TokenChurner had no users
+    assert "no load profile fixed the offered rate" in result.stdout

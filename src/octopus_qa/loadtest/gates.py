@@ -7,12 +7,17 @@ shrink, beyond the tolerance in `slo.toml`: a regression is a failed gate like a
 
 `judge_run` is the one place a run is judged: the locustfile calls it as Locust quits, for plain
 Locust and `octoqa load` alike, and `octoqa load` reads the gates back rather than judging again.
+
+A gate judges the API, never the choice of users: an endpoint no running user calls (a plain
+`-u 5` leaves the TokenChurner without users) is not judged, and a throughput floor is judged
+only where a load profile fixes what the users offer (`-u 7 -t 12s` offers what it offers).
+Either way the gate says so (`skip`, with its reason), so nothing reads as a pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..plan.slo import BaselineTolerance, ServiceLevels
@@ -31,9 +36,39 @@ class Gate:
     verdict: str
     comparison: str = AT_MOST
     source: str = "slo"  # or "baseline"
+    #: Why a gate was not judged (a skip), when something other than "nothing measured" says.
+    reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def unjudged(self, reason: str) -> Gate:
+        return replace(self, verdict=SKIP, reason=reason)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the run's users could offer the API: which endpoints a running user calls, and
+    whether a load profile fixed the offer (users over time, or an arrival rate)."""
+
+    #: Endpoint keys some running user calls; None: not known (every endpoint is judged).
+    endpoints: frozenset[str] | None = None
+    #: The kinds of user that ran, for the reason a skipped gate gives.
+    users: tuple[str, ...] = ()
+    fixed_offer: bool = True
+
+    def why_not(self, gate: Gate) -> str | None:
+        """Why this gate says nothing about the API, or None when it does."""
+        if self.endpoints is not None and gate.endpoint not in (*self.endpoints, "all", "total"):
+            ran = ", ".join(self.users) or "none"
+            return f"no running user calls {gate.endpoint} (users that ran: {ran})"
+        if gate.metric == "rps" and gate.source == "slo" and not self.fixed_offer:
+            return "no load profile fixed the offered rate (-u/-t chose it): floor not judged"
+        return None
+
+
+#: A run whose users could offer everything (`octoqa load`'s profiles; the tests' figures).
+FULL_REACH = Reach()
 
 
 def judge(
@@ -105,12 +140,14 @@ def judge_run(
     levels: ServiceLevels,
     measurements: Measurements,
     baseline: Mapping[str, Mapping[str, Any]] | None = None,
+    reach: Reach = FULL_REACH,
 ) -> list[Gate]:
-    """Every gate of a run: each endpoint's objectives, the rule budget, and the baseline's."""
+    """Every gate of a run: each endpoint's objectives, the rule budget, and the baseline's;
+    those the run's users could not have met are kept, unjudged, with the reason."""
     gates = slo_gates(levels, measurements.endpoints, measurements.rule_violations)
     if baseline is not None:
         gates += baseline_gates(levels.baseline, measurements.endpoints, baseline)
-    return gates
+    return [gate.unjudged(why) if (why := reach.why_not(gate)) else gate for gate in gates]
 
 
 def verdict_of(gates: list[Gate]) -> str:

@@ -34,6 +34,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from ..errors import OctoqaError
 from ..plan import PlanOptions, RunPlan, build_plan, read_plan
+from .gates import FULL_REACH, Reach
 from .locust_run import LocustRun, run_of
 from .recorder import RECORDER
 from .results import measurements_from_stats
@@ -152,6 +153,9 @@ def open_the_run(environment: Environment, **_: Any) -> None:
         on(environment.events.worker_report)(
             lambda client_id, **_: run.workers_reported.add(client_id)
         )
+        on(environment.events.spawning_complete)(
+            lambda **_: run.note_users(_dispatched(environment))
+        )
     random.seed(plan.seed)  # the users' choices; every process draws the same sequence
     use_shape_if_chosen(environment, run.load.profile)
     RECORDER.install(
@@ -182,7 +186,8 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
     # distributed mode the workers' last reports may still be on their way: one more tick.
     gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
-    judgement = judge_exactly(run.judge, environment)
+    run.note_users(_dispatched(environment))
+    judgement = judge_exactly(run.judge, environment, run.reach(environment.user_classes))
     total = judgement.measurements.endpoints.get("total")
     print(judgement.describe(), flush=True)
     print(
@@ -207,14 +212,19 @@ def _cpu_warning(run: LocustRun, environment: Environment) -> bool:
     )
 
 
-def judge_exactly(judge: Judge, environment: Environment) -> Judgement:
+def _dispatched(environment: Environment) -> dict[str, int]:
+    """How many users of each kind Locust has dispatched (on the master: over its workers)."""
+    return dict(getattr(environment.runner, "target_user_classes_count", None) or {})
+
+
+def judge_exactly(judge: Judge, environment: Environment, reach: Reach = FULL_REACH) -> Judgement:
     """Locust's counts with the exact percentiles of the recorder's histograms (the clock
     slo.toml names), judged; a run the recorder stopped early on a sustained breach fails."""
     measured = measurements_from_stats(environment.stats, RECORDER.broken)
     exact = exact_endpoints(
         measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
     )
-    judgement = judge.judge(dataclasses.replace(measured, endpoints=exact))
+    judgement = judge.judge(dataclasses.replace(measured, endpoints=exact), reach)
     if RECORDER.aborted or RECORDER.target_silent:
         judgement = dataclasses.replace(judgement, verdict="fail")
     return judgement

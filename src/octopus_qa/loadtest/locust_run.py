@@ -6,12 +6,14 @@ in module globals; the users, the shape and the event listeners find it by their
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from ..plan.load_profiles import Profile
 from ..plan.run_plan import LoadPlan, RunPlan
+from .gates import Reach
 from .verdict import Judge
 
 __all__ = ["LocustRun", "profile_of", "run_of"]
@@ -26,6 +28,19 @@ class LocustRun:
     cpu_warning: bool = False
     #: The workers that sent statistics to this master: proof the merged numbers are theirs.
     workers_reported: set[str] = field(default_factory=set)
+    #: The kinds of user that had users at some point of the run.
+    users_ran: set[str] = field(default_factory=set)
+
+    def note_users(self, counts: Mapping[str, int]) -> None:
+        self.users_ran.update(name for name, count in counts.items() if count > 0)
+
+    def reach(self, user_classes: Iterable[Any]) -> Reach:
+        """What the users that ran could offer: their endpoints, and whether a profile fixed
+        the offer."""
+        ran = [cls for cls in user_classes if cls.__name__ in self.users_ran]
+        endpoints = frozenset(key for cls in ran for key in getattr(cls, "endpoints", ()))
+        names = tuple(sorted(cls.__name__ for cls in ran))
+        return Reach(endpoints, names, fixed_offer=self.load.profile is not None)
 
     @property
     def load(self) -> LoadPlan:

@@ -69,7 +69,17 @@ def gates_table(gates: list[Gate]) -> str:
         for row in (header, *rows)
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
+    lines += _not_judged(gates)
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _not_judged(gates: list[Gate]) -> list[str]:
+    """Below the table: why the skipped gates were not judged, one line per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for gate in gates:
+        if gate.reason:
+            by_reason.setdefault(gate.reason, []).append(f"{gate.endpoint} {gate.metric}")
+    return [f"not judged: {', '.join(names)}: {why}" for why, names in by_reason.items()]
 
 
 def gate_cases(gates: list[Gate], problem: str | None = None) -> list[Case]:

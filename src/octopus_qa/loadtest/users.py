@@ -8,7 +8,7 @@ what every client is: a FastHttpUser with its own login (renewed before `exp` an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -31,6 +31,10 @@ class ApiUser(FastHttpUser):
     """A client of the API: its own login, its pacing from the profile."""
 
     abstract = True
+    #: The endpoints (`plan.endpoints` keys) every client of this kind calls: a gate of an
+    #: endpoint no running user calls is not judged (a plain `-u 5` may leave a kind without
+    #: users).
+    endpoints: ClassVar[tuple[str, ...]] = ()
     wait_time = paced
     think_time = THINK_TIME  # closed-model pause between tasks; the open model ignores it
 

@@ -21,7 +21,7 @@ import msgspec
 
 from ..plan.run_plan import LoadPlan
 from ..plan.slo import ServiceLevels
-from .gates import Gate, judge_run, verdict_of
+from .gates import FULL_REACH, Gate, Reach, judge_run, verdict_of
 from .results import EndpointStats, Measurements
 from .summary import gates_table, read_baseline
 
@@ -65,8 +65,8 @@ class Judge:
         baseline = read_baseline(Path(load.baseline), name) if load.baseline else None
         return cls(load.slo, baseline)
 
-    def judge(self, measurements: Measurements) -> Judgement:
-        gates = judge_run(self.levels, measurements, self.baseline)
+    def judge(self, measurements: Measurements, reach: Reach = FULL_REACH) -> Judgement:
+        gates = judge_run(self.levels, measurements, self.baseline, reach)
         return Judgement(verdict_of(gates), gates, measurements, self.levels.version)
 
 

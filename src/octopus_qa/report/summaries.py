@@ -121,6 +121,8 @@ class GateResult(msgspec.Struct, kw_only=True):
     verdict: str  # pass | fail | skip
     comparison: str = "<="
     source: str = "slo"  # or "baseline"
+    #: Why a skipped gate was not judged (no running user calls its endpoint, ...).
+    reason: str = ""
 
 
 class LatencyResult(msgspec.Struct, kw_only=True):
