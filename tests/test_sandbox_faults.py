@@ -7,17 +7,27 @@ lets the contract suite prove it can fail.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sandbox_client import Api
 from sandbox_probes import PROBES
 
+import octopus_qa.sandbox
 from octopus_qa.rules import RULES, RuleViolation
 from octopus_qa.sandbox import create_app
+from octopus_qa.sandbox.app import planted_seams
 from octopus_qa.sandbox.faults import FAULTS
+from octopus_qa.sandbox.readings import READINGS
+from octopus_qa.sandbox.seams import Seams
+
+SANDBOX_DIR = Path(octopus_qa.sandbox.__file__).parent
+#: Where fault and reading names may be written: their catalogues, nowhere else in the sandbox.
+CATALOGUES = {SANDBOX_DIR / "faults", SANDBOX_DIR / "readings.py"}
 
 #: The `octoqa sandbox` options a fault may need, as create_app keyword arguments.
 SANDBOX_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -53,7 +63,63 @@ def test_every_rule_is_broken_by_at_least_one_fault() -> None:
 
 
 def test_every_fault_names_a_catalogued_rule() -> None:
-    assert {fault.rule for fault in FAULTS.values()} <= set(RULES)
+    unknown = {fault.name: fault.rule for fault in FAULTS.values() if fault.rule not in RULES}
+    assert not unknown, f"faults naming no rule of octopus_qa.rules.RULES: {unknown}"
+
+
+def _sandbox_modules_outside_the_catalogues() -> list[Path]:
+    return [
+        path
+        for path in sorted(SANDBOX_DIR.rglob("*.py"))
+        if not any(path == place or place in path.parents for place in CATALOGUES)
+    ]
+
+
+def test_no_module_outside_the_catalogues_names_a_fault_or_a_reading() -> None:
+    names = [*FAULTS, *READINGS]
+    modules = _sandbox_modules_outside_the_catalogues()
+    assert SANDBOX_DIR / "app.py" in modules and SANDBOX_DIR / "faults" / "auth.py" not in modules
+    mentions = {
+        f"{path.name}: {name}"
+        for path in modules
+        for name in names
+        if name in path.read_text(encoding="utf-8")
+    }
+    assert not mentions, f"the API code must not know the faults by name: {sorted(mentions)}"
+
+
+def test_the_sandbox_does_not_import_the_rules_it_is_the_counterpart_of() -> None:
+    importers = set()
+    for path in sorted(SANDBOX_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and "rules" in (node.module or "").split("."):
+                importers.add(path.name)
+            if isinstance(node, ast.Import) and any("rules" in a.name for a in node.names):
+                importers.add(path.name)
+    assert not importers, f"sandbox modules importing the rules: {sorted(importers)}"
+
+
+def test_a_clean_sandbox_keeps_every_default_seam() -> None:
+    assert planted_seams(frozenset(), frozenset(), seed=0) == Seams()
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_every_fault_plants_itself_into_a_seam(name: str) -> None:
+    assert planted_seams(frozenset({name}), frozenset(), seed=0) != Seams()
+
+
+@pytest.mark.parametrize("name", sorted(READINGS))
+def test_every_reading_plants_itself_into_a_seam(name: str) -> None:
+    assert planted_seams(frozenset(), frozenset({name}), seed=0) != Seams()
+
+
+def test_faults_keep_their_state_per_app() -> None:
+    """A stateful fault (a counter, a shared attribute) is planted afresh in every app."""
+    first, second = (
+        planted_seams(frozenset({"request-id-sometimes-repeated"}), frozenset(), seed=0)
+        for _ in range(2)
+    )
+    assert first.gate.request_id is not second.gate.request_id
 
 
 def test_every_rule_has_a_probe() -> None:

@@ -7,6 +7,9 @@ token used and the session's refresh token both stop working (A3).
 
 Verification is on the hot path of every API request, so a successful signature check is cached
 per token; expiry and revocation are still checked on every request.
+
+`TokenSeams` names the steps a planted fault (sandbox/faults/auth.py) may take otherwise; its
+defaults are the steps above.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class IssuedTokens:
 
 
 @dataclass
-class _Session:
+class Session:
     """One login: its current refresh token and the access token issued last."""
 
     id: str
@@ -57,8 +60,11 @@ class _Session:
     refresh_expires: float
     access_token: str
     access_expires: int
-    #: Whether a refresh has rotated its tokens (the logout-after-refresh-keeps-refresh fault).
+    #: Whether a refresh has rotated its tokens.
     refreshed: bool = False
+
+
+Claims = dict[str, Any]
 
 
 def _utf8(text: str) -> bytes:
@@ -77,7 +83,7 @@ class TokenAuthority:
         refresh_ttl: float,
         cache_entries: int,
         max_sessions: int,
-        faults: frozenset[str] = frozenset(),
+        seams: TokenSeams | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._username = _utf8(credentials.username)
@@ -87,31 +93,24 @@ class TokenAuthority:
         self._refresh_ttl = refresh_ttl
         self._cache_entries = cache_entries
         self._max_sessions = max_sessions
-        self._faults = faults
-        # Planted bug: exp is not checked.
-        self._check_expiry = "expired-token-accepted" not in faults
+        self._seams = seams or TokenSeams()
+        self._expired = self._seams.expired  # on every request: looked up once
         self._clock = clock
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, Session] = {}
         self._by_refresh: dict[str, str] = {}  # refresh token → session id
         #: Revoked session id → when its last access token expires; kept only until then (a
         #: revocation outliving every token it covers protects nothing), so a long run of logouts
         #: holds at most `access_ttl` seconds' worth of them. Insertion order is expiry order
         #: closely enough for pruning from the front.
         self._revoked: dict[str, float] = {}
-        self._verified: dict[str, dict[str, Any]] = {}  # access token → its claims
+        self._verified: dict[str, Claims] = {}  # access token → its claims
 
     # --- Login --------------------------------------------------------------------------------
 
     def credentials_match(self, username: str, password: str) -> bool:
         """Constant-time comparison of both fields, so timing tells nothing about either."""
         user_ok = hmac.compare_digest(_utf8(username), self._username)
-        password_ok = hmac.compare_digest(_utf8(password), self._password)
-        if "password-prefix-accepted" in self._faults:
-            # Planted bug: compared over the stored password's length only (strncmp-style).
-            sent = _utf8(password)[: len(self._password)]
-            password_ok = hmac.compare_digest(sent, self._password)
-        if "any-password-accepted" in self._faults:
-            return user_ok
+        password_ok = self._seams.password_matches(_utf8(password), self._password)
         return user_ok and password_ok
 
     def login(self, username: str) -> IssuedTokens:
@@ -120,7 +119,7 @@ class TokenAuthority:
         access, expires = self._access_token(username, session_id, now)
         refresh = secrets.token_urlsafe(32)
         self._forget_oldest_sessions()
-        self._sessions[session_id] = _Session(
+        self._sessions[session_id] = Session(
             session_id, username, refresh, now + self._refresh_ttl, access, expires
         )
         self._by_refresh[refresh] = session_id
@@ -150,101 +149,75 @@ class TokenAuthority:
 
     def can_refresh(self, token: str) -> bool:
         """Whether `refresh(token)` would succeed, without using the token up."""
-        return self._session_for_refresh(token, self._clock()) is not None
+        return self.session_for_refresh(token) is not None
 
     def refresh(self, token: str) -> IssuedTokens | None:
         """New tokens for a live refresh token, which is used up (A2); None → 401."""
-        now = self._clock()
-        session = self._session_for_refresh(token, now)
-        if session is None:
-            return None
-        return self._renew(session, token, now)
+        session = self.session_for_refresh(token)
+        return None if session is None else self.renew(session, token)
 
-    def refresh_without_recheck(self, token: str) -> Callable[[], IssuedTokens] | None:
-        """The refresh-race-double-spend fault: check now, spend later (after the caller's
-        await), without checking again; two refreshes that interleave both succeed."""
-        session = self._session_for_refresh(token, self._clock())
-        if session is None:
-            return None
-        return lambda: self._renew(session, token, self._clock())
-
-    def _renew(self, session: _Session, token: str, now: float) -> IssuedTokens:
-        # Planted bug: the used refresh token stays valid beside the new one.
-        if "refresh-token-reusable" not in self._faults:
-            self._by_refresh.pop(token, None)
-        session.refresh_token = secrets.token_urlsafe(32)
-        session.refreshed = True
-        session.refresh_expires = now + self._refresh_ttl
-        self._by_refresh[session.refresh_token] = session.id
-        if "refresh-returns-same-tokens" not in self._faults:
-            session.access_token, session.access_expires = self._access_token(
-                session.username, session.id, now
-            )
-        return IssuedTokens(
-            session.access_token, session.refresh_token, session.access_expires, now
-        )
-
-    def _session_for_refresh(self, token: str, now: float) -> _Session | None:
-        session_id = self._by_refresh.get(token)
-        if session_id is None and "refresh-accepts-access-token" in self._faults:
-            claims = self.authenticate(token)
-            session_id = claims["sid"] if claims else None
+    def session_for_refresh(self, token: str) -> Session | None:
+        """The live session a refresh token renews (the token is not spent)."""
+        session_id = self._seams.refresh_session_id(self, token)
         session = self._sessions.get(session_id) if session_id else None
-        if session is None or (session.id in self._revoked and not self._keeps_refresh(session)):
+        if session is None:
             return None
-        if token == session.refresh_token and session.refresh_expires <= now:
+        if token == session.refresh_token and session.refresh_expires <= self._clock():
             self._by_refresh.pop(token, None)
             return None
         return session
 
+    def renew(self, session: Session, token: str) -> IssuedTokens:
+        """Spend the refresh token `token` of a live session and hand out its next tokens."""
+        now = self._clock()
+        self._seams.spend_refresh_token(self, token)
+        session.refresh_token = secrets.token_urlsafe(32)
+        session.refreshed = True
+        session.refresh_expires = now + self._refresh_ttl
+        self._by_refresh[session.refresh_token] = session.id
+        self._seams.reissue_access(self, session, now)
+        return IssuedTokens(
+            session.access_token, session.refresh_token, session.access_expires, now
+        )
+
+    def refresh_session_id(self, token: str) -> str | None:
+        """The session a refresh token was issued to."""
+        return self._by_refresh.get(token)
+
+    def spend_refresh_token(self, token: str) -> None:
+        """A refresh token works once (A2)."""
+        self._by_refresh.pop(token, None)
+
+    def reissue_access(self, session: Session, now: float) -> None:
+        """A refresh hands out a new access token (A2)."""
+        session.access_token, session.access_expires = self._access_token(
+            session.username, session.id, now
+        )
+
     # --- Verification and logout --------------------------------------------------------------
 
-    def authenticate(self, token: str) -> dict[str, Any] | None:
+    def authenticate(self, token: str) -> Claims | None:
         """The claims of a valid, unexpired, unrevoked access token; None → 401."""
         claims = self._verified.get(token)
         if claims is None:
-            claims = self._verify_signature(token)
+            claims = self._seams.read_claims(token, self._key)
             if claims is None:
                 return None
             if len(self._verified) >= self._cache_entries:
                 self._verified.clear()
             self._verified[token] = claims
-        if self._check_expiry and claims["exp"] <= self._clock():
+        if self._expired(claims["exp"], self._clock()):
             return None
         if claims["sid"] in self._revoked:
             return None
         return claims
 
-    def _verify_signature(self, token: str) -> dict[str, Any] | None:
-        if "alg-none-accepted" in self._faults and _unsigned(token):
-            # Planted bug: a token whose header says alg "none" is read without verification.
-            try:
-                unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-            except jwt.PyJWTError:
-                return None
-            return unverified if unverified.get("typ") == ACCESS and "sid" in unverified else None
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                options={"require": ["exp", "sid", "typ"], "verify_exp": self._check_expiry},
-            )
-        except jwt.PyJWTError:
-            return None
-        if claims.get("typ") != ACCESS or not isinstance(claims.get("exp"), int):
-            return None
-        return claims
-
-    def logout(self, claims: dict[str, Any]) -> None:
+    def logout(self, claims: Claims) -> None:
         """Revoke the session of these (valid) claims: its access and refresh tokens (A3)."""
-        if "logout-does-not-revoke" in self._faults:
-            return
+        self._seams.revoke(self, claims)
+
+    def revoke_session(self, claims: Claims) -> None:
         session_id = claims["sid"]
-        session = self._sessions.get(session_id)
-        if session is not None and self._keeps_refresh(session):
-            self._revoked[session_id] = float(claims["exp"])  # its access tokens only
-            return
         session = self._sessions.pop(session_id, None)
         until = float(claims["exp"])
         if session is not None:
@@ -253,10 +226,12 @@ class TokenAuthority:
         self._forget_expired_revocations()
         self._revoked[session_id] = until
 
-    def _keeps_refresh(self, session: _Session) -> bool:
-        """Planted bug: logout revokes a refreshed session's access tokens but forgets its
-        current refresh token, which still refreshes (only after login → refresh → logout)."""
-        return session.refreshed and "logout-after-refresh-keeps-refresh" in self._faults
+    def revoke_access(self, claims: Claims) -> None:
+        """Revoke a session's access tokens, leaving its refresh token as it is."""
+        self._revoked[claims["sid"]] = float(claims["exp"])
+
+    def session(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
 
     def _forget_expired_revocations(self) -> None:
         now = self._clock()
@@ -276,11 +251,51 @@ class TokenAuthority:
         }
 
 
-def _unsigned(token: str) -> bool:
+# --- The documents' answers, as seams -----------------------------------------------------------
+
+
+def passwords_match(sent: bytes, stored: bytes) -> bool:
+    return hmac.compare_digest(sent, stored)
+
+
+def expired(exp: int, now: float) -> bool:
+    """A4: an access token stops working at its exp (checked against the authority's clock on
+    every request, so a cached verification never outlives the token)."""
+    return exp <= now
+
+
+def signed_claims(token: str, key: bytes) -> Claims | None:
+    """The claims of an access token signed with `key`, or None."""
     try:
-        return str(jwt.get_unverified_header(token).get("alg", "")).lower() == "none"
+        claims: Claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sid", "typ"], "verify_exp": False},
+        )
     except jwt.PyJWTError:
-        return False
+        return None
+    if claims.get("typ") != ACCESS or not isinstance(claims.get("exp"), int):
+        return None
+    return claims
+
+
+@dataclass
+class TokenSeams:
+    """Where the token rules can be planted otherwise; the defaults keep A1-A4.
+
+    The session steps take the authority they act for, like its own methods.
+    """
+
+    password_matches: Callable[[bytes, bytes], bool] = passwords_match
+    expired: Callable[[int, float], bool] = expired
+    read_claims: Callable[[str, bytes], Claims | None] = signed_claims
+    refresh_session_id: Callable[[TokenAuthority, str], str | None] = (
+        TokenAuthority.refresh_session_id
+    )
+    spend_refresh_token: Callable[[TokenAuthority, str], None] = TokenAuthority.spend_refresh_token
+    reissue_access: Callable[[TokenAuthority, Session, float], None] = TokenAuthority.reissue_access
+    revoke: Callable[[TokenAuthority, Claims], None] = TokenAuthority.revoke_session
 
 
 def bearer_token(authorization: str | None) -> str | None:

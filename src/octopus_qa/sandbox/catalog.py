@@ -234,8 +234,12 @@ class Catalog:
         if page < 1 or limit < 1:
             raise ValueError(f"page and limit start at 1, got page={page} limit={limit}")
         start = (page - 1) * limit
+        return self.items_json(products[start : start + limit])
+
+    def items_json(self, items: Sequence[Product]) -> bytes:
+        """The JSON array of these products' list entries."""
         stored = self._list_json.get
-        chunk = [stored(id(p)) or p.list_json() for p in products[start : start + limit]]
+        chunk = [stored(id(p)) or p.list_json() for p in items]
         if not chunk:
             return b"[]"
         # Bracket the end items rather than the joined result: one big copy instead of three.

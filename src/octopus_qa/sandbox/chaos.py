@@ -1,6 +1,6 @@
 """Chaos switches: the sandbox misbehaving the way a real deployment does, after a while.
 
-The fault catalogue (faults.py) breaks one documented rule each, from the first request. Chaos is
+The fault catalogue (faults/) breaks one documented rule each, from the first request. Chaos is
 the other kind of trouble a QA run meets in the field: the target dies, hangs, slows down, a
 gateway answers HTML 502 pages, bodies arrive cut short, a rate limiter answers 429, an admin
 revokes every token. None of these is a contract bug of the API; each must leave the suite with

@@ -8,20 +8,22 @@ construction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.responses import Response
 from starlette.types import Send
 
 JSON_MEDIA_TYPE = "application/json"
 RawHeaders = list[tuple[bytes, bytes]]
+#: How an error's status and message become its body (a seam: see sandbox/seams.py).
+ErrorBody = Callable[[int, str], bytes]
 
 #: E1: the name/code pair the documents show for each status the sandbox sends.
 ERROR_NAMES: dict[int, tuple[str, str]] = {
     400: ("BadRequestError", "BAD_REQUEST"),
     401: ("UnauthorizedError", "UNAUTHORIZED"),
     404: ("NotFoundError", "NOT_FOUND"),
-    # Only ever sent by the method-not-allowed-405 fault: undocumented on purpose.
+    # Only ever sent by a planted fault: undocumented on purpose.
     405: ("MethodNotAllowedError", "METHOD_NOT_ALLOWED"),
     500: ("InternalServerError", "INTERNAL_SERVER_ERROR"),
 }
@@ -40,10 +42,8 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
-def error_body(status: int, message: str, *, flat: bool = False) -> bytes:
-    """The envelope `{"error": {"name", "code", "message"}}` (E1); `flat` is the fault's form."""
-    if flat:
-        return json.dumps({"message": message}).encode()
+def error_body(status: int, message: str) -> bytes:
+    """The envelope `{"error": {"name", "code", "message"}}` (E1)."""
     name, code = ERROR_NAMES[status]
     return json.dumps({"error": {"name": name, "code": code, "message": message}}).encode()
 
@@ -57,13 +57,9 @@ def json_response(
     return response
 
 
-def error_response(status: int, message: str, *, flat: bool = False) -> Response:
-    return json_response(error_body(status, message, flat=flat), status)
-
-
-async def send_error(send: Send, status: int, message: str, *, flat: bool = False) -> None:
+async def send_error(send: Send, status: int, message: str, render: ErrorBody = error_body) -> None:
     """The envelope sent straight through ASGI, for middleware that answers before any route."""
-    body = error_body(status, message, flat=flat)
+    body = render(status, message)
     await send(
         {
             "type": "http.response.start",
