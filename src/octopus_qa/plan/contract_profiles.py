@@ -47,6 +47,10 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     details_sample: Count = 40
     #: page sizes the whole catalog is walked with, each walk judged for L7
     catalog_walk_limits: tuple[Annotated[int, Meta(ge=1, le=10_000)], ...] = (1000,)
+    #: small page sizes a listing is walked with, `deep_walk_pages` pages deep each (L7): offset
+    #: arithmetic, page caches and cursors go wrong on page 21, not on page 2
+    deep_walk_limits: tuple[Annotated[int, Meta(ge=1, le=10_000)], ...] = (10,)
+    deep_walk_pages: Annotated[int, Meta(ge=2, le=1_000)] = 40
     #: filter combinations (two and three filters) per kind of combination
     filter_combinations: Count = 2
     #: responses of the request-id sample (H1-H3 on each, freshness over all)

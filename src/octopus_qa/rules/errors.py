@@ -39,9 +39,11 @@ def status_is_documented(exchange: Exchange) -> None:
 
 
 def error_envelope_is_documented(exchange: Exchange) -> None:
-    """Every 4xx/5xx body is {"error": {name, code, message}} with the documented pair (E1)."""
+    """Every 4xx/5xx body is {"error": {name, code, message}} with the documented pair (E1).
+
+    A HEAD request's answer has no body at all (RFC 9110 § 9.3.2): nothing to judge."""
     status = exchange.status
-    if status < 400:
+    if status < 400 or exchange.method == "HEAD":
         return
     body = exchange.json
     error = body.get("error") if isinstance(body, dict) else None

@@ -8,7 +8,12 @@ judges only what every reading of the documents agrees on (readings.py).
 
 from __future__ import annotations
 
-from .auth import auth_is_checked_first, expired_token_is_rejected, login_rejects_malformed_body
+from .auth import (
+    auth_is_checked_first,
+    auth_is_required,
+    expired_token_is_rejected,
+    login_rejects_malformed_body,
+)
 from .errors import post_requires_json, unknown_path_is_404
 from .exchange import Exchange
 from .products import (
@@ -19,7 +24,10 @@ from .products import (
 )
 from .under_load import run_checks
 
+#: Authentication first, as the API checks it first (A6): a request without a token that was
+#: served breaks auth-required whatever else it broke (an unknown path, a bad id).
 REQUEST_CHECKS = (
+    auth_is_required,
     auth_is_checked_first,
     expired_token_is_rejected,
     unknown_path_is_404,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from starlette.requests import Request
@@ -287,3 +288,60 @@ def trailing_slash_skips_auth(seams: Seams) -> None:
         return admit(scope, tokens)
 
     seams.gate.admit = admit_slashed
+
+
+# --- Doors beside the documented ones (A6: every request to a protected path) ---------------
+
+
+@catalogue.fault(
+    "head-skips-auth",
+    "auth-required",
+    "HEAD requests skip the token check: the GET handler answers them (X-Total-Count and the "
+    "other headers included) without a token.",
+)
+def head_skips_auth(seams: Seams) -> None:
+    admit = seams.gate.admit
+
+    def admit_heads(scope: Scope, tokens: TokenAuthority) -> Scope | None:
+        return scope if scope["method"] == "HEAD" else admit(scope, tokens)
+
+    seams.gate.admit = admit_heads
+
+
+@catalogue.fault(
+    "query-token-accepted",
+    "auth-required",
+    "An access token in the query string (?access_token=...) is taken in place of the "
+    "Authorization header.",
+)
+def query_token_accepted(seams: Seams) -> None:
+    admit = seams.gate.admit
+
+    def admit_from_query(scope: Scope, tokens: TokenAuthority) -> Scope | None:
+        admitted = admit(scope, tokens)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if admitted is not None or "access_token" not in query:
+            return admitted
+        bearer = f"Bearer {query['access_token'][0]}".encode("latin-1")
+        return admit({**scope, "headers": [*scope["headers"], (b"authorization", bearer)]}, tokens)
+
+    seams.gate.admit = admit_from_query
+
+
+@catalogue.fault(
+    "format-suffix-served",
+    "auth-required",
+    "The router maps a .json suffix to the same handler, and the token check, keyed on the "
+    "documented paths, lets it by: GET /api/v1/products.json lists the catalog without a token.",
+)
+def format_suffix_served(seams: Seams) -> None:
+    admit = seams.gate.admit
+
+    def admit_suffixed(scope: Scope, tokens: TokenAuthority) -> Scope | None:
+        path = scope["path"]
+        if not path.endswith(".json"):
+            return admit(scope, tokens)
+        bare = path.removesuffix(".json")
+        return {**scope, "path": bare, "raw_path": bare.encode()}
+
+    seams.gate.admit = admit_suffixed

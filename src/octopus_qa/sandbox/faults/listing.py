@@ -352,3 +352,25 @@ def total_count_races(seams: Seams) -> None:
         return last_total
 
     seams.endpoints.listing_total = through_shared_attribute
+
+
+#: From this page on, the planted page cache serves the page before it.
+STALE_FROM_PAGE = 21
+
+
+@catalogue.fault(
+    "pages-repeat-past-20",
+    "pages-partition-listing",
+    "From page 21 on, a page repeats the previous page's items (a page cache that stops telling "
+    "pages apart past its first 20); the headers stay right, and past the last page it is empty.",
+)
+def pages_repeat_past_20(seams: Seams) -> None:
+    page_items = seams.endpoints.page_items
+
+    def stale_deep_pages(products: Sequence[Product], page: int, limit: int) -> Sequence[Product]:
+        in_range = (page - 1) * limit < len(products)
+        return page_items(
+            products, page - 1 if page >= STALE_FROM_PAGE and in_range else page, limit
+        )
+
+    seams.endpoints.page_items = stale_deep_pages
