@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ..errors import OctoqaError
-from ..rules import RULES, rules_broken_by
+from ..rules import RULES, Rule, rules_broken_by
 from ..seeds import new_seed
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
@@ -105,7 +105,7 @@ def _handed_in_suite(config: pytest.Config) -> Suite | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "rule(*ids): the rules.toml rules a test checks (ids as in rules.toml)"
+        "markers", "rule(*rules): the rules a test checks (Rule objects, or their ids)"
     )
     config.addinivalue_line(
         "markers", "assumed: every rule of the test rests on ASSUMPTIONS.md, not the documents"
@@ -202,7 +202,7 @@ def _now() -> float:
 def rules_of(item: pytest.Item) -> tuple[str, ...]:
     ids: list[str] = []
     for mark in item.iter_markers("rule"):
-        ids.extend(mark.args)
+        ids.extend(rule.id if isinstance(rule, Rule) else rule for rule in mark.args)
     return tuple(dict.fromkeys(ids))
 
 
@@ -214,7 +214,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         rules = rules_of(item)
         unknown = [rule for rule in rules if rule not in RULES]
         if unknown:
-            raise pytest.UsageError(f"{item.nodeid} names unknown rules {unknown} (see rules.toml)")
+            raise pytest.UsageError(
+                f"{item.nodeid} names unknown rules {unknown} (see octopus_qa.rules)"
+            )
         if not rules:
             raise pytest.UsageError(f"{item.nodeid} names no rule: add @pytest.mark.rule(...)")
         for rule in rules:
