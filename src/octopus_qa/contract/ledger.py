@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules import RULES, Rule
+from ..verdicts import RULE_VERDICT_OF, Outcome, Verdict
 
 
 def _grouped(pairs: Iterable[tuple[str, Rule]]) -> Mapping[str, tuple[Rule, ...]]:
@@ -45,7 +46,7 @@ PARAMETER_RULES: Mapping[str, Rule] = {
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | skipped | error | deviation | not judged (target gone)
+    outcome: str  # an Outcome: passed | failed | skipped | error | deviation | not judged
     message: str = ""
     rules: tuple[str, ...] = ()
 
@@ -76,22 +77,18 @@ class RuleLedger:
         there) beats pass beats skip.
         """
         report: dict[str, dict[str, Any]] = {
-            rule_id: {"status": "untested", "tests": []} for rule_id in RULES
+            rule_id: {"status": Verdict.UNTESTED, "tests": []} for rule_id in RULES
         }
-        rank = {"untested": 0, "skip": 1, "pass": 2, "deviation": 3, "fail": 4}
-        # A test that errored could not judge its rule: that is no pass, so it counts as a fail.
-        # A test the target walked out on judged nothing: its rules stay as the others left them.
-        status_of = {
-            "passed": "pass",
-            "failed": "fail",
-            "skipped": "skip",
-            "error": "fail",
-            "deviation": "deviation",
-            "not judged": "untested",
+        rank = {
+            Verdict.UNTESTED: 0,
+            Verdict.SKIP: 1,
+            Verdict.PASS: 2,
+            Verdict.DEVIATION: 3,
+            Verdict.FAIL: 4,
         }
         for outcome in self.outcomes:
             for rule_id in outcome.rules:
-                entry = report.setdefault(rule_id, {"status": "untested", "tests": []})
+                entry = report.setdefault(rule_id, {"status": Verdict.UNTESTED, "tests": []})
                 entry["tests"].append(
                     {
                         "nodeid": outcome.nodeid,
@@ -99,7 +96,7 @@ class RuleLedger:
                         "message": outcome.message,
                     }
                 )
-                status = status_of[outcome.outcome]
+                status = RULE_VERDICT_OF[Outcome(outcome.outcome)]
                 if rank[status] > rank[entry["status"]]:
                     entry["status"] = status
         if selected is not None:

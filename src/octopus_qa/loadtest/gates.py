@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..verdicts import Verdict
 from .results import EndpointStats, Measurements
 from .slo import BaselineTolerance, ServiceLevels
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+PASS, FAIL, SKIP = Verdict.PASS, Verdict.FAIL, Verdict.SKIP
 AT_MOST, AT_LEAST = "<=", ">="
 
 

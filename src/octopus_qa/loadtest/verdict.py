@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..verdicts import Verdict
 from .gates import Gate, judge_run, verdict_of
 from .results import EndpointStats, Measurements
 from .slo import ServiceLevels, load_slo
 from .summary import gates_table, read_baseline
 
 #: Locust's exit code for a run whose gates held, and for one where a gate failed.
-EXIT_CODES = {"pass": 0, "fail": 1}
+EXIT_CODES: Mapping[str, int] = {Verdict.PASS: 0, Verdict.FAIL: 1}
 
 
 @dataclass(frozen=True)
