@@ -82,10 +82,10 @@ def test_malformed_sort_is_rejected(api: ApiClient, sort: str) -> None:
     expect_status(exchange, 400, "sort-format", f"sort={sort!r}")
 
 
-@pytest.mark.rule("default-order-id-desc")
+@pytest.mark.rule(rules.DEFAULT_ORDER_ID_DESC)  # a mark takes the Rule, or its id
 def test_default_order_is_id_descending(api: ApiClient) -> None:
     exchange = api.get(LIST, params={"limit": 200})
-    rules.items_are_sorted(exchange.json, "id", "DESC", rule_id="default-order-id-desc")
+    rules.items_are_sorted(exchange.json, "id", "DESC", rule=rules.DEFAULT_ORDER_ID_DESC)
 
 
 @pytest.mark.rule("filters-match")

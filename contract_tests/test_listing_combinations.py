@@ -150,4 +150,4 @@ def test_walking_the_whole_catalog_yields_each_product_once(
         pages, total = walk(api, params, limit)
         rules.pages_partition_listing(pages, total, f"the whole catalog, {order}, pages of {limit}")
         joined = [item for page in pages for item in page]
-        rules.items_are_sorted(joined, field, direction, rule_id=rule_id)
+        rules.items_are_sorted(joined, field, direction, rule=rule_id)

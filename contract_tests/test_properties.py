@@ -25,10 +25,10 @@ from octopus_qa.contract.ledger import (
 )
 from octopus_qa.contract.requests_session import SuiteSession
 from octopus_qa.contract.schema import RunLogin
-from octopus_qa.contract.schemathesis_checks import CHECKED_RULES
+from octopus_qa.contract.schemathesis_checks import PROPERTY_RULES
 from octopus_qa.contract.suite import Suite
 from octopus_qa.contract.watch import transport_reason
-from octopus_qa.rules import RETRY_LATER, RulesBroken, rules_broken_by
+from octopus_qa.rules import RETRY_LATER, Rule, RulesBroken, rules_broken_by
 from octopus_qa.rules.readings import Undecided, either_reading_answered, undecided_inputs
 
 #: Loaded by the plugin's `contract_schema` fixture when the test runs: nothing at import.
@@ -48,20 +48,12 @@ def _reissue_stale_auth(suite: Suite, case: Any) -> None:
 
 INVALID_PARAMETER = re.compile(r"parameter `([^`]+)`")
 
-PROPERTY_RULES = tuple(
-    dict.fromkeys(
-        CHECKED_RULES
-        + tuple(rule for rules in BUILTIN_CHECK_RULES.values() for rule in rules)
-        + tuple(rule for rules in OPERATION_INPUT_RULES.values() for rule in rules)
-    )
-)
 
-
-def _rules_of(failure: Any, operation: str) -> list[str]:
+def _rules_of(failure: Any, operation: str) -> list[Rule]:
     """The rules one schemathesis failure may stand for (a built-in check covers several): the
     RuleViolation a custom check raised (schemathesis keeps it on the failure as `exception`),
     and the rules of the built-in checks that failed."""
-    names = [rule.id for rule in rules_broken_by(getattr(failure, "exception", None))]
+    names = list(rules_broken_by(getattr(failure, "exception", None)))
     for check in type(failure).checks:
         if check in ("negative_data_rejection", "positive_data_acceptance"):
             names.extend(OPERATION_INPUT_RULES.get(operation, ()))
@@ -70,7 +62,7 @@ def _rules_of(failure: Any, operation: str) -> list[str]:
     return names
 
 
-def _rules_broken(group: FailureGroup, operation: str) -> list[str]:
+def _rules_broken(group: FailureGroup, operation: str) -> list[Rule]:
     broken = [rule for failure in group.exceptions for rule in _rules_of(failure, operation)]
     return list(dict.fromkeys(broken))
 

@@ -110,6 +110,10 @@ def _auth_required(api: Api) -> None:
         api.get("/api/v1/products", token="not-a-token"),
         api.get("/api/v1/products/", token=None),  # a path a router may forgive
         api.get("/api/v1/products", token=_unsigned_copy(api.token)),
+        # Doors beside the documented ones: HEAD, the token in the query, a format suffix.
+        api.call("HEAD", "/api/v1/products", token=None),
+        api.get("/api/v1/products", token=None, params={"access_token": api.token}),
+        api.get("/api/v1/products.json", token=None),
     ):
         expect_status("auth-required", exchange, 401)
 

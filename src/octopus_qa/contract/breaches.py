@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..rules import Exchange, RulesBroken, RuleViolation
+from ..rules import Exchange, Rule, RulesBroken, RuleViolation
 from .deviations import Breach
 
 #: The spec path template of a URL path, or None (Coverage.template_for).
 TemplateFor = Callable[[str], str | None]
 
 
-def breach_at(rule: str, exchange: Exchange | None, template_for: TemplateFor) -> Breach:
+def breach_at(rule: Rule, exchange: Exchange | None, template_for: TemplateFor) -> Breach:
     if exchange is None:
         return Breach((rule,))
     template = template_for(exchange.path)
@@ -30,9 +30,9 @@ def breaches_of(error: BaseException, template_for: TemplateFor) -> list[Breach]
     """The rules `error` says were broken, each with where, when it says; [] when it names none."""
     if isinstance(error, RulesBroken):
         # Where the property test knew each failure's operation and status; else rules alone.
-        return list(error.breaches) or [Breach((rule.id,)) for rule in error.rules]
+        return list(error.breaches) or [Breach((rule,)) for rule in error.rules]
     if isinstance(error, RuleViolation):
-        return [breach_at(error.rule.id, error.exchange, template_for)]
+        return [breach_at(error.rule, error.exchange, template_for)]
     if isinstance(error, BaseExceptionGroup):
         found: list[Breach] = []
         for inner in error.exceptions:

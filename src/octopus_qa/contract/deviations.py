@@ -19,7 +19,7 @@ The file format (version 1)::
     schema_version = 1
 
     [[deviation]]
-    rule = "page-bounds"                  # a rules.toml id
+    rule = "<rule id>"                    # e.g. page-bounds: an id of octopus_qa.rules.RULES
     operation = "GET /api/v1/products"    # optional: METHOD and the spec's path template
     status = 422                          # optional: the status the target answers instead
     reason = "the gateway validates first and answers 422"
@@ -39,7 +39,7 @@ from typing import Annotated, Any
 import msgspec
 
 from ..errors import UsageError
-from ..rules import RULES
+from ..rules import RULES, Rule, rule_named
 from ..spec import load_spec
 
 SCHEMA_VERSION = 1
@@ -76,15 +76,26 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
 class Breach:
     """One thing a failed test found broken, and where when the failure says: what an entry matches.
 
-    `rules` holds one rule id, or several when the failure cannot tell which of them it broke
+    `rules` holds one rule, or several when the failure cannot tell which of them it broke
     (a schemathesis built-in check such as response header conformance stands for more than one
     of our rules): then an entry for any of them, on this operation and status, accounts for it.
+    Rules may be given by id (UnknownRule for an id of none).
     """
 
-    rules: tuple[str, ...]
+    rules: tuple[Rule, ...]
     #: "METHOD /path/{template}" of the exchange that broke the rule, None when not known.
     operation: str | None = None
     status: int | None = None
+
+    def __init__(
+        self,
+        rules: tuple[Rule | str, ...],
+        operation: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        object.__setattr__(self, "rules", tuple(rule_named(rule) for rule in rules))
+        object.__setattr__(self, "operation", operation)
+        object.__setattr__(self, "status", status)
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,7 @@ def normalise_operation(text: str) -> str:
 
 
 def _matches(entry: Entry, breach: Breach) -> bool:
-    if entry.rule not in breach.rules:
+    if all(rule.id != entry.rule for rule in breach.rules):
         return False
     if entry.operation is not None and entry.operation != breach.operation:
         return False
@@ -230,7 +241,7 @@ class Deviations:
 def _checked(path: Path, index: int, entry: Entry, operations: Collection[str]) -> Entry:
     where = f"{path}: deviation {index + 1} ({entry.rule})"
     if entry.rule not in RULES:
-        raise UsageError(f"{where} names an unknown rule (see rules.toml)")
+        raise UsageError(f"{where} names an unknown rule (octopus_qa.rules.RULES lists them)")
     if entry.operation is None:
         return entry
     operation = normalise_operation(entry.operation)

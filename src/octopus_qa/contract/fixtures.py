@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .. import rules
 from ..rules import expect_status
 from .client import ApiClient
 
@@ -40,7 +41,7 @@ class CatalogSample:
 @pytest.fixture(scope="session")
 def catalog(api: ApiClient) -> CatalogSample:
     exchange = api.get(LIST, params={"limit": SAMPLE_SIZE})
-    expect_status(exchange, 200, "limit-bounds", f"GET {LIST}?limit={SAMPLE_SIZE}")
+    expect_status(exchange, 200, rules.LIMIT_BOUNDS, f"GET {LIST}?limit={SAMPLE_SIZE}")
     products = [p for p in exchange.json if isinstance(p, dict)]
     if len(products) < 3:
         pytest.skip("the target's catalogue has fewer than 3 products: nothing to compare")
@@ -104,7 +105,7 @@ def read_whole_catalog(api: ApiClient) -> WholeCatalog:
     """The whole catalog in ceil(total / 10,000) requests, read once per run."""
     first = api.get(LIST, params={"limit": MAX_LIMIT})
     expect_status(
-        first, 200, "limit-bounds", f"GET {LIST}?limit={MAX_LIMIT} (the documented maximum)"
+        first, 200, rules.LIMIT_BOUNDS, f"GET {LIST}?limit={MAX_LIMIT} (the documented maximum)"
     )
     total = int(first.headers["x-total-count"])
     pages = [first.json]

@@ -1,8 +1,11 @@
 """Which rules each test judged, and how it came out: the `rules` part of summary.json.
 
 A hand-written test names its rules with `@pytest.mark.rule(...)`. A schemathesis test covers
-several; when it fails, the failure names the rules it broke (RuleViolation's `[rule-id]` prefix,
-or the built-in check mapped to a rule in `BUILTIN_CHECK_RULES`).
+several; when it fails, the failure names the rules it broke (the RuleViolation a rule check
+raised, or the rules of the built-in check that failed: `BUILTIN_CHECK_RULES`).
+
+The three maps below are read from the rules' declarations (octopus_qa.rules: each Rule names
+the built-in checks that judge it, the operations whose input it bounds and its parameter).
 """
 
 from __future__ import annotations
@@ -12,52 +15,38 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules import RULES
+from ..rules import RULES, Rule
+from ..verdicts import RULE_VERDICT_OF, Outcome, Verdict
 
-#: Built-in schemathesis checks → the rule each one enforces here.
-BUILTIN_CHECK_RULES: Mapping[str, tuple[str, ...]] = {
-    "not_a_server_error": ("documented-status-codes",),
-    "status_code_conformance": ("documented-status-codes",),
-    "content_type_conformance": ("json-content-type",),
-    "response_headers_conformance": ("request-id-present", "pagination-headers-present"),
-    "response_schema_conformance": ("product-schema",),
-    "ignored_auth": ("auth-required",),
-    "missing_required_header": ("auth-required",),
-    "use_after_free": ("unknown-product-404",),
-    "ensure_resource_availability": ("unknown-product-404",),
-    "unsupported_method": ("unknown-path-404",),
-    "allow_header_conformance": ("unknown-path-404",),
-    "max_response_time": (),
-}
+
+def _grouped(pairs: Iterable[tuple[str, Rule]]) -> Mapping[str, tuple[Rule, ...]]:
+    grouped: dict[str, tuple[Rule, ...]] = {}
+    for key, rule in pairs:
+        grouped[key] = (*grouped.get(key, ()), rule)
+    return grouped
+
+
+#: Built-in schemathesis checks → the rules each one judges here (a check no rule names, such
+#: as max_response_time, judges none of them).
+BUILTIN_CHECK_RULES: Mapping[str, tuple[Rule, ...]] = _grouped(
+    (check, rule) for rule in RULES.values() for check in rule.builtin_checks
+)
 
 #: negative_data_rejection / positive_data_acceptance → the bounds rules of the operation.
-OPERATION_INPUT_RULES: Mapping[str, tuple[str, ...]] = {
-    "GET /api/v1/products": ("page-bounds", "limit-bounds", "sort-format"),
-    "GET /api/v1/products/{id}": ("product-id-bounds",),
-    "POST /api/v1/products/{id}/availability": (
-        "denomination-bounds",
-        "quantity-bounds",
-        "product-id-bounds",
-        "post-requires-json",
-    ),
-    "POST /auth/login": ("login-rejects-malformed-body",),
-    "POST /auth/refresh": ("auth-required",),
-    "POST /auth/logout": ("auth-required",),
-}
+OPERATION_INPUT_RULES: Mapping[str, tuple[Rule, ...]] = _grouped(
+    (operation, rule) for rule in RULES.values() for operation in rule.bounds_input_of
+)
 
 #: A query or path parameter schemathesis names as the invalid part of accepted data → its rule.
-PARAMETER_RULES: Mapping[str, str] = {
-    "page": "page-bounds",
-    "limit": "limit-bounds",
-    "sort": "sort-format",
-    "id": "product-id-bounds",
+PARAMETER_RULES: Mapping[str, Rule] = {
+    rule.parameter: rule for rule in RULES.values() if rule.parameter is not None
 }
 
 
 @dataclass
 class TestOutcome:
     nodeid: str
-    outcome: str  # passed | failed | skipped | error | deviation | not judged (target gone)
+    outcome: str  # an Outcome: passed | failed | skipped | error | deviation | not judged
     message: str = ""
     rules: tuple[str, ...] = ()
 
@@ -88,22 +77,18 @@ class RuleLedger:
         there) beats pass beats skip.
         """
         report: dict[str, dict[str, Any]] = {
-            rule_id: {"status": "untested", "tests": []} for rule_id in RULES
+            rule_id: {"status": Verdict.UNTESTED, "tests": []} for rule_id in RULES
         }
-        rank = {"untested": 0, "skip": 1, "pass": 2, "deviation": 3, "fail": 4}
-        # A test that errored could not judge its rule: that is no pass, so it counts as a fail.
-        # A test the target walked out on judged nothing: its rules stay as the others left them.
-        status_of = {
-            "passed": "pass",
-            "failed": "fail",
-            "skipped": "skip",
-            "error": "fail",
-            "deviation": "deviation",
-            "not judged": "untested",
+        rank = {
+            Verdict.UNTESTED: 0,
+            Verdict.SKIP: 1,
+            Verdict.PASS: 2,
+            Verdict.DEVIATION: 3,
+            Verdict.FAIL: 4,
         }
         for outcome in self.outcomes:
             for rule_id in outcome.rules:
-                entry = report.setdefault(rule_id, {"status": "untested", "tests": []})
+                entry = report.setdefault(rule_id, {"status": Verdict.UNTESTED, "tests": []})
                 entry["tests"].append(
                     {
                         "nodeid": outcome.nodeid,
@@ -111,7 +96,7 @@ class RuleLedger:
                         "message": outcome.message,
                     }
                 )
-                status = status_of[outcome.outcome]
+                status = RULE_VERDICT_OF[Outcome(outcome.outcome)]
                 if rank[status] > rank[entry["status"]]:
                     entry["status"] = status
         if selected is not None:

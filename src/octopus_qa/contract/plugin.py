@@ -34,7 +34,7 @@ from ..errors import OctoqaError
 from ..plan import PlanOptions, RunPlan, build_plan, read_plan
 from ..plan.contract_profiles import DEFAULT_PROFILE
 from ..plan.contract_profiles import Profile as ContractProfile
-from ..rules import RULES, rules_broken_by
+from ..rules import RULES, Rule, rules_broken_by
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
 from .deviations import Judgement
@@ -71,7 +71,7 @@ def _handed_in_suite(config: pytest.Config) -> Suite | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "rule(*ids): the rules.toml rules a test checks (ids as in rules.toml)"
+        "markers", "rule(*rules): the rules a test checks (Rule objects, or their ids)"
     )
     config.addinivalue_line(
         "markers", "assumed: every rule of the test rests on ASSUMPTIONS.md, not the documents"
@@ -166,20 +166,24 @@ def _now() -> float:
 def rules_of(item: pytest.Item) -> tuple[str, ...]:
     ids: list[str] = []
     for mark in item.iter_markers("rule"):
-        ids.extend(mark.args)
+        ids.extend(rule.id if isinstance(rule, Rule) else rule for rule in mark.args)
     return tuple(dict.fromkeys(ids))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    contract = config.stash[PLAN].contract
-    documented_only = contract is not None and contract.documented_only
+    plan = config.stash.get(PLAN, None)
+    documented_only = (
+        plan is not None and plan.contract is not None and plan.contract.documented_only
+    )
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         rules = rules_of(item)
         unknown = [rule for rule in rules if rule not in RULES]
         if unknown:
-            raise pytest.UsageError(f"{item.nodeid} names unknown rules {unknown} (see rules.toml)")
+            raise pytest.UsageError(
+                f"{item.nodeid} names unknown rules {unknown} (see octopus_qa.rules)"
+            )
         if not rules:
             raise pytest.UsageError(f"{item.nodeid} names no rule: add @pytest.mark.rule(...)")
         for rule in rules:

@@ -8,7 +8,6 @@ import schemathesis
 
 from ..errors import TargetUnreachable
 from ..plan.contract_profiles import _deep_merge
-from ..rules import RULES
 from ..spec import SPEC_PATH
 from ..target.session import login
 from .ledger import BUILTIN_CHECK_RULES
@@ -34,8 +33,8 @@ def schemathesis_settings(suite: Suite) -> dict[str, Any]:
         settings["reports"] = {"html": {"path": str(suite.schemathesis_report)}}
     if suite.documented_only:
         # A built-in check that only judges assumed rules has nothing to say in this mode.
-        for check, rule_ids in BUILTIN_CHECK_RULES.items():
-            if rule_ids and all(RULES[rule_id].assumed for rule_id in rule_ids):
+        for check, judged in BUILTIN_CHECK_RULES.items():
+            if judged and all(rule.assumed for rule in judged):
                 settings.setdefault("checks", {}).setdefault(check, {})["enabled"] = False
     return settings
 

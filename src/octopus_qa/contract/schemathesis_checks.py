@@ -6,19 +6,40 @@ operation's label) and calls the one implementation in `octopus_qa.rules`. A 429
 (ASSUMPTIONS E4), never judged. Under `--documented-only` a violation of an assumed rule is not
 reported. Bound to one run: the plugin hands `SuiteChecks(suite).all()` to each generated case
 (`additional_checks`), so nothing is registered globally and no check reads module state.
+
+Each adapter names the rule checks it runs (`@adapts`), and judges the rules those are bound to
+(`@judges` in octopus_qa.rules): CHECKED_RULES, the property test's rules, is read from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import rules
-from ..rules import RULES, Exchange, RuleViolation
+from ..rules import Exchange, Rule, RuleViolation, rules_judged_by
+from ..rules.per_request import REQUEST_CHECKS
 from .exchanges import from_schemathesis
 from .fixtures import ListedIds
+from .ledger import BUILTIN_CHECK_RULES, OPERATION_INPUT_RULES
 from .suite import Suite
+
+Adapter = TypeVar("Adapter", bound=Callable[..., None])
+#: Each adapter (by name, in the order SuiteChecks defines them) → the rule checks it runs.
+ADAPTED: dict[str, tuple[Any, ...]] = {}
+
+
+def adapts(*checks: Any) -> Callable[[Adapter], Adapter]:
+    """Declares the rule checks (or ledgers) a SuiteChecks method runs: it judges their rules.
+    A check bound to no rule is an error at import (rules.rules_judged_by)."""
+    rules_judged_by(*checks)  # each check is bound to its rules, or this fails at import
+
+    def declare(adapter: Adapter) -> Adapter:
+        ADAPTED[adapter.__name__] = checks
+        return adapter
+
+    return declare
 
 
 class SuiteChecks:
@@ -30,29 +51,9 @@ class SuiteChecks:
         self._request_ids = rules.RequestIdLedger()
 
     def all(self) -> list[Callable[[Any, Any, Any], None]]:
-        """Every check, for `case.validate_response(additional_checks=...)`."""
-        return [
-            self.request_id_follows_rules,
-            self.request_ids_are_fresh,
-            self.json_content_type,
-            self.status_is_documented,
-            self.error_envelope_is_documented,
-            self.pagination_headers_are_consistent,
-            self.paging_parameters_are_bounded,
-            self.sort_is_well_formed,
-            self.items_are_sorted,
-            self.items_match_filters,
-            self.denomination_ranges_are_sane,
-            self.dates_are_rfc3339,
-            self.auth_is_required,
-            self.post_requires_json,
-            self.availability_is_boolean,
-            self.token_body_is_complete,
-            self.request_checks,
-            self.login_rejects_bad_credentials,
-            self.unknown_product_is_404,
-            self.token_lifecycle,
-        ]
+        """Every check (each method declared with `@adapts`, in order), for
+        `case.validate_response(additional_checks=...)`."""
+        return [getattr(self, name) for name in ADAPTED]
 
     def _judge(self, response: Any, check: Callable[[Exchange], None]) -> None:
         exchange = from_schemathesis(response)
@@ -70,46 +71,57 @@ class SuiteChecks:
             violation.exchange = violation.exchange or exchange
             raise
 
+    @adapts(rules.request_id_follows_rules)
     def request_id_follows_rules(self, ctx: Any, response: Any, case: Any) -> None:
         """H1-H3: X-Request-Id present, echoed when a KSUID was sent, else a fresh KSUID."""
         self._judge(response, rules.request_id_follows_rules)
 
+    @adapts(rules.RequestIdLedger)
     def request_ids_are_fresh(self, ctx: Any, response: Any, case: Any) -> None:
         """H3: no generated X-Request-Id repeats one seen earlier in the run."""
         self._judge(response, self._request_ids.judge)
 
+    @adapts(rules.json_content_type)
     def json_content_type(self, ctx: Any, response: Any, case: Any) -> None:
         """H4: JSON bodies are served as application/json."""
         self._judge(response, rules.json_content_type)
 
+    @adapts(rules.status_is_documented)
     def status_is_documented(self, ctx: Any, response: Any, case: Any) -> None:
         """E4: only documented status codes (204 from logout only)."""
         self._judge(response, rules.status_is_documented)
 
+    @adapts(rules.error_envelope_is_documented)
     def error_envelope_is_documented(self, ctx: Any, response: Any, case: Any) -> None:
         """E1: every 4xx/5xx body is the documented envelope with the documented name/code pair."""
         self._judge(response, rules.error_envelope_is_documented)
 
+    @adapts(rules.pagination_headers_are_consistent)
     def pagination_headers_are_consistent(self, ctx: Any, response: Any, case: Any) -> None:
         """L2/L3: the pagination headers agree with the request, each other and the body."""
         self._judge(response, rules.pagination_headers_are_consistent)
 
+    @adapts(rules.paging_parameters_are_bounded)
     def paging_parameters_are_bounded(self, ctx: Any, response: Any, case: Any) -> None:
         """L1: a page or limit clearly outside its bounds is not accepted."""
         self._judge(response, rules.paging_parameters_are_bounded)
 
+    @adapts(rules.sort_is_well_formed)
     def sort_is_well_formed(self, ctx: Any, response: Any, case: Any) -> None:
         """L4: a sort that is clearly not the documented object is not accepted."""
         self._judge(response, rules.sort_is_well_formed)
 
+    @adapts(rules.listing_is_in_requested_order)
     def items_are_sorted(self, ctx: Any, response: Any, case: Any) -> None:
         """L5: a list comes in the order its `sort` asks for (default id DESC)."""
         self._judge(response, rules.listing_is_in_requested_order)
 
+    @adapts(rules.listing_matches_filters)
     def items_match_filters(self, ctx: Any, response: Any, case: Any) -> None:
         """L6: every listed item matches every filter of the query."""
         self._judge(response, rules.listing_matches_filters)
 
+    @adapts(rules.denomination_ranges_are_sane)
     def denomination_ranges_are_sane(self, ctx: Any, response: Any, case: Any) -> None:
         """P2: every product body (list entry or details) has sane denomination ranges."""
 
@@ -126,22 +138,27 @@ class SuiteChecks:
 
         self._judge(response, check)
 
+    @adapts(rules.dates_are_rfc3339)
     def dates_are_rfc3339(self, ctx: Any, response: Any, case: Any) -> None:
         """getting-started.txt § Date Format: every date-time in a body is RFC 3339."""
         self._judge(response, rules.dates_are_rfc3339)
 
+    @adapts(rules.auth_is_required)
     def auth_is_required(self, ctx: Any, response: Any, case: Any) -> None:
         """A6: a protected operation called without Authorization is not served."""
         self._judge(response, rules.auth_is_required)
 
+    @adapts(rules.post_requires_json)
     def post_requires_json(self, ctx: Any, response: Any, case: Any) -> None:
         """E3: a POST body under a Content-Type other than JSON is not served."""
         self._judge(response, rules.post_requires_json)
 
+    @adapts(rules.availability_is_boolean)
     def availability_is_boolean(self, ctx: Any, response: Any, case: Any) -> None:
         """products-api.txt: a 200 from availability is {"is_available": boolean}."""
         self._judge(response, rules.availability_is_boolean)
 
+    @adapts(rules.token_body_is_complete)
     def token_body_is_complete(self, ctx: Any, response: Any, case: Any) -> None:
         """A1/A2: a 200 from login or refresh carries the token fields, typed."""
 
@@ -149,18 +166,20 @@ class SuiteChecks:
             if exchange.status != 200 or exchange.method != "POST":
                 return
             if exchange.path.rstrip("/").endswith("/auth/login"):
-                rules.token_body_is_complete(exchange, "login-issues-tokens")
+                rules.token_body_is_complete(exchange, rules.LOGIN_ISSUES_TOKENS)
             elif exchange.path.rstrip("/").endswith("/auth/refresh"):
-                rules.token_body_is_complete(exchange, "refresh-issues-new-tokens")
+                rules.token_body_is_complete(exchange, rules.REFRESH_ISSUES_NEW_TOKENS)
 
         self._judge(response, check)
 
+    @adapts(*REQUEST_CHECKS)
     def request_checks(self, ctx: Any, response: Any, case: Any) -> None:
         """What the request asked decides the answer (rules/per_request.py): authentication first
         (A6), expired tokens (A4), malformed logins (A1), id and body bounds (P1, P4), unknown paths
         (E2), and the documented fields of every product a 200 carries."""
         self._judge(response, rules.request_checks)
 
+    @adapts(rules.login_rejects_bad_credentials)
     def login_rejects_bad_credentials(self, ctx: Any, response: Any, case: Any) -> None:
         """A1: a generated login with credentials other than the account's → 401."""
         account = self.suite.credentials
@@ -171,6 +190,7 @@ class SuiteChecks:
             ),
         )
 
+    @adapts(rules.unknown_product_is_404)
     def unknown_product_is_404(self, ctx: Any, response: Any, case: Any) -> None:
         """P1, P4: a generated well-formed id that no listed product has → 404 (the listing is read
         once, on the first such request)."""
@@ -185,52 +205,22 @@ class SuiteChecks:
     def _listed_ids(self) -> ListedIds:
         return ListedIds(self.suite.client)
 
+    @adapts(rules.TokenLedger)
     def token_lifecycle(self, ctx: Any, response: Any, case: Any) -> None:
         """A2, A3: generated calls reusing the run's spent, revoked or misplaced tokens → 401."""
         self._judge(response, self.suite.tokens.judge)
 
 
-#: The rules these checks judge, for the property test's rule marks.
-CHECKED_RULES = tuple(
-    rule_id
-    for rule_id in (
-        "request-id-present",
-        "request-id-echoed",
-        "request-id-generated",
-        "request-id-invalid-replaced",
-        "json-content-type",
-        "documented-status-codes",
-        "error-envelope",
-        "pagination-headers-present",
-        "pagination-headers-consistent",
-        "page-past-last-is-empty",
-        "paging-defaults",
-        "page-bounds",
-        "limit-bounds",
-        "sort-format",
-        "sort-orders-results",
-        "default-order-id-desc",
-        "filters-match",
-        "denomination-ranges-sane",
-        "dates-are-rfc3339",
-        "auth-required",
-        "post-requires-json",
-        "availability-response",
-        "login-issues-tokens",
-        "refresh-issues-new-tokens",
-        "auth-checked-first",
-        "expired-token-rejected",
-        "unknown-path-404",
-        "login-rejects-malformed-body",
-        "login-rejects-bad-credentials",
-        "product-id-bounds",
-        "denomination-bounds",
-        "quantity-bounds",
-        "product-schema",
-        "unknown-product-404",
-        "refresh-token-single-use",
-        "refresh-rejects-access-token",
-        "logout-revokes-tokens",
+#: The rules these checks judge.
+CHECKED_RULES: tuple[Rule, ...] = rules_judged_by(
+    *(check for checks in ADAPTED.values() for check in checks)
+)
+#: Every rule the property test judges (its rule marks): these checks', and those of the
+#: built-in checks and of the operations' input bounds, as the rules declare them.
+PROPERTY_RULES: tuple[Rule, ...] = tuple(
+    dict.fromkeys(
+        CHECKED_RULES
+        + tuple(rule for judged in BUILTIN_CHECK_RULES.values() for rule in judged)
+        + tuple(rule for judged in OPERATION_INPUT_RULES.values() for rule in judged)
     )
-    if rule_id in RULES
 )

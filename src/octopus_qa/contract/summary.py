@@ -20,11 +20,12 @@ from ..report.summaries import (
 from ..report.summaries import write_summary as write_typed_summary
 from ..rules import RULES
 from ..spec import spec_version
+from ..verdicts import Verdict
 from .suite import Suite
 
 
-def verdict_for(exit_code: int) -> str:
-    return {0: "pass", 1: "fail"}.get(exit_code, "error")
+def verdict_for(exit_code: int) -> Verdict:
+    return {0: Verdict.PASS, 1: Verdict.FAIL}.get(exit_code, Verdict.ERROR)
 
 
 def build_summary(
@@ -55,7 +56,7 @@ def build_summary(
     loss = suite.watch.loss
     return ContractSummary(
         # A run the target walked out on is an error (exit 2: could not judge), whatever failed.
-        verdict="error" if loss is not None else verdict_for(exit_code),
+        verdict=Verdict.ERROR if loss is not None else verdict_for(exit_code),
         judged=loss is None,
         not_judged_because=None if loss is None else loss.describe(),
         target_lost=None if loss is None else loss.as_dict(),

@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..plan.slo import BaselineTolerance, ServiceLevels
+from ..verdicts import Verdict
 from .results import EndpointStats, Measurements
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+PASS, FAIL, SKIP = Verdict.PASS, Verdict.FAIL, Verdict.SKIP
 AT_MOST, AT_LEAST = "<=", ">="
 
 

@@ -21,12 +21,13 @@ import msgspec
 
 from ..plan.run_plan import LoadPlan
 from ..plan.slo import ServiceLevels
+from ..verdicts import Verdict
 from .gates import FULL_REACH, Gate, Reach, judge_run, verdict_of
 from .results import EndpointStats, Measurements
 from .summary import gates_table, read_baseline
 
 #: Locust's exit code for a run whose gates held, and for one where a gate failed.
-EXIT_CODES = {"pass": 0, "fail": 1}
+EXIT_CODES: Mapping[str, int] = {Verdict.PASS: 0, Verdict.FAIL: 1}
 
 
 @dataclass(frozen=True)

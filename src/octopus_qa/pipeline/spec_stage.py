@@ -68,10 +68,10 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> SpecCheck:
     """
     name = "redocly lint"
     if shutil.which("node") is None:
-        return SpecCheck(name=name, verdict="skipped", detail="node is not installed")
+        return SpecCheck(name=name, verdict="skip", detail="node is not installed")
     linter = find_linter()
     if linter is None:
-        return SpecCheck(name=name, verdict="skipped", detail=NO_LINTER)
+        return SpecCheck(name=name, verdict="skip", detail=NO_LINTER)
     argv = [linter, "lint"]
     if LINT_CONFIG.exists():
         argv += ["--config", LINT_CONFIG.name]
@@ -107,7 +107,7 @@ def check_spec(run_dir: Path, config: PipelineConfig) -> StageResult:
         checks = [SpecCheck(name="spec file", verdict="error", detail=f"{SPEC_PATH} is missing")]
     else:
         checks = [_spec_is_valid(), _spec_is_lint_clean(run_dir, config.lint_timeout_s)]
-    verdict = worst_verdict(["incomplete" if c.verdict == "skipped" else c.verdict for c in checks])
+    verdict = worst_verdict(["incomplete" if c.verdict == "skip" else c.verdict for c in checks])
     write_junit(
         run_dir / "spec" / "junit.xml",
         "octoqa spec",

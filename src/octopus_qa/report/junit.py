@@ -14,14 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..verdicts import Verdict
+
 #: A case's verdict → the JUnit element that says it (None: passed, no child element).
-_ELEMENT = {
-    "pass": None,
-    "fail": "failure",
-    "error": "error",
-    "skip": "skipped",
-    "skipped": "skipped",
-    "not run": "skipped",
+_ELEMENT: Mapping[str, str | None] = {
+    Verdict.PASS: None,
+    Verdict.FAIL: "failure",
+    Verdict.ERROR: "error",
+    Verdict.SKIP: "skipped",
+    Verdict.NOT_RUN: "skipped",
 }
 
 
@@ -31,7 +32,7 @@ class Case:
 
     classname: str
     name: str
-    verdict: str  # pass | fail | error | skip(ped) | not run
+    verdict: str  # a Verdict: pass | fail | error | skip | not run
     message: str = ""
     time_s: float = 0.0
     properties: Mapping[str, str] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from .page import VERDICT_WORDS, format_number, format_seconds
 VERDICT_EMOJI: Mapping[str, str] = {
     "pass": "✅",
     "incomplete": "◐",
-    "skipped": "⏭️",
+    "skip": "⏭️",
     "fail": "❌",
     "deviation": "🔶",
     "error": "⚠️",

@@ -15,17 +15,18 @@ from typing import Any
 from jinja2 import ChainableUndefined, Environment, PackageLoader
 from markupsafe import Markup
 
+from ..verdicts import Verdict
 from .charts import Series, line_chart, sparkline
 
 #: Words beside every colour, so the verdict does not depend on seeing colour.
 VERDICT_WORDS: Mapping[str, tuple[str, str]] = {
-    "pass": ("✔", "PASS"),
-    "incomplete": ("◐", "INCOMPLETE"),
-    "skipped": ("–", "SKIPPED"),
-    "fail": ("✘", "FAIL"),
-    "deviation": ("≈", "KNOWN DEVIATION"),
-    "error": ("⚠", "ERROR"),
-    "not run": ("–", "NOT RUN"),
+    Verdict.PASS: ("✔", "PASS"),
+    Verdict.INCOMPLETE: ("◐", "INCOMPLETE"),
+    Verdict.SKIP: ("–", "SKIP"),
+    Verdict.FAIL: ("✘", "FAIL"),
+    Verdict.DEVIATION: ("≈", "KNOWN DEVIATION"),
+    Verdict.ERROR: ("⚠", "ERROR"),
+    Verdict.NOT_RUN: ("–", "NOT RUN"),
 }
 
 

@@ -39,7 +39,7 @@ class _StageSummary(_Summary, kw_only=True):
 
 class SpecCheck(msgspec.Struct, kw_only=True):
     name: str
-    verdict: str  # pass | fail | error | skipped | not run
+    verdict: str  # a verdicts.Verdict: pass | fail | error | skip | not run
     detail: str = ""
 
 
@@ -54,12 +54,12 @@ class SpecSummary(_StageSummary, kw_only=True):
 
 class TestResult(msgspec.Struct, kw_only=True):
     nodeid: str
-    outcome: str  # passed | failed | skipped | error | deviation
+    outcome: str  # a verdicts.Outcome: passed | failed | skipped | error | deviation | not judged
     message: str = ""
 
 
 class RuleResult(msgspec.Struct, kw_only=True):
-    status: str  # pass | fail | deviation | skip | untested
+    status: str  # a verdicts.Verdict: pass | fail | deviation | skip | untested
     tests: list[TestResult] = msgspec.field(default_factory=list)
 
 
@@ -118,7 +118,7 @@ class GateResult(msgspec.Struct, kw_only=True):
     metric: str
     limit: float
     measured: float | None = None
-    verdict: str  # pass | fail | skip
+    verdict: str  # a verdicts.Verdict: pass | fail | skip
     comparison: str = "<="
     source: str = "slo"  # or "baseline"
     #: Why a skipped gate was not judged (no running user calls its endpoint, ...).

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from ..rules import RULES
+from ..verdicts import Verdict
 from .summaries import (
     ContractSummary,
     LoadSummary,
@@ -31,11 +32,17 @@ from .summaries import (
 #: Stage verdicts, worst last: a run is as bad as its worst stage. "incomplete" is a stage that
 #: held in everything it could check but skipped a check it could not run here (the OpenAPI
 #: linter without node): not a failure, and never reported as a pass.
-VERDICTS = ("pass", "incomplete", "fail", "not run", "error")
+VERDICTS = (Verdict.PASS, Verdict.INCOMPLETE, Verdict.FAIL, Verdict.NOT_RUN, Verdict.ERROR)
 #: "deviation": the rule failed only where deviations.toml says it is known to (its own verdict).
-RULE_STATUSES = ("pass", "fail", "deviation", "skip", "untested")
+RULE_STATUSES = (Verdict.PASS, Verdict.FAIL, Verdict.DEVIATION, Verdict.SKIP, Verdict.UNTESTED)
 #: What each verdict means for `octoqa run`'s exit code (0 all holds, 1 failed, 2 could not run).
-EXIT_CODES: Mapping[str, int] = {"pass": 0, "incomplete": 0, "fail": 1, "not run": 2, "error": 2}
+EXIT_CODES: Mapping[str, int] = {
+    Verdict.PASS: 0,
+    Verdict.INCOMPLETE: 0,
+    Verdict.FAIL: 1,
+    Verdict.NOT_RUN: 2,
+    Verdict.ERROR: 2,
+}
 HEADLINE_LENGTH = 300
 
 
@@ -48,9 +55,9 @@ def read_stage_summary(run_dir: Path, stage: str) -> StageSummary | None:
         return None
 
 
-def worst_verdict(verdicts: Sequence[str]) -> str:
+def worst_verdict(verdicts: Sequence[str]) -> Verdict:
     """The run's verdict: "pass" only when every stage passed; unknown verdicts count as errors."""
-    rank = {verdict: index for index, verdict in enumerate(VERDICTS)}
+    rank: dict[str, int] = {verdict: index for index, verdict in enumerate(VERDICTS)}
     worst = max((rank.get(v, len(VERDICTS) - 1) for v in verdicts), default=len(VERDICTS) - 1)
     return VERDICTS[worst]
 
@@ -87,10 +94,10 @@ def rules_table(contract: ContractSummary | None, load: LoadSummary | None) -> l
     table = []
     for rule in RULES.values():
         found = contract_rules.get(rule.id)
-        status = found.status if found and found.status in RULE_STATUSES else "untested"
+        status = found.status if found and found.status in RULE_STATUSES else Verdict.UNTESTED
         under_load = int(violations.get(rule.id) or 0)
         if under_load:
-            status = "fail"
+            status = Verdict.FAIL
         table.append(
             {
                 "id": rule.id,
@@ -117,7 +124,7 @@ def rules_table(contract: ContractSummary | None, load: LoadSummary | None) -> l
 
 def count_statuses(rules: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """How many rules ended in each status."""
-    counts = dict.fromkeys(RULE_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(RULE_STATUSES, 0)
     for rule in rules:
         counts[rule["status"]] += 1
     return counts
@@ -205,7 +212,7 @@ def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> RunSummary:
         verdict=verdict,
         exit_code=EXIT_CODES[verdict],
         reason=next((f"{s.name}: {s.reason}" for s in stages if s.verdict == verdict), None)
-        if verdict != "pass"
+        if verdict != Verdict.PASS
         else None,
         target=run.get("target"),
         embedded=bool(run.get("embedded")),
@@ -221,7 +228,7 @@ def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> RunSummary:
             "rules": count_statuses(rules),
             "contract": dict(contract.totals) if contract else {},
             "gates": {
-                "passed": sum(1 for g in gates if g.verdict == "pass"),
+                "passed": sum(1 for g in gates if g.verdict == Verdict.PASS),
                 "total": len(gates),
             },
         },

@@ -12,10 +12,107 @@ from typing import Any
 
 import jwt
 
-from .catalogue import RuleViolation
+from .catalogue import Rule, RuleViolation, judges, rule_named
 from .errors import RETRY_LATER
 from .exchange import AVAILABILITY_PATH, LOGOUT_PATH, Exchange, sends_json
 from .readings import json_as_written, undecided_inputs
+
+# --- The rules of authentication (A1-A6) ---------------------------------------------------
+
+AUTH_REQUIRED = Rule(
+    "auth-required",
+    title="Every endpoint but login requires a valid Bearer access token; without one → 401",
+    basis="documented",
+    source="getting-started.txt § Authentication; products-api.txt § Error Handling (401)",
+    quote="All API requests (except login) require a Bearer token in the Authorization header",
+    assumption=("A6",),
+    builtin_checks=("ignored_auth", "missing_required_header"),
+    bounds_input_of=("POST /auth/refresh", "POST /auth/logout"),
+)
+AUTH_CHECKED_FIRST = Rule(
+    "auth-checked-first",
+    title="Authentication is checked before validation: a bad request without a token is 401",
+    basis="assumed",
+    source="ASSUMPTIONS.md § Authentication",
+    quote=(
+        "a request to a protected path without a valid access token → 401, whatever else is wrong "
+        "with it"
+    ),
+    assumption=("A6",),
+)
+EXPIRED_TOKEN_REJECTED = Rule(
+    "expired-token-rejected",
+    title="An expired access token is refused with 401",
+    basis="documented",
+    source="products-api.txt § Error Handling (401 Unauthorized)",
+    quote="Invalid or expired access token",
+    assumption=("A4",),
+)
+LOGIN_ISSUES_TOKENS = Rule(
+    "login-issues-tokens",
+    title="POST /auth/login with the account's credentials → 200 with access/refresh tokens",
+    basis="assumed",
+    source="getting-started.txt § Quickstart; ASSUMPTIONS.md A1",
+    quote="Authenticate — POST your credentials to /auth/login to receive a JWT",
+    assumption=("A1",),
+)
+LOGIN_REJECTS_BAD_CREDENTIALS = Rule(
+    "login-rejects-bad-credentials",
+    title="Wrong credentials → 401",
+    basis="assumed",
+    source="ASSUMPTIONS.md A1",
+    quote="Wrong credentials → 401.",
+    assumption=("A1",),
+)
+LOGIN_REJECTS_MALFORMED_BODY = Rule(
+    "login-rejects-malformed-body",
+    title="Missing fields, wrong types or a non-JSON login body → 400",
+    basis="assumed",
+    source="ASSUMPTIONS.md A1",
+    quote="Missing fields, wrong types or a body that is not JSON → 400.",
+    assumption=("A1",),
+    bounds_input_of=("POST /auth/login",),
+)
+ACCESS_TOKEN_IS_JWT = Rule(
+    "access-token-is-jwt",
+    title="The access token is a JWT whose exp claim matches expires_at",
+    basis="documented",
+    source="getting-started.txt § Authentication; ASSUMPTIONS.md A4",
+    quote="Bearer <access_token> — your JWT from the login endpoint",
+    assumption=("A1", "A4"),
+)
+REFRESH_ISSUES_NEW_TOKENS = Rule(
+    "refresh-issues-new-tokens",
+    title="POST /auth/refresh with a refresh token → 200 with new, working tokens",
+    basis="assumed",
+    source="getting-started.txt § Authentication; ASSUMPTIONS.md A2",
+    quote="See the Authentication section for the full login, refresh, and logout flow.",
+    assumption=("A2",),
+)
+REFRESH_TOKEN_SINGLE_USE = Rule(
+    "refresh-token-single-use",
+    title="A refresh token works once; its second use → 401",
+    basis="assumed",
+    source="ASSUMPTIONS.md A2",
+    quote="A refresh token works once: using it a second time → 401.",
+    assumption=("A2",),
+)
+REFRESH_REJECTS_ACCESS_TOKEN = Rule(
+    "refresh-rejects-access-token",
+    title="An access token presented to /auth/refresh → 401",
+    basis="assumed",
+    source="ASSUMPTIONS.md A2",
+    quote="An access token presented here → 401.",
+    assumption=("A2",),
+)
+LOGOUT_REVOKES_TOKENS = Rule(
+    "logout-revokes-tokens",
+    title="POST /auth/logout → 204; afterwards the access and refresh tokens → 401",
+    basis="assumed",
+    source="ASSUMPTIONS.md A3",
+    quote="After it, that access token and the refresh token of the same login → 401.",
+    assumption=("A3",),
+)
 
 # --- Authentication ---------------------------------------------------------------------------
 
@@ -26,26 +123,29 @@ _TOKEN_PATHS = re.compile(r"/auth/(?:refresh|logout)/?$")
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
+@judges(AUTH_REQUIRED)
 def auth_is_required(exchange: Exchange) -> None:
     """A request to a protected operation without an Authorization header is not served (A6):
     anything below 400 breaks auth-required (a 4xx is judged by the checks of its status)."""
     protected = exchange.path.startswith(PROTECTED_PREFIX) or _TOKEN_PATHS.search(exchange.path)
     if protected and "authorization" not in exchange.request_headers and exchange.status < 400:
         raise RuleViolation(
-            "auth-required",
+            AUTH_REQUIRED,
             f"{exchange.method} {exchange.path} without a token answered {exchange.status}",
         )
 
 
-def token_body_is_complete(exchange: Exchange, rule_id: str = "login-issues-tokens") -> None:
-    """A 200 from login or refresh carries the A1 fields, typed (`rule_id`: the login's or the
-    refresh's rule)."""
+@judges(LOGIN_ISSUES_TOKENS, REFRESH_ISSUES_NEW_TOKENS)
+def token_body_is_complete(exchange: Exchange, rule: Rule | str = LOGIN_ISSUES_TOKENS) -> None:
+    """A 200 from login or refresh carries the A1 fields, typed (`rule`: the login's or the
+    refresh's)."""
+    rule = rule_named(rule)
     body = exchange.json
     if exchange.status != 200 or not isinstance(body, dict):
-        raise RuleViolation(rule_id, f"answered {exchange.status} {exchange.body[:120]!r}")
+        raise RuleViolation(rule, f"answered {exchange.status} {exchange.body[:120]!r}")
     missing = [name for name in TOKEN_FIELDS if name not in body]
     if missing:
-        raise RuleViolation(rule_id, f"the token body lacks {', '.join(missing)}")
+        raise RuleViolation(rule, f"the token body lacks {', '.join(missing)}")
     problems = []
     if body["token_type"] != "Bearer":
         problems.append(f"token_type is {body['token_type']!r}")
@@ -57,9 +157,10 @@ def token_body_is_complete(exchange: Exchange, rule_id: str = "login-issues-toke
     if not isinstance(body["access_token"], str) or not _JWT_SHAPE.fullmatch(body["access_token"]):
         problems.append("access_token is not three base64url segments")
     if problems:
-        raise RuleViolation(rule_id, "; ".join(problems))
+        raise RuleViolation(rule, "; ".join(problems))
 
 
+@judges(ACCESS_TOKEN_IS_JWT)
 def access_token_exp_matches(
     claims: Mapping[str, Any], body: Mapping[str, Any], issued_at: float
 ) -> None:
@@ -69,13 +170,13 @@ def access_token_exp_matches(
         expires_at = datetime.fromisoformat(str(body["expires_at"])).timestamp()
     except (KeyError, TypeError, ValueError) as error:
         raise RuleViolation(
-            "access-token-is-jwt", f"no comparable exp / expires_at: {error}"
+            ACCESS_TOKEN_IS_JWT, f"no comparable exp / expires_at: {error}"
         ) from None
     if abs(exp - expires_at) > 1:
-        raise RuleViolation("access-token-is-jwt", f"exp {exp} vs expires_at {body['expires_at']}")
+        raise RuleViolation(ACCESS_TOKEN_IS_JWT, f"exp {exp} vs expires_at {body['expires_at']}")
     if abs(exp - (issued_at + float(body["expires_in"]))) > 5:
         raise RuleViolation(
-            "access-token-is-jwt",
+            ACCESS_TOKEN_IS_JWT,
             f"exp {exp} is not about now + expires_in ({body['expires_in']} s)",
         )
 
@@ -111,6 +212,7 @@ def _plainly_not_a_token(token: str | None) -> bool:
 HEADER_LAYER_LIMIT = 8192
 
 
+@judges(AUTH_CHECKED_FIRST)
 def auth_is_checked_first(exchange: Exchange) -> None:
     """A6: a protected operation called without a valid access token answers 401, whatever else
     is wrong with the request (a bad id, limit or body; an unknown path under /api/).
@@ -133,7 +235,7 @@ def auth_is_checked_first(exchange: Exchange) -> None:
         else ("with a malformed Authorization header")
     )
     raise RuleViolation(
-        "auth-checked-first",
+        AUTH_CHECKED_FIRST,
         f"{exchange.method} {exchange.path} {how} answered {status}, not 401",
     )
 
@@ -155,6 +257,7 @@ def token_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+@judges(EXPIRED_TOKEN_REJECTED)
 def expired_token_is_rejected(exchange: Exchange, now: float | None = None) -> None:
     """A4 and the 401 of products-api.txt ("Invalid or expired access token"): a protected
     operation called with an access token whose `exp` has passed answers 401.
@@ -172,7 +275,7 @@ def expired_token_is_rejected(exchange: Exchange, now: float | None = None) -> N
     moment = time.time() if now is None else now
     if exp < moment - EXPIRY_LEEWAY_S:
         raise RuleViolation(
-            "expired-token-rejected",
+            EXPIRED_TOKEN_REJECTED,
             f"{exchange.method} {exchange.path} with a token expired {moment - exp:.0f} s ago "
             f"answered {exchange.status}",
         )
@@ -222,6 +325,7 @@ def _is_well_formed_login(body: Any) -> bool:
     return isinstance(body, dict) and all(isinstance(body.get(k), str) for k in CREDENTIAL_FIELDS)
 
 
+@judges(LOGIN_REJECTS_MALFORMED_BODY)
 def login_rejects_malformed_body(exchange: Exchange) -> None:
     """A1: a login body with a missing field, a value that is not a string, or that is not a
     JSON object at all → 400; a well-formed one is never refused as malformed.
@@ -237,13 +341,13 @@ def login_rejects_malformed_body(exchange: Exchange) -> None:
         return
     if not _is_well_formed_login(body) and exchange.status != 400:
         raise RuleViolation(
-            "login-rejects-malformed-body",
+            LOGIN_REJECTS_MALFORMED_BODY,
             f"login with {_shape_of(body)} answered {exchange.status}, not 400",
         )
     if _is_well_formed_login(body) and set(body) == set(CREDENTIAL_FIELDS):
         if exchange.status == 400:
             raise RuleViolation(
-                "login-rejects-malformed-body",
+                LOGIN_REJECTS_MALFORMED_BODY,
                 "a login body with a string username and password was refused as malformed (400)",
             )
 
@@ -257,6 +361,7 @@ def _same_credentials(body: Mapping[str, str], username: str, password: str) -> 
     return same_user and nfkc("NFKC", body["password"]) == nfkc("NFKC", password)
 
 
+@judges(LOGIN_REJECTS_BAD_CREDENTIALS)
 def login_rejects_bad_credentials(exchange: Exchange, username: str, password: str) -> None:
     """A1: a well-formed login whose credentials are not the account's (`username`, `password`:
     the target's account) → 401, never a token and never a 400."""
@@ -269,26 +374,28 @@ def login_rejects_bad_credentials(exchange: Exchange, username: str, password: s
     if _same_credentials(body, username, password) or exchange.status == 401:
         return
     raise RuleViolation(
-        "login-rejects-bad-credentials",
+        LOGIN_REJECTS_BAD_CREDENTIALS,
         f"a login with wrong credentials answered {exchange.status}, not 401",
     )
 
 
+@judges(REFRESH_ISSUES_NEW_TOKENS)
 def refresh_issues_new_tokens(exchange: Exchange, old_access: str, old_refresh: str) -> None:
     """A2: a refresh with a live refresh token answers 200 with the A1 body and new tokens, not
     the ones it was given."""
-    token_body_is_complete(exchange, "refresh-issues-new-tokens")
+    token_body_is_complete(exchange, REFRESH_ISSUES_NEW_TOKENS)
     body = exchange.json
     if body["access_token"] == old_access or body["refresh_token"] == old_refresh:
         same = "access" if body["access_token"] == old_access else "refresh"
-        raise RuleViolation("refresh-issues-new-tokens", f"the same {same} token came back")
+        raise RuleViolation(REFRESH_ISSUES_NEW_TOKENS, f"the same {same} token came back")
 
 
+@judges(LOGOUT_REVOKES_TOKENS)
 def logout_succeeded(exchange: Exchange) -> None:
     """A3: logout with a live access token answers 204 with an empty body."""
     if exchange.status != 204 or exchange.body:
         raise RuleViolation(
-            "logout-revokes-tokens",
+            LOGOUT_REVOKES_TOKENS,
             f"logout with a live access token answered {exchange.status} with "
             f"{len(exchange.body)} bytes, not 204 and none",
         )
@@ -299,6 +406,7 @@ def logout_succeeded(exchange: Exchange) -> None:
 REFRESH_PATH = re.compile(r"/auth/refresh/?$")
 
 
+@judges(REFRESH_TOKEN_SINGLE_USE, REFRESH_REJECTS_ACCESS_TOKEN, LOGOUT_REVOKES_TOKENS)
 class TokenLedger:
     """The tokens a run was issued, to judge refresh and logout as sequences of exchanges.
 
@@ -343,18 +451,18 @@ class TokenLedger:
         status = exchange.status
         if token in self._access_tokens and status != 401:
             raise RuleViolation(
-                "refresh-rejects-access-token",
+                REFRESH_REJECTS_ACCESS_TOKEN,
                 f"POST /auth/refresh with an access token answered {status}, not 401",
             )
         if token in self._revoked and status != 401:
             raise RuleViolation(
-                "logout-revokes-tokens",
+                LOGOUT_REVOKES_TOKENS,
                 f"POST /auth/refresh with the refresh token of a logged-out login answered "
                 f"{status}, not 401",
             )
         if token in self._spent and status != 401:
             raise RuleViolation(
-                "refresh-token-single-use",
+                REFRESH_TOKEN_SINGLE_USE,
                 f"POST /auth/refresh with a refresh token already used once answered {status}, "
                 "not 401",
             )
@@ -364,7 +472,7 @@ class TokenLedger:
     def _judge_revoked_access(self, exchange: Exchange) -> None:
         if exchange.status != 401:
             raise RuleViolation(
-                "logout-revokes-tokens",
+                LOGOUT_REVOKES_TOKENS,
                 f"{exchange.method} {exchange.path} with the access token of a logged-out login "
                 f"answered {exchange.status}, not 401",
             )

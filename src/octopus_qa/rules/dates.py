@@ -7,8 +7,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from .catalogue import RuleViolation
+from .catalogue import Rule, RuleViolation, judges
 from .exchange import Exchange
+
+# --- The rule of dates -------------------------------------------------------------------------
+
+DATES_ARE_RFC3339 = Rule(
+    "dates-are-rfc3339",
+    title="Every date-time a response carries is RFC 3339 (date, 'T', time, 'Z' or an offset)",
+    basis="documented",
+    source="getting-started.txt § Date Format",
+    quote=(
+        "All date and time fields in requests and responses use RFC 3339 (ISO 8601 with timezone)"
+    ),
+    assumption=("A1",),
+)
 
 # --- Dates -------------------------------------------------------------------------------------
 
@@ -58,6 +71,7 @@ def _date_fields(value: Any, where: str = "") -> Iterable[tuple[str, Any]]:
             yield from _date_fields(item, f"{where}[{index}]")
 
 
+@judges(DATES_ARE_RFC3339)
 def dates_are_rfc3339(exchange: Exchange) -> None:
     """Every date-time field of a JSON body is an RFC 3339 date-time (getting-started.txt §
     Date Format), not merely something a lenient parser reads as a date."""
@@ -66,7 +80,7 @@ def dates_are_rfc3339(exchange: Exchange) -> None:
     for name, value in _date_fields(exchange.json):
         if not isinstance(value, str) or not is_rfc3339(value):
             raise RuleViolation(
-                "dates-are-rfc3339",
+                DATES_ARE_RFC3339,
                 f"{exchange.method} {exchange.path}: {name} is {value!r}, not RFC 3339",
             )
 

@@ -8,9 +8,49 @@ from collections.abc import Mapping
 from urllib.parse import unquote
 
 from ..target.retry_later import RETRY_LATER as RETRY_LATER
-from .catalogue import RuleViolation
+from .catalogue import Rule, RuleViolation, judges
 from .exchange import LOGOUT_PATH, Exchange, sends_json
 from .readings import json_as_written
+
+# --- The rules of status codes and errors (E1-E4) ---------------------------------------------
+
+ERROR_ENVELOPE = Rule(
+    "error-envelope",
+    title="Every 4xx/5xx body is {error: {name, code, message}} with the documented name/code pair",
+    basis="documented",
+    source="products-api.txt § Error Handling",
+    quote=(
+        '{"error": {"name": "NotFoundError", "code": "NOT_FOUND", "message": "Product not found"}}'
+    ),
+    assumption=("E1",),
+)
+UNKNOWN_PATH_404 = Rule(
+    "unknown-path-404",
+    title="A path that matches no operation → 404 with the envelope",
+    basis="assumed",
+    source="ASSUMPTIONS.md E2",
+    quote="A path that matches no operation → 404 with that envelope",
+    assumption=("E2",),
+    builtin_checks=("unsupported_method", "allow_header_conformance"),
+)
+POST_REQUIRES_JSON = Rule(
+    "post-requires-json",
+    title="A POST whose Content-Type is not application/json, or whose body is not JSON → 400",
+    basis="documented",
+    source="getting-started.txt § Request Headers (Content-Type)",
+    quote="Content-Type | Yes (POST/PUT/PATCH) | Must be application/json",
+    assumption=("E3",),
+    bounds_input_of=("POST /api/v1/products/{id}/availability",),
+)
+DOCUMENTED_STATUS_CODES = Rule(
+    "documented-status-codes",
+    title="Only documented status codes are sent (200, 204, 400, 401, 404, 500; 429 counted apart)",
+    basis="assumed",
+    source="ASSUMPTIONS.md E4",
+    quote="No status codes other than 200, 204 (logout), 400, 401, 404 and 500 are documented",
+    assumption=("E4",),
+    builtin_checks=("not_a_server_error", "status_code_conformance"),
+)
 
 # --- Status codes and errors ------------------------------------------------------------------
 
@@ -25,19 +65,21 @@ ERROR_PAIRS: Mapping[int, tuple[str, str]] = {
 DOCUMENTED_STATUSES = frozenset({200, 204, 400, 401, 404, 500, RETRY_LATER})
 
 
+@judges(DOCUMENTED_STATUS_CODES)
 def status_is_documented(exchange: Exchange) -> None:
     """Only documented status codes come back; 204 only from logout (E4)."""
     status = exchange.status
     if status not in DOCUMENTED_STATUSES:
         raise RuleViolation(
-            "documented-status-codes", f"{exchange.method} {exchange.path} → undocumented {status}"
+            DOCUMENTED_STATUS_CODES, f"{exchange.method} {exchange.path} → undocumented {status}"
         )
     if status == 204 and not LOGOUT_PATH.search(exchange.path):
         raise RuleViolation(
-            "documented-status-codes", f"{exchange.method} {exchange.path} → 204 (logout only)"
+            DOCUMENTED_STATUS_CODES, f"{exchange.method} {exchange.path} → 204 (logout only)"
         )
 
 
+@judges(ERROR_ENVELOPE)
 def error_envelope_is_documented(exchange: Exchange) -> None:
     """Every 4xx/5xx body is {"error": {name, code, message}} with the documented pair (E1).
 
@@ -51,17 +93,18 @@ def error_envelope_is_documented(exchange: Exchange) -> None:
         isinstance(error.get(key), str) for key in ("name", "code", "message")
     ):
         raise RuleViolation(
-            "error-envelope", f"{status} body is not the envelope: {exchange.body[:200]!r}"
+            ERROR_ENVELOPE, f"{status} body is not the envelope: {exchange.body[:200]!r}"
         )
     expected = ERROR_PAIRS.get(status)
     if expected and (error["name"], error["code"]) != expected:
         raise RuleViolation(
-            "error-envelope",
+            ERROR_ENVELOPE,
             f"{status} carries name/code {error['name']}/{error['code']}, "
             f"documented {expected[0]}/{expected[1]}",
         )
 
 
+@judges(POST_REQUIRES_JSON)
 def post_requires_json(exchange: Exchange) -> None:
     """E3: a POST that carries a body under another Content-Type than JSON, or a body that is
     not JSON at all (NaN, Infinity, a cut or mis-encoded body), is not served."""
@@ -70,12 +113,12 @@ def post_requires_json(exchange: Exchange) -> None:
     if not sends_json(exchange):
         content_type = exchange.request_headers.get("content-type", "")
         raise RuleViolation(
-            "post-requires-json",
+            POST_REQUIRES_JSON,
             f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",
         )
     if exchange.request_body and not _is_json(exchange.request_body):
         raise RuleViolation(
-            "post-requires-json",
+            POST_REQUIRES_JSON,
             f"POST {exchange.path} with {len(exchange.request_body)} bytes that are not JSON "
             f"answered {exchange.status}",
         )
@@ -107,6 +150,7 @@ def _could_name_an_operation(path: str) -> bool:
     return _OPERATION_PATHS.fullmatch(normal) is not None
 
 
+@judges(UNKNOWN_PATH_404)
 def unknown_path_is_404(exchange: Exchange) -> None:
     """E2: a path that matches no operation → 404 (401 first for a path under /api/, A6)."""
     status = exchange.status
@@ -115,6 +159,6 @@ def unknown_path_is_404(exchange: Exchange) -> None:
     if status == 401 and exchange.path.startswith("/api/"):
         return
     raise RuleViolation(
-        "unknown-path-404",
+        UNKNOWN_PATH_404,
         f"{exchange.method} {exchange.path} names no operation and answered {status}, not 404",
     )

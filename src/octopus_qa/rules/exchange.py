@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from .catalogue import RuleViolation
+from .catalogue import Rule, RuleViolation, rule_named
 
 # --- The exchange under judgement -------------------------------------------------------------
 
@@ -106,13 +106,14 @@ def sends_json(exchange: Exchange) -> bool:
 
 
 def expect_status(
-    exchange: Exchange, expected: int | Collection[int], rule_id: str, what: str
+    exchange: Exchange, expected: int | Collection[int], rule: Rule | str, what: str
 ) -> None:
-    """The rule says this request gets `expected` (a status, or one of several): anything else
-    breaks it, named as `what`."""
+    """The rule (a Rule, or its id: UnknownRule for none) says this request gets `expected` (a
+    status, or one of several): anything else breaks it, named as `what`."""
+    rule = rule_named(rule)  # an unknown id fails here, whatever the status
     allowed = (expected,) if isinstance(expected, int) else tuple(expected)
     if exchange.status not in allowed:
         shown = " or ".join(str(status) for status in allowed)
-        violation = RuleViolation(rule_id, f"{what} answered {exchange.status}, not {shown}")
+        violation = RuleViolation(rule, f"{what} answered {exchange.status}, not {shown}")
         violation.exchange = exchange
         raise violation

@@ -5,32 +5,86 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..ksuids import is_ksuid
-from .catalogue import RuleViolation
+from .catalogue import Rule, RuleViolation, judges
 from .exchange import Exchange
+
+# --- The rules of headers (H1-H4) -----------------------------------------------------------
+
+REQUEST_ID_PRESENT = Rule(
+    "request-id-present",
+    title="Every response, errors included, carries X-Request-Id",
+    basis="documented",
+    source="getting-started.txt § Response Headers",
+    quote="Every response includes: X-Request-Id",
+    assumption=("H1",),
+    builtin_checks=("response_headers_conformance",),
+)
+REQUEST_ID_ECHOED = Rule(
+    "request-id-echoed",
+    title="A KSUID sent in X-Request-Id is echoed exactly",
+    basis="documented",
+    source="getting-started.txt § Request Headers (X-Request-Id)",
+    quote="The request trace ID — either echoed from your request or server-generated",
+    assumption=("H2",),
+)
+REQUEST_ID_GENERATED = Rule(
+    "request-id-generated",
+    title="Without X-Request-Id the server generates a fresh KSUID",
+    basis="documented",
+    source="getting-started.txt § Request Headers (X-Request-Id)",
+    quote=(
+        "Your own trace ID (KSUID format). If omitted, the server generates one and returns it in "
+        "the response."
+    ),
+    assumption=("H2", "H3"),
+)
+REQUEST_ID_INVALID_REPLACED = Rule(
+    "request-id-invalid-replaced",
+    title="An X-Request-Id that is not a KSUID is not echoed: a fresh KSUID comes back",
+    basis="assumed",
+    source="ASSUMPTIONS.md H3",
+    quote=(
+        "A value that is not a KSUID is not echoed: the server answers with a fresh KSUID instead"
+    ),
+    assumption=("H3",),
+)
+JSON_CONTENT_TYPE = Rule(
+    "json-content-type",
+    title="JSON bodies come with Content-Type: application/json",
+    basis="assumed",
+    source="ASSUMPTIONS.md H4",
+    quote=(
+        "JSON bodies come with Content-Type: application/json (parameters such as charset allowed)."
+    ),
+    assumption=("H4",),
+    builtin_checks=("content_type_conformance",),
+)
 
 # --- Headers ----------------------------------------------------------------------------------
 
 
+@judges(REQUEST_ID_PRESENT, REQUEST_ID_ECHOED, REQUEST_ID_GENERATED, REQUEST_ID_INVALID_REPLACED)
 def request_id_follows_rules(exchange: Exchange) -> None:
     """X-Request-Id is present (H1), echoed when a KSUID was sent (H2), else a fresh KSUID (H3)."""
     returned = exchange.headers.get("x-request-id")
     if not returned:
         raise RuleViolation(
-            "request-id-present", f"{exchange.method} {exchange.path} → {exchange.status} has none"
+            REQUEST_ID_PRESENT, f"{exchange.method} {exchange.path} → {exchange.status} has none"
         )
     sent = exchange.request_headers.get("x-request-id")
     if sent is not None and is_ksuid(sent):
         if returned != sent:
-            raise RuleViolation("request-id-echoed", f"sent {sent!r}, got back {returned!r}")
+            raise RuleViolation(REQUEST_ID_ECHOED, f"sent {sent!r}, got back {returned!r}")
         return
     if sent is not None and returned == sent:
-        raise RuleViolation("request-id-invalid-replaced", f"the non-KSUID {sent!r} was echoed")
+        raise RuleViolation(REQUEST_ID_INVALID_REPLACED, f"the non-KSUID {sent!r} was echoed")
     if not is_ksuid(returned):
         raise RuleViolation(
-            "request-id-generated", f"server-generated X-Request-Id {returned!r} is not a KSUID"
+            REQUEST_ID_GENERATED, f"server-generated X-Request-Id {returned!r} is not a KSUID"
         )
 
 
+@judges(REQUEST_ID_GENERATED)
 class RequestIdLedger:
     """The request ids a run has seen, to judge H3's "fresh" one exchange at a time.
 
@@ -59,14 +113,14 @@ class RequestIdLedger:
             return  # request_id_follows_rules reports a missing id as such
         if returned in self._sent:
             raise RuleViolation(
-                "request-id-generated",
+                REQUEST_ID_GENERATED,
                 f"{exchange.method} {exchange.path} was given {returned!r}, the id another "
                 "request sent",
             )
         first = self._generated.setdefault(returned, exchange)
         if first is not exchange:
             raise RuleViolation(
-                "request-id-generated",
+                REQUEST_ID_GENERATED,
                 f"{returned!r} was generated twice: for {first.method} {first.path} and "
                 f"{exchange.method} {exchange.path}",
             )
@@ -84,12 +138,11 @@ def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
         ledger.judge(exchange)
 
 
+@judges(JSON_CONTENT_TYPE)
 def json_content_type(exchange: Exchange) -> None:
     """A response with a JSON body says so in Content-Type (H4)."""
     content_type = exchange.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() == "application/json":
         return  # the body is not parsed when the header already says JSON
     if exchange.body and exchange.json is not None:
-        raise RuleViolation(
-            "json-content-type", f"JSON body served as Content-Type {content_type!r}"
-        )
+        raise RuleViolation(JSON_CONTENT_TYPE, f"JSON body served as Content-Type {content_type!r}")

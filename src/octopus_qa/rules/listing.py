@@ -9,8 +9,110 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from .catalogue import RuleViolation
+from .catalogue import Rule, RuleViolation, judges, rule_named
 from .exchange import Exchange, _decode_json
+
+# --- The rules of the listing (L1-L7) ---------------------------------------------------------
+
+PAGE_BOUNDS = Rule(
+    "page-bounds",
+    title="page is an integer ≥ 1; anything else → 400",
+    basis="documented",
+    source="products-api.txt § List Products, Query Parameters",
+    quote="page | number | 1 | Page number (min: 1)",
+    assumption=("L1",),
+    bounds_input_of=("GET /api/v1/products",),
+    parameter="page",
+)
+LIMIT_BOUNDS = Rule(
+    "limit-bounds",
+    title="limit is an integer from 1 to 10,000; anything else → 400",
+    basis="documented",
+    source="products-api.txt § List Products, Query Parameters",
+    quote="limit | number | 50 | Items per page (min: 1, max: 10,000)",
+    assumption=("L1",),
+    bounds_input_of=("GET /api/v1/products",),
+    parameter="limit",
+)
+PAGING_DEFAULTS = Rule(
+    "paging-defaults",
+    title="Without page/limit the list serves page 1 with 50 items per page",
+    basis="documented",
+    source="getting-started.txt § Pagination; products-api.txt § List Products",
+    quote="page | 1 | 1+ ... limit | 50 | 1–10,000",
+)
+PAGINATION_HEADERS_PRESENT = Rule(
+    "pagination-headers-present",
+    title=(
+        "List responses carry X-Page, X-Per-Page, X-Total-Count, X-Total-Pages, X-Page-Size, "
+        "X-Has-More"
+    ),
+    basis="documented",
+    source="getting-started.txt § Response Headers",
+    quote="List endpoints also include pagination headers",
+    builtin_checks=("response_headers_conformance",),
+)
+PAGINATION_HEADERS_CONSISTENT = Rule(
+    "pagination-headers-consistent",
+    title="The pagination headers agree with each other, the request and the body (L2 arithmetic)",
+    basis="documented",
+    source="getting-started.txt § Response Headers",
+    quote="X-Page-Size | Items in the current page (may be less than X-Per-Page on the last page)",
+    assumption=("L2",),
+)
+PAGE_PAST_LAST_IS_EMPTY = Rule(
+    "page-past-last-is-empty",
+    title="A page past the last → 200 with an empty array",
+    basis="assumed",
+    source="ASSUMPTIONS.md L3",
+    quote="A page past the last → 200, an empty array, headers as in L2.",
+    assumption=("L3",),
+)
+SORT_FORMAT = Rule(
+    "sort-format",
+    title="sort is a JSON object {field, direction}, keys case-insensitive; anything else → 400",
+    basis="documented",
+    source="products-api.txt § Sort Object Format; getting-started.txt § Pagination",
+    quote='sort | object | {"field":"id","direction":"DESC"} | Sort configuration',
+    assumption=("L4",),
+    bounds_input_of=("GET /api/v1/products",),
+    parameter="sort",
+)
+SORT_ORDERS_RESULTS = Rule(
+    "sort-orders-results",
+    title="Results are ordered by the sort field and direction (id numerically, name casefolded)",
+    basis="documented",
+    source="products-api.txt § List Products, Examples",
+    quote="Sort by name in ascending order",
+    assumption=("L5",),
+)
+DEFAULT_ORDER_ID_DESC = Rule(
+    "default-order-id-desc",
+    title="Without sort, results come in id descending order",
+    basis="documented",
+    source="getting-started.txt § Pagination",
+    quote="sort | id DESC",
+    assumption=("L5",),
+)
+FILTERS_MATCH = Rule(
+    "filters-match",
+    title="category, country_id and currency_id return exactly the matching products",
+    basis="documented",
+    source="products-api.txt § List Products, Query Parameters",
+    quote='category | string | - | Filter by category name (e.g., "Gift Cards")',
+    assumption=("L6",),
+)
+PAGES_PARTITION_LISTING = Rule(
+    "pages-partition-listing",
+    title="Walking all pages of a filtered listing yields the filtered set, each item once",
+    basis="assumed",
+    source="ASSUMPTIONS.md L7",
+    quote=(
+        "the union of all pages of a filtered listing is exactly the filtered set, with no item "
+        "twice."
+    ),
+    assumption=("L7",),
+)
 
 # --- Pagination -------------------------------------------------------------------------------
 
@@ -56,11 +158,11 @@ def _pagination_numbers(headers: Mapping[str, str]) -> tuple[int, int, int, int,
         missing = [name for name in PAGINATION_HEADERS if name not in headers]
         if missing:
             raise RuleViolation(
-                "pagination-headers-present", f"missing {', '.join(missing)}"
+                PAGINATION_HEADERS_PRESENT, f"missing {', '.join(missing)}"
             ) from None
         bad = next(name for name in PAGINATION_HEADERS[:5] if not _is_int(headers[name]))
         raise RuleViolation(
-            "pagination-headers-consistent", f"{bad} is {headers[bad]!r}, not an integer"
+            PAGINATION_HEADERS_CONSISTENT, f"{bad} is {headers[bad]!r}, not an integer"
         ) from None
     return page, per_page, total, total_pages, page_size
 
@@ -68,9 +170,15 @@ def _pagination_numbers(headers: Mapping[str, str]) -> tuple[int, int, int, int,
 def _inconsistent(detail: str, headers: Mapping[str, str]) -> RuleViolation:
     """A pagination-headers-consistent violation that shows all six headers as they came."""
     shown = " ".join(f"{name.title()}={headers[name]}" for name in PAGINATION_HEADERS)
-    return RuleViolation("pagination-headers-consistent", f"{detail} ({shown})")
+    return RuleViolation(PAGINATION_HEADERS_CONSISTENT, f"{detail} ({shown})")
 
 
+@judges(
+    PAGING_DEFAULTS,
+    PAGINATION_HEADERS_PRESENT,
+    PAGINATION_HEADERS_CONSISTENT,
+    PAGE_PAST_LAST_IS_EMPTY,
+)
 def pagination_headers_are_consistent(exchange: Exchange) -> None:
     """The six pagination headers agree with the request, each other and the body (L2, L3)."""
     if exchange.status != 200 or not exchange.is_list:
@@ -79,22 +187,18 @@ def pagination_headers_are_consistent(exchange: Exchange) -> None:
     has_more = headers.get("x-has-more")
     page, per_page, total, total_pages, page_size = _pagination_numbers(headers)
     if has_more is None:
-        raise RuleViolation("pagination-headers-present", "missing x-has-more")
+        raise RuleViolation(PAGINATION_HEADERS_PRESENT, "missing x-has-more")
     item_count = exchange.array_length
     if item_count is None:
-        raise RuleViolation("pagination-headers-consistent", "the list body is not an array")
+        raise RuleViolation(PAGINATION_HEADERS_CONSISTENT, "the list body is not an array")
 
     requested_page = _requested_int(exchange.query, "page", DEFAULT_PAGE)
     requested_limit = _requested_int(exchange.query, "limit", DEFAULT_LIMIT)
     if requested_page is not None and page != requested_page:
-        rule = (
-            "paging-defaults" if "page" not in exchange.query else "pagination-headers-consistent"
-        )
+        rule = PAGING_DEFAULTS if "page" not in exchange.query else PAGINATION_HEADERS_CONSISTENT
         raise RuleViolation(rule, f"X-Page is {page}, requested page {requested_page}")
     if requested_limit is not None and per_page != requested_limit:
-        rule = (
-            "paging-defaults" if "limit" not in exchange.query else "pagination-headers-consistent"
-        )
+        rule = PAGING_DEFAULTS if "limit" not in exchange.query else PAGINATION_HEADERS_CONSISTENT
         raise RuleViolation(rule, f"X-Per-Page is {per_page}, requested limit {requested_limit}")
 
     if per_page < 1:
@@ -109,7 +213,7 @@ def pagination_headers_are_consistent(exchange: Exchange) -> None:
         raise _inconsistent(f"X-Page-Size should be {expected_size}", headers)
     if page > total_pages and item_count:
         raise RuleViolation(
-            "page-past-last-is-empty", f"page {page} of {total_pages} returned {item_count} items"
+            PAGE_PAST_LAST_IS_EMPTY, f"page {page} of {total_pages} returned {item_count} items"
         )
     if item_count != page_size:
         raise _inconsistent(f"the body holds {item_count} items", headers)
@@ -146,13 +250,16 @@ def requested_sort(query: Mapping[str, str]) -> tuple[str, str] | None:
     return field.lower(), direction.upper()
 
 
+@judges(SORT_ORDERS_RESULTS)
 def items_are_sorted(
     items: Sequence[Mapping[str, Any]],
     field_name: str = "id",
     direction: str = "DESC",
-    rule_id: str = "sort-orders-results",
+    rule: Rule | str = SORT_ORDERS_RESULTS,
 ) -> None:
-    """Items are ordered by `field_name` in `direction`; names compare casefolded (L5)."""
+    """Items are ordered by `field_name` in `direction`; names compare casefolded (L5). `rule`:
+    sort-orders-results, or default-order-id-desc for a listing that asked for no order."""
+    rule = rule_named(rule)
     key = _sort_key(field_name)
     descending = direction.upper() == "DESC"
     for index, (first, second) in enumerate(zip(items, items[1:], strict=False)):
@@ -160,7 +267,7 @@ def items_are_sorted(
         out_of_order = a < b if descending else a > b
         if out_of_order:
             raise RuleViolation(
-                rule_id,
+                rule,
                 f"sorted by {field_name} {direction.upper()}, item {index} ({a!r}, id "
                 f"{first.get('id')}) comes before item {index + 1} ({b!r}, id {second.get('id')})",
             )
@@ -174,6 +281,7 @@ FILTER_FIELDS: Mapping[str, str] = {
 }
 
 
+@judges(FILTERS_MATCH)
 def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str, str]) -> None:
     """Every item matches every filter given (L6)."""
     for parameter, value in filters.items():
@@ -181,7 +289,7 @@ def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str
         for item in items:
             if item.get(product_field) != value:
                 raise RuleViolation(
-                    "filters-match",
+                    FILTERS_MATCH,
                     f"{parameter}={value!r} returned product {item.get('id')} with "
                     f"{product_field}={item.get(product_field)!r}",
                 )
@@ -190,9 +298,9 @@ def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str
 # --- Listing parameters, order, filters and partitions (L1, L4-L7) ----------------------------
 
 #: L1's bounds per paging parameter: (rule, least, greatest or None for no maximum).
-PAGING_BOUNDS: Mapping[str, tuple[str, int, int | None]] = {
-    "page": ("page-bounds", 1, None),
-    "limit": ("limit-bounds", 1, 10_000),
+PAGING_BOUNDS: Mapping[str, tuple[Rule, int, int | None]] = {
+    "page": (PAGE_BOUNDS, 1, None),
+    "limit": (LIMIT_BOUNDS, 1, 10_000),
 }
 
 
@@ -214,6 +322,7 @@ def clearly_out_of_bounds(text: str, least: int, greatest: int | None) -> bool:
     return value < least or (greatest is not None and value > greatest)
 
 
+@judges(PAGE_BOUNDS, LIMIT_BOUNDS)
 def paging_parameters_are_bounded(exchange: Exchange) -> None:
     """A listing that accepted (200) a page or limit outside L1's bounds broke them.
 
@@ -223,7 +332,7 @@ def paging_parameters_are_bounded(exchange: Exchange) -> None:
     query = exchange.query
     if exchange.status != 200 or not query or not exchange.is_list:
         return
-    for parameter, (rule_id, least, greatest) in PAGING_BOUNDS.items():
+    for parameter, (rule, least, greatest) in PAGING_BOUNDS.items():
         text = query.get(parameter)
         if text is None:
             continue
@@ -233,9 +342,10 @@ def paging_parameters_are_bounded(exchange: Exchange) -> None:
         else:
             out = clearly_out_of_bounds(text, least, greatest)
         if out:
-            raise RuleViolation(rule_id, f"{parameter}={text!r} was accepted (200)")
+            raise RuleViolation(rule, f"{parameter}={text!r} was accepted (200)")
 
 
+@judges(SORT_FORMAT)
 def sort_is_well_formed(exchange: Exchange) -> None:
     """A listing that accepted (200) a sort that is clearly not L4's object broke sort-format.
 
@@ -248,9 +358,10 @@ def sort_is_well_formed(exchange: Exchange) -> None:
     if raw is None or exchange.status != 200 or not exchange.is_list:
         return
     if (problem := _sort_format_problem(raw)) is not None:
-        raise RuleViolation("sort-format", f"sort={raw!r} {problem} was accepted")
+        raise RuleViolation(SORT_FORMAT, f"sort={raw!r} {problem} was accepted")
 
 
+@judges(SORT_FORMAT)
 def well_formed_sort_is_accepted(exchange: Exchange) -> None:
     """L4's other half, for a request whose whole query the caller knows to be valid (the tests
     that build it): a sort every reading accepts is not refused (400). A generated query may
@@ -260,7 +371,7 @@ def well_formed_sort_is_accepted(exchange: Exchange) -> None:
     if raw is None or exchange.status != 400 or not exchange.is_list:
         return
     if _plainly_well_formed_sort(raw) and _paging_is_plainly_valid(exchange.query):
-        raise RuleViolation("sort-format", f"the well-formed sort={raw!r} was refused (400)")
+        raise RuleViolation(SORT_FORMAT, f"the well-formed sort={raw!r} was refused (400)")
 
 
 @lru_cache(maxsize=1024)
@@ -320,6 +431,7 @@ def _listed_items(exchange: Exchange) -> list[Any] | None:
     return [item for item in exchange.json if isinstance(item, dict)]
 
 
+@judges(SORT_ORDERS_RESULTS, DEFAULT_ORDER_ID_DESC)
 def listing_is_in_requested_order(exchange: Exchange) -> None:
     """A listing comes in the order its `sort` asks for, default id DESC (L5), within the page.
 
@@ -330,10 +442,11 @@ def listing_is_in_requested_order(exchange: Exchange) -> None:
     sort = requested_sort(exchange.query)
     if items is None or sort is None:
         return
-    rule_id = "default-order-id-desc" if "sort" not in exchange.query else "sort-orders-results"
-    items_are_sorted(items, sort[0], sort[1], rule_id=rule_id)
+    rule = DEFAULT_ORDER_ID_DESC if "sort" not in exchange.query else SORT_ORDERS_RESULTS
+    items_are_sorted(items, sort[0], sort[1], rule=rule)
 
 
+@judges(FILTERS_MATCH)
 def listing_matches_filters(exchange: Exchange) -> None:
     """Every listed item matches every filter of the query (L6)."""
     items = _listed_items(exchange)
@@ -342,6 +455,7 @@ def listing_matches_filters(exchange: Exchange) -> None:
         items_match_filters(items, filters)
 
 
+@judges(PAGES_PARTITION_LISTING)
 def pages_partition_listing(
     pages: Sequence[Sequence[Mapping[str, Any]]], total: int, what: str
 ) -> None:
@@ -356,12 +470,12 @@ def pages_partition_listing(
             product_id = item.get("id")
             if product_id in seen:
                 raise RuleViolation(
-                    "pages-partition-listing",
+                    PAGES_PARTITION_LISTING,
                     f"{what}: product {product_id} is on page {seen[product_id]} and page {number}",
                 )
             seen[product_id] = number
     if len(seen) != total:
         raise RuleViolation(
-            "pages-partition-listing",
+            PAGES_PARTITION_LISTING,
             f"{what}: {len(pages)} pages hold {len(seen)} distinct products, X-Total-Count {total}",
         )

@@ -126,6 +126,21 @@ _LIST = (
 )
 AMBIGUITIES: Mapping[str, Ambiguity] = {ambiguity.id: ambiguity for ambiguity in _LIST}
 
+# The rule an undecided value belongs to by its place, when that is not its ambiguity's (a page
+# written ' 5' is page-bounds'). By id: the check modules that declare the rules import this one.
+_PAGE_RULE, _LIMIT_RULE, _ID_RULE, _QUANTITY_RULE, _LOGIN_RULE = (
+    "page-bounds",
+    "limit-bounds",
+    "product-id-bounds",
+    "quantity-bounds",
+    "login-rejects-malformed-body",
+)
+#: Every rule id this module names; octopus_qa.rules checks each against the catalogue at import.
+RULE_IDS = frozenset(
+    {ambiguity.rule for ambiguity in _LIST}
+    | {_PAGE_RULE, _LIMIT_RULE, _ID_RULE, _QUANTITY_RULE, _LOGIN_RULE}
+)
+
 
 @dataclass(frozen=True)
 class Undecided:
@@ -240,7 +255,7 @@ def _availability_body(body: Mapping[str, Any]) -> list[Undecided]:
     extra = sorted(set(body) - {"denomination", "quantity"})
     if extra:
         found.append(
-            _found("extra-body-fields", f"availability body field {extra[0]!r}", "quantity-bounds")
+            _found("extra-body-fields", f"availability body field {extra[0]!r}", _QUANTITY_RULE)
         )
     return found
 
@@ -255,7 +270,7 @@ def _login_body(body: Mapping[str, Any]) -> list[Undecided]:
             _found(
                 "extra-body-fields",
                 f"login body field {extra[0]!r}",
-                "login-rejects-malformed-body",
+                _LOGIN_RULE,
             )
         )
     return found
@@ -320,12 +335,12 @@ def undecided_inputs(
     found: list[Undecided] = []
     path_match = _PRODUCT_ID.match(path)
     if path_match:
-        found += _integer_text("id", unquote(path_match["id"]), 1, None, "product-id-bounds")
+        found += _integer_text("id", unquote(path_match["id"]), 1, None, _ID_RULE)
     if method == "GET" and path.rstrip("/") == "/api/v1/products":
         if "page" in query:
-            found += _integer_text("page", query["page"], 1, None, "page-bounds")
+            found += _integer_text("page", query["page"], 1, None, _PAGE_RULE)
         if "limit" in query:
-            found += _integer_text("limit", query["limit"], 1, 10_000, "limit-bounds")
+            found += _integer_text("limit", query["limit"], 1, 10_000, _LIMIT_RULE)
         if "sort" in query:
             found += _sort(query["sort"])
     if method == "POST" and body:
