@@ -603,7 +603,7 @@ def test_x_assumed_names_assumptions_items() -> None:
 
 
 def test_traceability_keeps_the_discrepancies() -> None:
-    """Its rule table is held to the declarations by tests/test_traceability.py."""
+    """Its rule table is held to the declarations by tests/test_rules_traceability.py."""
     text = TRACEABILITY_PATH.read_text(encoding="utf-8")
     assert "## Discrepancies in the documents" in text
 

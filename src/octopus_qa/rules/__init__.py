@@ -237,7 +237,7 @@ __all__ = [
 #: listing, products, dates: the order of openapi/TRACEABILITY.md and of the report).
 RULES: Mapping[str, Rule] = gather((auth, errors, headers, listing, products, dates))
 #: The one implementation of each rule: the functions (or ledgers) bound to it by `@judges`.
-#: openapi/TRACEABILITY.md names them in its "Checked by" column (tests/test_traceability.py).
+#: openapi/TRACEABILITY.md names them in its "Checked by" column (tests/test_rules_traceability.py).
 CHECKS_BY_RULE: Mapping[Rule, tuple[Callable[..., Any], ...]] = checks_by_rule()
 
 # readings.py sits below the modules that declare the rules, so it names its rules by id.
