@@ -3,7 +3,7 @@
 A contract suite proves it can fail only by failing: `octoqa sandbox --fault NAME` serves the API
 with one rule broken, and the suite run against it must report that rule (tests/
 test_sandbox_faults.py shows each fault breaks its rule and the clean sandbox keeps it). Every
-rule id in rules.toml is broken by at least one fault.
+rule the rules package declares is broken by at least one fault.
 
 Each fault is an object that names its rule and carries its behaviour: it plants itself into the
 seams of one app (sandbox/seams.py), replacing or wrapping the clean step where the rule is kept,

@@ -11,7 +11,7 @@ from ..seams import Plant
 @dataclass(frozen=True)
 class Fault:
     name: str
-    #: The rules.toml id of the rule this fault breaks (a string: the sandbox does not import
+    #: The id of the rule this fault breaks (a string: the sandbox does not import
     #: the rules it is the counterpart of).
     rule: str
     description: str
