@@ -20,6 +20,8 @@ from ..errors import OctoqaError
 SUBCOMMANDS = ("sandbox", "contract", "load", "capacity", "run", "init")
 #: The subcommands that read the user-editable files (octopus_qa.config.FILES).
 CONFIGURED = ("contract", "load", "capacity", "run")
+#: The stages `octoqa run` starts, which take its written plan instead of deciding the run again.
+PLANNED = ("contract", "load")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
                 help=f"your own configuration files, each replacing the shipped one (default: "
                 f"${config.ENV_VAR}, else ./{config.CONVENTIONAL_DIR}/ if it exists; "
                 "`octoqa init` writes them)",
+            )
+        if name in PLANNED:
+            sub.add_argument(
+                "--plan",
+                type=Path,
+                metavar="FILE",
+                help="a run plan (plan.json) written by `octoqa run`: the run as it decided it "
+                "(the other options are then not read)",
             )
         sub.set_defaults(handler=module.main)
     return parser

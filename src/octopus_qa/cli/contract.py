@@ -36,13 +36,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "deviations, neither pass nor failure, until each entry's expiry date",
     )
     parser.add_argument(
-        "--plan",
-        type=Path,
-        metavar="FILE",
-        help="a run plan (plan.json) written by `octoqa run`: the run as it decided it (the "
-        "options above are then not read)",
-    )
-    parser.add_argument(
         "pytest_args", nargs=argparse.REMAINDER, help="after --: extra pytest arguments"
     )
 

@@ -71,13 +71,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a load directory of your own: locustfile.py with its profiles.toml, slo.toml and "
         "allowed-hosts.toml beside it (its files are used, not --config's)",
     )
-    parser.add_argument(
-        "--plan",
-        type=Path,
-        metavar="FILE",
-        help="a run plan (plan.json) written by `octoqa run`: the run as it decided it (the "
-        "options above are then not read)",
-    )
 
 
 def main(args: argparse.Namespace) -> int:
