@@ -63,6 +63,19 @@ def test_every_failure_names_the_seed_and_a_curl_without_the_token(tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_a_failing_run_ends_with_each_broken_rule_and_how_to_rerun_it(tmp_path: Path) -> None:
+    with sandbox("--fault", "filters-or-combined") as url:
+        result = run_contract(tmp_path, "--target", url, "--profile", "quick", "--seed", "5")
+    assert result.exit_code == 1
+    tail = result.stdout.split("octoqa: 1 broken rule(s)", 1)[1]
+    assert tail.lstrip("= \n").startswith("[filters-match] ")
+    assert "broken by " in tail and "counter-example: [filters-match] " in tail
+    assert f"reproduce: octoqa contract --target {url} --profile quick --seed 5 -- -k " in tail
+    failures = result.stdout.count("____ test_")
+    assert failures and len(result.stdout.splitlines()) < 40 * failures  # short tracebacks
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fault", ["login-broken", "refresh-returns-same-tokens", "error-envelope-flat"]
 )

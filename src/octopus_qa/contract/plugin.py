@@ -35,6 +35,7 @@ from ..plan import PlanOptions, RunPlan, build_plan, read_plan
 from ..plan.contract_profiles import DEFAULT_PROFILE
 from ..plan.contract_profiles import Profile as ContractProfile
 from ..rules import RULES, Rule, rules_broken_by
+from ..verdicts import Verdict
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
 from .deviations import Judgement
@@ -375,9 +376,13 @@ def _not_judged(
     return report
 
 
+#: The test outcomes that break a rule (the ledger's words).
+FAILED_OUTCOMES = ("failed", "error")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say plainly why a run stopped, which answers were slow, and which known deviations
-    expired or went stale: where a reader of the console looks last."""
+    """Say plainly why a run stopped, which answers were slow, which known deviations expired
+    or went stale, and which rules broke: where a reader of the console looks last."""
     suite = suite_of(terminalreporter.config)
     if suite is None:
         return
@@ -395,6 +400,35 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("octoqa: known deviations")
         for line in notices:
             terminalreporter.line(line)
+    broken = broken_rules(suite)
+    if broken:
+        terminalreporter.write_sep("=", f"octoqa: {len(broken)} broken rule(s)", red=True)
+        for block in broken:
+            terminalreporter.write_line(block)
+
+
+def broken_rules(suite: Suite) -> list[str]:
+    """One block per broken rule, last thing a failing run prints: which rule, what it says,
+    how many tests broke it, the first counter-example, and how to run that test again."""
+    blocks = []
+    for rule_id, entry in suite.ledger.by_rule().items():
+        if entry["status"] != Verdict.FAIL:
+            continue
+        failed = [test for test in entry["tests"] if test["outcome"] in FAILED_OUTCOMES]
+        first = failed[0]
+        message = first["message"].splitlines()[0] if first["message"] else ""
+        counter_example = message.split("RuleViolation: ", 1)[-1][:400]
+        blocks.append(
+            "\n".join(
+                [
+                    f"[{rule_id}] {RULES[rule_id].title}",
+                    f"  broken by {len(failed)} test(s); first: {first['nodeid']}",
+                    f"  counter-example: {counter_example}",
+                    f"  reproduce: {suite.rerun_command(first['nodeid'])}",
+                ]
+            )
+        )
+    return blocks
 
 
 def _artifacts(suite: Suite) -> dict[str, str]:

@@ -86,6 +86,9 @@ def pytest_arguments(run: ContractRun, suite: Suite, contract_dir: Path) -> list
         str(contract_dir / "summary.json"),
         "--schemathesis-report",
         str(contract_dir / "schemathesis"),
+        # A failure's console output is the violation, the lines that led to it and how to
+        # reproduce it; the run ends with each broken rule (plugin.broken_rules).
+        "--tb=short",
         # In this process the preflight imported anyio (via httpx) already; pytest warns that its
         # plugin cannot be assertion-rewritten, an error under filterwarnings = error.
         "-W",

@@ -8,6 +8,7 @@ first shared login, so a run logs in once. Closing it stops an embedded sandbox.
 
 from __future__ import annotations
 
+import shlex
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -126,6 +127,16 @@ class Suite:
             f"{self.base_url}/auth/login -H 'Content-Type: application/json' "
             '-d \'{"username":"\'$OCTOPUS_USERNAME\'","password":"\'$OCTOPUS_PASSWORD\'"}\' '
             "| python -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+        )
+
+    def rerun_command(self, nodeid: str) -> str:
+        """The command that runs one test of this run again, against the same target: the
+        seed and profile replay its examples (the embedded sandbox is started afresh)."""
+        target = "" if self.target_label == "embedded" else f" --target {self.base_url}"
+        test = nodeid.split("::", 1)[-1].split("[", 1)[0]
+        return (
+            f"octoqa contract{target} --profile {self.profile.name} --seed {self.seed} "
+            f"-- -k {shlex.quote(test)}"
         )
 
     def describe(self) -> dict[str, Any]:
