@@ -24,18 +24,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-def new_run_dir(reports_root: Path = REPORTS_ROOT) -> Path:
-    """Create and return an empty run folder under `reports_root`."""
-    reports_root.mkdir(parents=True, exist_ok=True)
-    while True:
-        run_dir = reports_root / new_run_id()
-        try:
-            run_dir.mkdir()
-        except FileExistsError:
-            continue
-        return run_dir
-
-
 def point_latest_at(run_dir: Path) -> Path:
     """Make `<reports root>/latest` a relative symlink to `run_dir`, replacing it atomically."""
     link = run_dir.parent / LATEST

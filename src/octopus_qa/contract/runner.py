@@ -102,10 +102,10 @@ def run_contract(run: ContractRun) -> int:
     plan = plan_contract(run)
     suite = Suite.open(plan)  # OctoqaError → one line, exit 2
     try:
+        assert suite.plan is not None
+        write_plan(suite.plan)  # the run's folder, made now that the target answered
         if run.report_dir is None and not run.plan:
             point_latest_at(plan.reports)
-        assert suite.plan is not None
-        write_plan(suite.plan)
         contract_dir = plan.reports / "contract"
         contract_dir.mkdir(parents=True, exist_ok=True)
         print(

@@ -167,15 +167,15 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     if options.start_rps > maximum:
         raise UsageError(f"--start-rps is above the highest rate allowed ({maximum:g} req/s)")
     run_dir = plan.reports
-    if options.report_dir is None:
-        point_latest_at(run_dir)
     capacity_dir = run_dir / "capacity"
-    capacity_dir.mkdir(parents=True, exist_ok=True)
     result = CapacityResult(directory=capacity_dir)
     deadline = time.monotonic() + options.max_time_s
     locustfile = options.load_dir / "locustfile.py"
     with preflight(plan) as opened:
         write_plan(opened.plan)
+        capacity_dir.mkdir(parents=True, exist_ok=True)
+        if options.report_dir is None:
+            point_latest_at(run_dir)
         print(
             f"octoqa capacity: the scenario mix from {options.start_rps:g} up to {maximum:g} "
             f"req/s, {options.step_s:g} s a step, against {opened.url}; reports in "

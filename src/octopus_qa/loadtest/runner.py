@@ -156,12 +156,12 @@ def plan_load(options: LoadOptions) -> RunPlan:
 def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
     """The whole `octoqa load`; returns 0 when every gate holds, 1 when one fails."""
     plan = plan_load(options)
-    if not options.plan and options.report_dir is None:
-        point_latest_at(plan.reports)
     load_dir = plan.reports / "load"
-    load_dir.mkdir(parents=True, exist_ok=True)
     with preflight(plan) as run:  # a dead target, a refused login: one line, exit 2
         step = LoadStep(run.plan, load_dir, options.locustfile, plan_file=write_plan(run.plan))
+        load_dir.mkdir(parents=True, exist_ok=True)
+        if not options.plan and options.report_dir is None:
+            point_latest_at(plan.reports)
         print(_announce(step), file=out, flush=True)
         outcome = measure(step)
     lost = outcome.summary.get("target_lost")

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import config
 from ..durations import parse_duration
 from ..errors import UsageError
-from ..rundir import new_run_dir
+from ..rundir import new_run_id
 from ..seeds import choose_seed
 from ..target import EMBEDDED, resolve_target
 from .contract_profiles import load_profile
@@ -109,11 +109,12 @@ def _credentials(environ: Mapping[str, str]) -> CredentialsSource:
 
 
 def _run_dir(options: PlanOptions) -> Path:
+    """Where the run will write; made only once the preflight has opened the run (write_plan),
+    so a run that never started leaves no folder behind."""
     if options.run_dir is None:
-        return new_run_dir(options.reports_root)
+        return options.reports_root / new_run_id()
     if options.run_dir.exists() and not options.run_dir.is_dir():
         raise UsageError(f"--report-dir {options.run_dir} exists and is not a folder")
-    options.run_dir.mkdir(parents=True, exist_ok=True)
     return options.run_dir
 
 
@@ -122,7 +123,7 @@ def _contract(options: PlanOptions) -> ContractPlan:
     deviations = None
     if options.deviations is not None:  # its entries are read by the contract part, which
         if not options.deviations.is_file():  # judges them against the rules and the spec
-            raise UsageError(f"--deviations {options.deviations}: no such file")
+            raise UsageError(f"cannot read --deviations {options.deviations}: no such file")
         deviations = str(options.deviations.resolve())
     return ContractPlan(
         profile=load_profile(options.contract_profile),
