@@ -32,6 +32,7 @@ from ..errors import UsageError
 from ..plan import RunPlan, build_plan, preflight, write_plan
 from ..plan.load_profiles import arrival_profile
 from ..rundir import point_latest_at
+from ..verdicts import Verdict
 from .gates import FAIL
 from .latency import RESPONSE
 from .runner import DEFAULT_LOAD_DIR, LoadOptions, LoadStep, Outcome, measure
@@ -124,7 +125,8 @@ def users_for(rate_rps: float, max_users: int) -> tuple[int, float]:
 def knee(steps: list[Step]) -> float | None:
     """The highest rate whose p99 stayed within KNEE_FACTOR × the lightest step's p99."""
     measured = sorted(
-        (s for s in steps if s.latency and s.verdict in ("pass", "fail")), key=lambda s: s.rate_rps
+        (s for s in steps if s.latency and s.verdict in (Verdict.PASS, Verdict.FAIL)),
+        key=lambda s: s.rate_rps,
     )
     if not measured:
         return None
@@ -206,7 +208,7 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
             step = run_step(rate)
             if step is None:
                 break
-            if step.verdict == "pass":
+            if step.verdict == Verdict.PASS:
                 held = rate
                 continue
             broke = rate
@@ -214,8 +216,8 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
         else:
             result.limit = "max-rate"
         last = result.steps[-1] if result.steps else None
-        if last is not None and last.verdict in ("invalid", "error"):
-            result.limit = "generator" if last.verdict == "invalid" else "error"
+        if last is not None and last.verdict in (Verdict.INVALID, Verdict.ERROR):
+            result.limit = "generator" if last.verdict == Verdict.INVALID else "error"
         elif broke is not None:
             result.limit = "api"
             low = held
@@ -227,12 +229,12 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
                 step = run_step(middle)
                 if step is None:
                     break
-                if step.verdict == "pass":
+                if step.verdict == Verdict.PASS:
                     low = middle
-                elif step.verdict == "fail":
+                elif step.verdict == Verdict.FAIL:
                     broke = middle
                 else:
-                    result.limit = "generator" if step.verdict == "invalid" else "error"
+                    result.limit = "generator" if step.verdict == Verdict.INVALID else "error"
                     break
             held = low
     result.capacity_rps = held

@@ -52,6 +52,7 @@ from ..plan.slo import ServiceLevels
 from ..report.summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..rundir import point_latest_at
 from ..supervisor import run_bounded
+from ..verdicts import Verdict
 from .gates import FAIL, Gate
 from .latency import PERCENTILES, RESPONSE
 from .results import Measurements, read_measurements
@@ -172,7 +173,7 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         raise LoadRunFailed(f"{outcome.problem} (see {load_dir / 'locust.log'})")
     if outcome.saturated:
         raise GeneratorSaturated(saturation_message(outcome.saturated, step.load.workers))
-    return 1 if outcome.verdict == "fail" else 0
+    return 1 if outcome.verdict == Verdict.FAIL else 0
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,12 @@ def measure(step: LoadStep) -> Outcome:
     gates = judgement.gates if judgement is not None else []
     saturated = [] if problem else timing.problems(step.load.generator)
     if problem or judgement is None:
-        verdict = "error"
+        verdict = Verdict.ERROR
     elif saturated:
-        verdict = "invalid"
+        verdict = Verdict.INVALID
     else:
         # A target that went away fails the run whatever the gates made of the rest (exit 1).
-        verdict = "fail" if lost is not None else judgement.verdict
+        verdict = Verdict.FAIL if lost is not None else Verdict(judgement.verdict)
     summary = build_summary(step, started, duration_s, gates, measured, facts, verdict, timing)
     summary.generator["problems"] = saturated
     summary.aborted = timing.aborted

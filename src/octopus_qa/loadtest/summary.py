@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..report.junit import Case, write_junit
 from ..report.summaries import LoadSummary, SummaryUnreadable, read_stage
 from ..report.summaries import write_summary as write_typed_summary
+from ..verdicts import Verdict
 from .gates import FAIL, Gate
 
 SUMMARY_FILE = "summary.json"
@@ -102,7 +103,7 @@ def gate_cases(gates: list[Gate], problem: str | None = None) -> list[Case]:
         for gate in gates
     ]
     if problem:
-        cases.append(Case("load.run", "locust run", "error", problem))
+        cases.append(Case("load.run", "locust run", Verdict.ERROR, problem))
     return cases
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..report.summaries import ContractSummary, LoadSummary, StageSummary
+from ..verdicts import Verdict
 
 #: How octoqa (and argparse) start the one line they print for exit code 2.
 ERROR_PREFIX = re.compile(r"^octoqa(?: \w+)?: error: ")
@@ -33,22 +34,24 @@ def judge_stage(
     contract; a summary that says "error" is believed over a zero exit code.
     """
     if exit_code is None:
-        return "error", f"did not finish within {timeout_s:g} s (stopped)"
+        return Verdict.ERROR, f"did not finish within {timeout_s:g} s (stopped)"
     if exit_code == 2:
-        return "error", _last_line(stderr) or "exited 2 (usage, configuration or target problem)"
+        return Verdict.ERROR, _last_line(
+            stderr
+        ) or "exited 2 (usage, configuration or target problem)"
     if exit_code not in (0, 1):
-        return "error", f"exited {exit_code}: {_last_line(stderr) or 'no message'}"
+        return Verdict.ERROR, f"exited {exit_code}: {_last_line(stderr) or 'no message'}"
     if summary is None:
-        return "error", (
+        return Verdict.ERROR, (
             f"exited {exit_code} without writing {name}/summary.json: "
             f"{_last_line(stderr) or 'no message'}"
         )
     said = summary.verdict
-    if said == "error" or said not in ("pass", "fail"):
-        return "error", f"{name}/summary.json says verdict {said!r}"
-    if exit_code == 0 and said == "pass":
-        return "pass", None
-    return "fail", _failure_reason(name, summary)
+    if said == Verdict.ERROR or said not in (Verdict.PASS, Verdict.FAIL):
+        return Verdict.ERROR, f"{name}/summary.json says verdict {said!r}"
+    if exit_code == 0 and said == Verdict.PASS:
+        return Verdict.PASS, None
+    return Verdict.FAIL, _failure_reason(name, summary)
 
 
 def _failure_reason(name: str, summary: StageSummary) -> str:
@@ -56,7 +59,7 @@ def _failure_reason(name: str, summary: StageSummary) -> str:
         totals = summary.totals
         return f"{totals.get('failed', '?')} failed, {totals.get('errors', 0)} errors"
     if isinstance(summary, LoadSummary):
-        breached = [g for g in summary.gates if g.verdict != "pass"]
+        breached = [g for g in summary.gates if g.verdict != Verdict.PASS]
         broken = sum(summary.rule_violations.values())
         parts = [f"{len(breached)} of {len(summary.gates)} gates breached"]
         if broken:

@@ -22,6 +22,7 @@ from ..report.redact import leaks, redact_text
 from ..report.summaries import utc_started
 from ..rundir import point_latest_at
 from ..seeds import choose_seed
+from ..verdicts import Verdict
 from .config import PipelineConfig, Profile, RunOptions, plan_run
 from .outcome import RunOutcome, StageEnded, StageResult, StageStarted
 from .spec_stage import check_spec, spec_version_or_none
@@ -42,7 +43,7 @@ def write_report_stage(
     The scrub is checked afterwards; a secret it missed makes the report stage an error, and the
     report is written once more saying so.
     """
-    result = StageResult("report", "pass", 0, 0.0)
+    result = StageResult("report", Verdict.PASS, 0, 0.0)
     stages = run["stages"]
     write_run_report(
         run_dir,
@@ -52,7 +53,9 @@ def write_report_stage(
     )
     left = leaks(run_dir, secrets)
     if left:
-        result = StageResult("report", "error", 2, 0.0, f"a secret survived the scrub: {left[0]}")
+        result = StageResult(
+            "report", Verdict.ERROR, 2, 0.0, f"a secret survived the scrub: {left[0]}"
+        )
         write_run_report(
             run_dir,
             {**run, "stages": [*stages, {**asdict(result), "duration_s": None}]},

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..report import worst_verdict
+from ..verdicts import Verdict
 
 
 @dataclass
@@ -20,7 +21,7 @@ class StageResult:
 
     @property
     def holds(self) -> bool:
-        return self.verdict == "pass"
+        return self.verdict == Verdict.PASS
 
 
 @dataclass

@@ -17,6 +17,7 @@ from ..report import EXIT_CODES, worst_verdict
 from ..report.junit import Case, write_junit
 from ..report.summaries import SpecCheck, SpecSummary, utc_started, write_summary
 from ..spec import SPEC_PATH, load_spec, spec_version
+from ..verdicts import Verdict
 from .config import PipelineConfig
 from .outcome import StageResult
 
@@ -42,15 +43,17 @@ def _spec_is_valid() -> SpecCheck:
     except ImportError:
         return SpecCheck(
             name="openapi-spec-validator",
-            verdict="not run",
+            verdict=Verdict.NOT_RUN,
             detail="openapi-spec-validator is not installed (pip install -e '.[dev]')",
         )
     try:
         validate(load_spec())
     except (ValidationError, OpenAPISpecValidatorError, Unresolvable) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return SpecCheck(name="openapi-spec-validator", verdict="fail", detail=first_line[:300])
-    return SpecCheck(name="openapi-spec-validator", verdict="pass", detail="valid")
+        return SpecCheck(
+            name="openapi-spec-validator", verdict=Verdict.FAIL, detail=first_line[:300]
+        )
+    return SpecCheck(name="openapi-spec-validator", verdict=Verdict.PASS, detail="valid")
 
 
 def find_linter() -> str | None:
@@ -68,10 +71,10 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> SpecCheck:
     """
     name = "redocly lint"
     if shutil.which("node") is None:
-        return SpecCheck(name=name, verdict="skip", detail="node is not installed")
+        return SpecCheck(name=name, verdict=Verdict.SKIP, detail="node is not installed")
     linter = find_linter()
     if linter is None:
-        return SpecCheck(name=name, verdict="skip", detail=NO_LINTER)
+        return SpecCheck(name=name, verdict=Verdict.SKIP, detail=NO_LINTER)
     argv = [linter, "lint"]
     if LINT_CONFIG.exists():
         argv += ["--config", LINT_CONFIG.name]
@@ -87,14 +90,16 @@ def _spec_is_lint_clean(run_dir: Path, timeout_s: float) -> SpecCheck:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return SpecCheck(name=name, verdict="error", detail=f"did not finish in {timeout_s:g} s")
+        return SpecCheck(
+            name=name, verdict=Verdict.ERROR, detail=f"did not finish in {timeout_s:g} s"
+        )
     output = (done.stdout or "") + (done.stderr or "")
     (run_dir / "spec" / "lint.txt").write_text(output, encoding="utf-8")
     if done.returncode == 0:
-        return SpecCheck(name=name, verdict="pass", detail="no problems")
+        return SpecCheck(name=name, verdict=Verdict.PASS, detail="no problems")
     problems = [line for line in output.splitlines() if "error" in line.lower()]
     detail = problems[-1].strip() if problems else f"exited {done.returncode}"
-    verdict = "fail" if done.returncode == 1 else "error"
+    verdict = Verdict.FAIL if done.returncode == 1 else Verdict.ERROR
     return SpecCheck(name=name, verdict=verdict, detail=detail[:300])
 
 
