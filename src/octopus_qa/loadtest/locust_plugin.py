@@ -34,6 +34,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from ..errors import OctoqaError
 from ..plan import PlanOptions, RunPlan, build_plan, read_plan
+from ..verdicts import Verdict
 from .gates import FULL_REACH, Reach
 from .locust_run import LocustRun, run_of
 from .recorder import RECORDER
@@ -226,5 +227,5 @@ def judge_exactly(judge: Judge, environment: Environment, reach: Reach = FULL_RE
     )
     judgement = judge.judge(dataclasses.replace(measured, endpoints=exact), reach)
     if RECORDER.aborted or RECORDER.target_silent:
-        judgement = dataclasses.replace(judgement, verdict="fail")
+        judgement = dataclasses.replace(judgement, verdict=Verdict.FAIL)
     return judgement

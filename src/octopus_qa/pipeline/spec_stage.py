@@ -109,7 +109,9 @@ def check_spec(run_dir: Path, config: PipelineConfig) -> StageResult:
     started_at = datetime.now(UTC)
     (run_dir / "spec").mkdir(parents=True, exist_ok=True)
     if not SPEC_PATH.is_file():
-        checks = [SpecCheck(name="spec file", verdict="error", detail=f"{SPEC_PATH} is missing")]
+        checks = [
+            SpecCheck(name="spec file", verdict=Verdict.ERROR, detail=f"{SPEC_PATH} is missing")
+        ]
     else:
         checks = [_spec_is_valid(), _spec_is_lint_clean(run_dir, config.lint_timeout_s)]
     verdict = worst_verdict(["incomplete" if c.verdict == "skip" else c.verdict for c in checks])

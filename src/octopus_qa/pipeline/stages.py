@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import config as user_config
 from ..report import read_stage_summary
 from ..supervisor import run_bounded
+from ..verdicts import Verdict
 from .judging import judge_stage
 from .outcome import StageResult
 
@@ -45,7 +46,9 @@ def run_stage_command(
         # The user's configuration directory (--config) reaches the stage's `octoqa` this way.
         exit_code, out, err = run_bounded(argv, timeout_s, env=user_config.environment())
     except OSError as exc:
-        return StageResult(name, "not run", None, 0.0, f"cannot start {argv[0]}: {exc.strerror}")
+        return StageResult(
+            name, Verdict.NOT_RUN, None, 0.0, f"cannot start {argv[0]}: {exc.strerror}"
+        )
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
     log = logs / f"{name}.log"

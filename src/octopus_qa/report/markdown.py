@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..verdicts import Verdict
 from .page import VERDICT_WORDS, format_number, format_seconds
 
 #: GitHub and GitLab both render these; the words beside them carry the meaning.
@@ -102,7 +103,7 @@ def render_markdown(summary: Mapping[str, Any], report_path: str = "index.html")
     if skipped:
         lines.append("**Skipped:** " + ", ".join(f"`{cell(r['id'])}`" for r in skipped) + ".  ")
     lines += _deviation_lines(summary.get("deviations"))
-    failed = [r for r in summary["rules"] if r["status"] == "fail"]
+    failed = [r for r in summary["rules"] if r["status"] == Verdict.FAIL]
     if failed:
         lines += ["", "### Failed rules", "", "| Rule | Basis | What broke |", "|---|---|---|"]
         for rule in failed:

@@ -136,7 +136,7 @@ def headline(summary: Mapping[str, Any]) -> str:
     failed_rules = totals["rules"]["fail"]
     gates = totals["gates"]
     breached = gates["total"] - gates["passed"]
-    if summary["verdict"] == "pass":
+    if summary["verdict"] == Verdict.PASS:
         return (
             f"Every stage held: {totals['rules']['pass']} rules passed, "
             f"{gates['passed']}/{gates['total']} load gates met."
