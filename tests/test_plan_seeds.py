@@ -43,7 +43,7 @@ def test_the_load_run_hands_its_seed_to_locust_through_its_plan(tmp_path: Path) 
     plan = plan_load(
         LoadOptions(target="http://127.0.0.1:1", profile="smoke", seed=99, report_dir=tmp_path)
     )
-    step = LoadStep(plan, tmp_path, plan_file=write_plan(plan))
+    step = LoadStep(plan, tmp_path, write_plan(plan))
     command = locust_command(step)
     assert read_plan(command[command.index("--plan") + 1]).seed == 99
     again = plan_load(LoadOptions(profile="smoke", report_dir=tmp_path / "again"))

@@ -307,9 +307,7 @@ def test_filters_combine_as_an_intersection(catalog: Catalog) -> None:
 
 def test_default_order_is_id_descending(catalog: Catalog) -> None:
     listed = catalog.query()
-    items_are_sorted(
-        [p.list_entry() for p in listed], "id", "DESC", rule="default-order-id-desc"
-    )
+    items_are_sorted([p.list_entry() for p in listed], "id", "DESC", rule="default-order-id-desc")
     assert [p.id for p in listed] == sorted((p.id for p in catalog.products), reverse=True)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..loadtest.capacity import CapacityOptions, run_capacity
-from ..loadtest.runner import DEFAULT_LOAD_DIR, duration_option
+from ..loadtest.runner import DEFAULT_LOAD_DIR
+from ..plan import duration_option
 from ..report.capacity import write_capacity_page
 
 HELP = "step the arrival rate of the load mix until an SLO breaks: the capacity, with evidence"

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 import msgspec
 
 from ..errors import UsageError
-from ..plan import RunPlan, build_plan, preflight, write_plan
+from ..plan import PLAN_FILE, RunPlan, build_plan, preflight, write_plan
 from ..plan.load_profiles import arrival_profile
 from ..rundir import point_latest_at
 from ..verdicts import Verdict
@@ -193,7 +193,9 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
                 return None
             step_dir = capacity_dir / f"step-{rate:g}"
             step_dir.mkdir(parents=True, exist_ok=True)
-            load_step = LoadStep(_step_plan(opened.plan, options, rate), step_dir, locustfile)
+            step_plan = _step_plan(opened.plan, options, rate)
+            plan_file = write_plan(step_plan, step_dir / PLAN_FILE)
+            load_step = LoadStep(step_plan, step_dir, plan_file, locustfile)
             outcome = measure(load_step)
             step = _step(rate, load_step.profile.peak_users, outcome, step_dir, run_dir)
             result.steps.append(step)

@@ -36,7 +36,6 @@ import msgspec
 from ..bundled import load_dir
 from ..errors import OctoqaError, UsageError
 from ..plan import (
-    PLAN_FILE,
     LoadPlan,
     PlanOptions,
     RunPlan,
@@ -159,7 +158,7 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
     plan = plan_load(options)
     load_dir = plan.reports / "load"
     with preflight(plan) as run:  # a dead target, a refused login: one line, exit 2
-        step = LoadStep(run.plan, load_dir, options.locustfile, plan_file=write_plan(run.plan))
+        step = LoadStep(run.plan, load_dir, write_plan(run.plan), options.locustfile)
         load_dir.mkdir(parents=True, exist_ok=True)
         if not options.plan and options.report_dir is None:
             point_latest_at(plan.reports)
@@ -183,10 +182,10 @@ class LoadStep:
 
     plan: RunPlan
     load_dir: Path
+    #: Where Locust reads the plan, written: `<run>/plan.json` for `octoqa load`, beside each
+    #: step's reports for a capacity search (each step plays a profile of its own).
+    plan_file: Path
     locustfile: Path = DEFAULT_LOAD_DIR / "locustfile.py"
-    #: Where Locust reads the plan: `<run>/plan.json` for `octoqa load`, beside each step's
-    #: reports for a capacity search (each step plays a profile of its own).
-    plan_file: Path | None = None
 
     @property
     def load(self) -> LoadPlan:
@@ -207,10 +206,6 @@ class LoadStep:
     def slo(self) -> ServiceLevels:
         assert self.load.slo is not None, "octoqa load always plays a run with gates"
         return self.load.slo
-
-    @property
-    def locust_plan(self) -> Path:
-        return self.plan_file or self.load_dir / PLAN_FILE
 
 
 @dataclass(frozen=True)
@@ -233,8 +228,6 @@ def measure(step: LoadStep) -> Outcome:
     url, load_dir = step.plan.url, step.load_dir
     started = datetime.now(UTC)
     clock = time.monotonic()
-    if step.plan_file is None:
-        step.locust_plan.write_bytes(msgspec.json.encode(step.plan))
     exit_code = run_locust(locust_command(step), step)
     duration_s = time.monotonic() - clock
     facts = LoadFacts.read(load_dir / FACTS_FILE)
@@ -331,7 +324,7 @@ def locust_command(step: LoadStep) -> list[str]:
         "-f", str(step.locustfile),
         "--host", step.plan.url,
         "--headless",
-        "--plan", str(step.locust_plan),
+        "--plan", str(step.plan_file),
         "--run-time", f"{math.ceil(step.run_time_s)}s",
         "--csv", str(load_dir / CSV_NAME),
         "--csv-full-history",

@@ -120,9 +120,11 @@ def _run_dir(options: PlanOptions) -> Path:
 
 def _contract(options: PlanOptions) -> ContractPlan:
     assert options.contract_profile is not None
+    # The entries are read by the contract part, which judges them against the rules and the
+    # spec; here only that the file is there.
     deviations = None
-    if options.deviations is not None:  # its entries are read by the contract part, which
-        if not options.deviations.is_file():  # judges them against the rules and the spec
+    if options.deviations is not None:
+        if not options.deviations.is_file():
             raise UsageError(f"cannot read --deviations {options.deviations}: no such file")
         deviations = str(options.deviations.resolve())
     return ContractPlan(

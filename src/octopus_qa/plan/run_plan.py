@@ -126,9 +126,10 @@ class RunPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return self.reports / PLAN_FILE
 
 
-def write_plan(plan: RunPlan) -> Path:
-    """Write the plan beside the run's reports; returns where."""
-    path = plan.path
+def write_plan(plan: RunPlan, path: Path | None = None) -> Path:
+    """Write the plan beside the run's reports (or at `path`: a capacity step's own); returns
+    where."""
+    path = path or plan.path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(msgspec.json.format(msgspec.json.encode(plan), indent=2) + b"\n")
     return path
