@@ -61,6 +61,12 @@ class TestResult(msgspec.Struct, kw_only=True):
 class RuleResult(msgspec.Struct, kw_only=True):
     status: str  # a verdicts.Verdict: pass | fail | deviation | skip | untested
     tests: list[TestResult] = msgspec.field(default_factory=list)
+    #: The evidence behind the status: how many exchanges met the situation the rule is about
+    #: (its checks applied, rather than held vacuously), and in how many tests.
+    exchanges: int = 0
+    tests_applied: int = 0
+    #: Why the rule is untested (no test applied it, every test of it skipped ...); "" otherwise.
+    reason: str = ""
 
 
 class OperationCoverage(msgspec.Struct, kw_only=True):
