@@ -135,7 +135,7 @@ def test_a_check_bound_to_no_rule_or_to_text_is_refused() -> None:
 
 
 class _Item:
-    """What the contract plugin reads of a collected test: its rule marks."""
+    """What the contract plugin reads of a collected test: its rule marks (and no other)."""
 
     def __init__(self, *marked: object) -> None:
         self.nodeid = "contract_tests/test_x.py::test_x"
@@ -144,6 +144,9 @@ class _Item:
 
     def iter_markers(self, name: str) -> Iterator[SimpleNamespace]:
         return iter(self.marks if name == "rule" else [])
+
+    def get_closest_marker(self, name: str) -> SimpleNamespace | None:
+        return next(self.iter_markers(name), None)
 
     def add_marker(self, marker: object) -> None:
         pass

@@ -4,6 +4,10 @@ A hand-written test names its rules with `@pytest.mark.rule(...)`. A schemathesi
 several; when it fails, the failure names the rules it broke (the RuleViolation a rule check
 raised, or the rules of the built-in check that failed: `BUILTIN_CHECK_RULES`).
 
+Naming a rule is not judging it. Each test also brings its evidence (rules.evidence): which
+rules its checks applied to which exchanges. A rule passes on that evidence only; a rule whose
+tests all passed without meeting its situation is UNTESTED, and says why.
+
 The three maps below are read from the rules' declarations (octopus_qa.rules: each Rule names
 the built-in checks that judge it, the operations whose input it bounds and its parameter).
 """
@@ -11,9 +15,9 @@ the built-in checks that judge it, the operations whose input it bounds and its 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..rules import RULES, Rule
 from ..verdicts import RULE_VERDICT_OF, Outcome, Verdict
@@ -49,6 +53,34 @@ class TestOutcome:
     outcome: str  # an Outcome: passed | failed | skipped | error | deviation | not judged
     message: str = ""
     rules: tuple[str, ...] = ()
+    #: Rule id → how many exchanges the test's checks applied that rule to (rules.evidence):
+    #: any rule, named by the test or not (every exchange of the client is judged by the request
+    #: checks).
+    evidence: Mapping[str, int] = field(default_factory=dict)
+
+
+#: Outcomes whose exchanges were judged to the end: what a test of them applied is evidence.
+#: A skipped test stopped before its point; one the target walked out on judged nothing.
+_JUDGED = {Outcome.PASSED, Outcome.FAILED, Outcome.DEVIATION}
+
+
+@dataclass
+class RuleEntry:
+    """One rule's verdict in the run, and what it stands on."""
+
+    status: Verdict = Verdict.UNTESTED
+    #: The tests that named the rule (marks) or broke it, with their outcomes.
+    tests: list[dict[str, str]] = field(default_factory=list)
+    #: Exchanges the rule was applied to, in how many tests (every judged test, named or not).
+    exchanges: int = 0
+    tests_applied: int = 0
+    #: Why the rule is untested; "" when it is not.
+    reason: str = ""
+
+
+#: Which verdict wins when a rule's tests disagree: fail beats deviation (failing where
+#: deviations.toml says, and only there) beats pass.
+_RANK = {Verdict.UNTESTED: 0, Verdict.PASS: 1, Verdict.DEVIATION: 2, Verdict.FAIL: 3}
 
 
 @dataclass
@@ -70,36 +102,53 @@ class RuleLedger:
             counts[key] = counts.get(key, 0) + 1
         return counts
 
-    def by_rule(self, selected: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        """Every catalogued rule → its status and its tests.
+    def by_rule(self, selected: Iterable[str] | None = None) -> dict[str, RuleEntry]:
+        """Every catalogued rule → its verdict, its tests and the evidence behind it.
 
-        fail beats deviation (a known deviation: failing where deviations.toml says, and only
-        there) beats pass beats skip.
+        A rule passes only on evidence: at least one exchange its checks applied to (not held
+        vacuously) in a test that was judged to the end, and no test that broke it. A failure
+        counts whatever the evidence; a rule nothing applied to is UNTESTED, with the reason.
         """
-        report: dict[str, dict[str, Any]] = {
-            rule_id: {"status": Verdict.UNTESTED, "tests": []} for rule_id in RULES
-        }
-        rank = {
-            Verdict.UNTESTED: 0,
-            Verdict.SKIP: 1,
-            Verdict.PASS: 2,
-            Verdict.DEVIATION: 3,
-            Verdict.FAIL: 4,
-        }
+        report = {rule_id: RuleEntry() for rule_id in RULES}
         for outcome in self.outcomes:
+            kind = Outcome(outcome.outcome)
+            judged = kind in _JUDGED
             for rule_id in outcome.rules:
-                entry = report.setdefault(rule_id, {"status": Verdict.UNTESTED, "tests": []})
-                entry["tests"].append(
-                    {
-                        "nodeid": outcome.nodeid,
-                        "outcome": outcome.outcome,
-                        "message": outcome.message,
-                    }
+                entry = report.setdefault(rule_id, RuleEntry())
+                entry.tests.append(
+                    {"nodeid": outcome.nodeid, "outcome": kind, "message": outcome.message}
                 )
-                status = RULE_VERDICT_OF[Outcome(outcome.outcome)]
-                if rank[status] > rank[entry["status"]]:
-                    entry["status"] = status
+                if kind is not Outcome.PASSED:  # a pass is the evidence's to grant, below
+                    _raise_to(entry, RULE_VERDICT_OF[kind])
+            for rule_id, count in outcome.evidence.items() if judged else ():
+                entry = report.setdefault(rule_id, RuleEntry())
+                entry.exchanges += count
+                entry.tests_applied += 1
+                _raise_to(entry, Verdict.PASS)
+        for entry in report.values():
+            if entry.status in (Verdict.UNTESTED, Verdict.SKIP):
+                entry.status = Verdict.UNTESTED
+                entry.reason = _why_untested(entry.tests)
         if selected is not None:
             keep = set(selected)
             report = {rule_id: entry for rule_id, entry in report.items() if rule_id in keep}
         return report
+
+
+def _raise_to(entry: RuleEntry, verdict: Verdict) -> None:
+    if _RANK.get(verdict, 0) > _RANK[entry.status]:
+        entry.status = verdict
+
+
+def _why_untested(tests: list[dict[str, str]]) -> str:
+    """Why no exchange of the run exercised a rule: the words a reader acts on."""
+    if not tests:
+        return "no test of this run exercised it"
+    outcomes = Counter(test["outcome"] for test in tests)
+    shown = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
+    skipped = next((test for test in tests if test["outcome"] == Outcome.SKIPPED), None)
+    why = f"; skipped: {skipped['message'][:240]}" if skipped is not None else ""
+    return (
+        f"its {len(tests)} test(s) ran ({shown}) but no exchange met the situation it is "
+        f"about{why}"
+    )

@@ -23,6 +23,7 @@ object, so a run logs in once either way.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from ..plan import PlanOptions, RunPlan, build_plan, read_plan
 from ..plan.contract_profiles import DEFAULT_PROFILE
 from ..plan.contract_profiles import Profile as ContractProfile
 from ..rules import RULES, Rule, rules_broken_by
+from ..rules.evidence import Evidence, recording
 from ..verdicts import Verdict
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
@@ -50,6 +52,8 @@ PLAN = pytest.StashKey[RunPlan]()
 #: The run's Suite, once the preflight has opened it.
 SUITE = pytest.StashKey[Suite]()
 _STARTED = pytest.StashKey[float]()
+#: What the test's checks applied to, recorded from its setup to its end (rules.evidence).
+_EVIDENCE = pytest.StashKey[Evidence]()
 _OWNS_SUITE = pytest.StashKey[bool]()
 
 
@@ -76,6 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "assumed: every rule of the test rests on ASSUMPTIONS.md, not the documents"
+    )
+    config.addinivalue_line(
+        "markers", "late: runs after every other test (it needs the run's time to have passed)"
     )
     handed_in = _handed_in_suite(config)
     try:
@@ -195,7 +202,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (dropped if documented_only and assumed else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    # Stable: the late tests keep their order among themselves, after every other test.
+    items[:] = sorted(kept, key=lambda item: item.get_closest_marker("late") is not None)
 
 
 # --- Fixtures ----------------------------------------------------------------------------------
@@ -235,6 +243,18 @@ def _fresh_request_history(request: pytest.FixtureRequest) -> Iterator[None]:
     if suite is not None and "client" in suite.__dict__:
         suite.client.recent.clear()
     yield
+
+
+# --- Evidence ----------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Records which rules the test's checks applied to, from its setup (a fixture's requests
+    are the test's) to its end; the report of each phase reads it (pytest_runtest_makereport)."""
+    with recording() as evidence:
+        item.stash[_EVIDENCE] = evidence
+        return (yield)
 
 
 # --- Reporting ---------------------------------------------------------------------------------
@@ -318,7 +338,11 @@ def pytest_runtest_makereport(
     final = report.when == "call" or (report.when == "setup" and not report.passed)
     if final or (report.when == "teardown" and report.failed):
         rules = tuple(named) or rules_of(item)
-        suite.ledger.record(TestOutcome(item.nodeid, _outcome_of(report), message, rules))
+        evidence = item.stash.get(_EVIDENCE, None)
+        applied = {rule.id: n for rule, n in evidence.exchanges.items()} if evidence else {}
+        suite.ledger.record(
+            TestOutcome(item.nodeid, _outcome_of(report), message, rules, evidence=applied)
+        )
     return report
 
 
@@ -400,6 +424,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("octoqa: known deviations")
         for line in notices:
             terminalreporter.line(line)
+    terminalreporter.write_line(f"octoqa: {rules_headline(suite)}")
     broken = broken_rules(suite)
     if broken:
         terminalreporter.write_sep("=", f"octoqa: {len(broken)} broken rule(s)", red=True)
@@ -407,14 +432,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(block)
 
 
+def rules_headline(suite: Suite) -> str:
+    """How the run's rules came out, untested ones named: "39 rules held, 2 not exercised
+    (expired-token-rejected, ...)". A rule nothing exercised is never counted as held."""
+    selected = [
+        rule_id for rule_id, rule in RULES.items() if not (suite.documented_only and rule.assumed)
+    ]
+    entries = suite.ledger.by_rule(selected)
+    counts = Counter(entry.status for entry in entries.values())
+    words = {
+        Verdict.PASS: "held",
+        Verdict.FAIL: "broken",
+        Verdict.DEVIATION: "known deviations",
+        Verdict.UNTESTED: "not exercised",
+    }
+    parts = [f"{counts[verdict]} {word}" for verdict, word in words.items() if counts[verdict]]
+    untested = [rule_id for rule_id, entry in entries.items() if entry.status == Verdict.UNTESTED]
+    named = f" ({', '.join(untested)})" if untested else ""
+    return f"{len(entries)} rules: {', '.join(parts)}{named}"
+
+
 def broken_rules(suite: Suite) -> list[str]:
     """One block per broken rule, last thing a failing run prints: which rule, what it says,
     how many tests broke it, the first counter-example, and how to run that test again."""
     blocks = []
     for rule_id, entry in suite.ledger.by_rule().items():
-        if entry["status"] != Verdict.FAIL:
+        if entry.status != Verdict.FAIL:
             continue
-        failed = [test for test in entry["tests"] if test["outcome"] in FAILED_OUTCOMES]
+        failed = [test for test in entry.tests if test["outcome"] in FAILED_OUTCOMES]
         first = failed[0]
         message = first["message"].splitlines()[0] if first["message"] else ""
         counter_example = message.split("RuleViolation: ", 1)[-1][:400]

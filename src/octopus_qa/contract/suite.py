@@ -22,6 +22,7 @@ from ..rules import TokenLedger
 from ..spec import load_spec
 from ..target.credentials import Credentials
 from ..target.retry_later import RetryLaterPolicy
+from ..target.session import Tokens
 from .client import ApiClient
 from .coverage import Coverage
 from .deviations import Deviations, load_deviations
@@ -54,6 +55,9 @@ class Suite:
     schemathesis_report: Path | None = None
     #: The run as it was decided, its target opened (written as the run's plan.json).
     plan: RunPlan | None = None
+    #: The preflight's tokens, the run's earliest: presented again once the run has outlived
+    #: their `exp` (test_auth.py, expiry), the one way a run shows that expiry is checked.
+    first_tokens: Tokens | None = None
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @classmethod
@@ -92,8 +96,13 @@ class Suite:
             documented_only=plan.contract.documented_only,
             deviations=load_deviations(Path(deviations)) if deviations else None,
             plan=opened.plan,
+            first_tokens=opened.tokens,
             _stack=stack,
         )
+
+    def __post_init__(self) -> None:
+        if self.first_tokens is not None:
+            self.tokens.issued(self.first_tokens.access_token, self.first_tokens.refresh_token)
 
     def close(self) -> None:
         if "client" in self.__dict__:

@@ -41,15 +41,18 @@ def build_summary(
     ]
     rules = {
         rule_id: RuleResult(
-            status=entry["status"],
+            status=entry.status,
             tests=[
                 TestResult(
                     nodeid=test["nodeid"],
                     outcome=test["outcome"],
                     message=suite.secrets.scrub(test["message"]),
                 )
-                for test in entry["tests"]
+                for test in entry.tests
             ],
+            exchanges=entry.exchanges,
+            tests_applied=entry.tests_applied,
+            reason=entry.reason,
         )
         for rule_id, entry in suite.ledger.by_rule(selected).items()
     }

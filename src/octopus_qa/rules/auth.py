@@ -14,6 +14,7 @@ import jwt
 
 from .catalogue import Rule, RuleViolation, judges, rule_named
 from .errors import RETRY_LATER
+from .evidence import applies
 from .exchange import AVAILABILITY_PATH, LOGOUT_PATH, Exchange, sends_json
 from .readings import json_as_written, undecided_inputs
 
@@ -128,7 +129,11 @@ def auth_is_required(exchange: Exchange) -> None:
     """A request to a protected operation without an Authorization header is not served (A6):
     anything below 400 breaks auth-required (a 4xx is judged by the checks of its status)."""
     protected = exchange.path.startswith(PROTECTED_PREFIX) or _TOKEN_PATHS.search(exchange.path)
-    if protected and "authorization" not in exchange.request_headers and exchange.status < 400:
+    if not protected or "authorization" in exchange.request_headers:
+        return
+    if exchange.status != RETRY_LATER:
+        applies(AUTH_REQUIRED, exchange)
+    if exchange.status < 400:
         raise RuleViolation(
             AUTH_REQUIRED,
             f"{exchange.method} {exchange.path} without a token answered {exchange.status}",
@@ -140,6 +145,7 @@ def token_body_is_complete(exchange: Exchange, rule: Rule | str = LOGIN_ISSUES_T
     """A 200 from login or refresh carries the A1 fields, typed (`rule`: the login's or the
     refresh's)."""
     rule = rule_named(rule)
+    applies(rule, exchange)
     body = exchange.json
     if exchange.status != 200 or not isinstance(body, dict):
         raise RuleViolation(rule, f"answered {exchange.status} {exchange.body[:120]!r}")
@@ -165,6 +171,7 @@ def access_token_exp_matches(
     claims: Mapping[str, Any], body: Mapping[str, Any], issued_at: float
 ) -> None:
     """A4: the JWT's `exp` equals `expires_at` and is about `issued_at` + `expires_in`."""
+    applies(ACCESS_TOKEN_IS_JWT)
     try:
         exp = float(claims["exp"])
         expires_at = datetime.fromisoformat(str(body["expires_at"])).timestamp()
@@ -222,13 +229,16 @@ def auth_is_checked_first(exchange: Exchange) -> None:
     right shape may be valid, and expired_token_is_rejected judges the expired ones.
     """
     status = exchange.status
-    if status < 400 or status in (401, RETRY_LATER) or not _needs_access_token(exchange):
+    if status == RETRY_LATER or not _needs_access_token(exchange):
         return
     if len(exchange.request_headers.get("authorization", "")) > HEADER_LAYER_LIMIT:
         return  # the HTTP layer may refuse a header this big (400) before the app's token check
     token = bearer_token(exchange)
     if not _plainly_not_a_token(token):
         return
+    applies(AUTH_CHECKED_FIRST, exchange)
+    if status < 400 or status == 401:
+        return  # a success without a token is auth-required's to report
     how = (
         "without a token"
         if "authorization" not in exchange.request_headers
@@ -257,26 +267,37 @@ def token_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def seconds_expired(exchange: Exchange, now: float | None = None) -> float | None:
+    """How long ago the bearer token of a request to a protected operation expired, when that
+    is longer ago than the clocks may differ (EXPIRY_LEEWAY_S); None for any other request."""
+    if not _needs_access_token(exchange):
+        return None
+    token = bearer_token(exchange)
+    claims = token_claims(token) if token else None
+    exp = claims.get("exp") if claims else None
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    ago = (time.time() if now is None else now) - exp
+    return ago if ago > EXPIRY_LEEWAY_S else None
+
+
 @judges(EXPIRED_TOKEN_REJECTED)
 def expired_token_is_rejected(exchange: Exchange, now: float | None = None) -> None:
     """A4 and the 401 of products-api.txt ("Invalid or expired access token"): a protected
     operation called with an access token whose `exp` has passed answers 401.
 
     The expiry is read from the token as sent, so any exchange can be judged: a JWT attack that
-    moves `exp` into the past, a token the test kept past its lifetime, a generated one.
+    moves `exp` into the past, a generated token. Such a token is refused for its signature
+    as much as for its age, so it is no evidence that expiry is checked: the run's TokenLedger
+    applies the rule when a token the target issued is presented after its `exp`.
     """
-    if exchange.status in (401, RETRY_LATER) or not _needs_access_token(exchange):
+    if exchange.status in (401, RETRY_LATER):
         return
-    token = bearer_token(exchange)
-    claims = token_claims(token) if token else None
-    exp = claims.get("exp") if claims else None
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
-        return
-    moment = time.time() if now is None else now
-    if exp < moment - EXPIRY_LEEWAY_S:
+    ago = seconds_expired(exchange, now)
+    if ago is not None:
         raise RuleViolation(
             EXPIRED_TOKEN_REJECTED,
-            f"{exchange.method} {exchange.path} with a token expired {moment - exp:.0f} s ago "
+            f"{exchange.method} {exchange.path} with a token expired {ago:.0f} s ago "
             f"answered {exchange.status}",
         )
 
@@ -339,6 +360,8 @@ def login_rejects_malformed_body(exchange: Exchange) -> None:
     body, undecided = read
     if undecided:
         return
+    if not _is_well_formed_login(body):
+        applies(LOGIN_REJECTS_MALFORMED_BODY, exchange)
     if not _is_well_formed_login(body) and exchange.status != 400:
         raise RuleViolation(
             LOGIN_REJECTS_MALFORMED_BODY,
@@ -371,7 +394,10 @@ def login_rejects_bad_credentials(exchange: Exchange, username: str, password: s
     body, undecided = read
     if undecided or not _is_well_formed_login(body) or set(body) != set(CREDENTIAL_FIELDS):
         return
-    if _same_credentials(body, username, password) or exchange.status == 401:
+    if _same_credentials(body, username, password):
+        return
+    applies(LOGIN_REJECTS_BAD_CREDENTIALS, exchange)
+    if exchange.status == 401:
         return
     raise RuleViolation(
         LOGIN_REJECTS_BAD_CREDENTIALS,
@@ -383,7 +409,7 @@ def login_rejects_bad_credentials(exchange: Exchange, username: str, password: s
 def refresh_issues_new_tokens(exchange: Exchange, old_access: str, old_refresh: str) -> None:
     """A2: a refresh with a live refresh token answers 200 with the A1 body and new tokens, not
     the ones it was given."""
-    token_body_is_complete(exchange, REFRESH_ISSUES_NEW_TOKENS)
+    token_body_is_complete(exchange, REFRESH_ISSUES_NEW_TOKENS)  # applies the rule
     body = exchange.json
     if body["access_token"] == old_access or body["refresh_token"] == old_refresh:
         same = "access" if body["access_token"] == old_access else "refresh"
@@ -393,6 +419,7 @@ def refresh_issues_new_tokens(exchange: Exchange, old_access: str, old_refresh: 
 @judges(LOGOUT_REVOKES_TOKENS)
 def logout_succeeded(exchange: Exchange) -> None:
     """A3: logout with a live access token answers 204 with an empty body."""
+    applies(LOGOUT_REVOKES_TOKENS, exchange)
     if exchange.status != 204 or exchange.body:
         raise RuleViolation(
             LOGOUT_REVOKES_TOKENS,
@@ -406,7 +433,12 @@ def logout_succeeded(exchange: Exchange) -> None:
 REFRESH_PATH = re.compile(r"/auth/refresh/?$")
 
 
-@judges(REFRESH_TOKEN_SINGLE_USE, REFRESH_REJECTS_ACCESS_TOKEN, LOGOUT_REVOKES_TOKENS)
+@judges(
+    REFRESH_TOKEN_SINGLE_USE,
+    REFRESH_REJECTS_ACCESS_TOKEN,
+    LOGOUT_REVOKES_TOKENS,
+    EXPIRED_TOKEN_REJECTED,
+)
 class TokenLedger:
     """The tokens a run was issued, to judge refresh and logout as sequences of exchanges.
 
@@ -414,8 +446,10 @@ class TokenLedger:
     login's pair of tokens, which refresh tokens were spent and which logins were logged out,
     and judges: a refresh token works once (A2: its second use → 401, in whichever order
     simultaneous refreshes complete), an access token is refused by /auth/refresh (A2), and
-    after a logout (204) that access token and the refresh token of the same login → 401 (A3).
-    Tokens it was never shown (generated, forged) are left to the stateless checks.
+    after a logout (204) that access token and the refresh token of the same login → 401 (A3),
+    and an access token it was issued, presented after its `exp`, → 401 (A4): the one case that
+    shows expiry itself is checked. Tokens it was never shown (generated, forged) are left to
+    the stateless checks.
     """
 
     def __init__(self) -> None:
@@ -431,8 +465,16 @@ class TokenLedger:
         with self._lock:
             self._judge(exchange)
 
+    def issued(self, access_token: str, refresh_token: str) -> None:
+        """A login the ledger did not see answered (the preflight's): its tokens are the run's."""
+        with self._lock:
+            self._access_tokens.add(access_token)
+            self._refresh_of[access_token] = refresh_token
+
     def _judge(self, exchange: Exchange) -> None:
         token = bearer_token(exchange)
+        if token is not None and token in self._access_tokens:
+            self._judge_expiry(exchange)
         if exchange.method == "POST" and REFRESH_PATH.search(exchange.path):
             self._judge_refresh(exchange, token)
         elif token is not None and token in self._revoked and _needs_access_token(exchange):
@@ -449,6 +491,13 @@ class TokenLedger:
         if token is None:
             return
         status = exchange.status
+        for rule, tokens in (
+            (REFRESH_REJECTS_ACCESS_TOKEN, self._access_tokens),
+            (LOGOUT_REVOKES_TOKENS, self._revoked),
+            (REFRESH_TOKEN_SINGLE_USE, self._spent),
+        ):
+            if token in tokens:
+                applies(rule, exchange)
         if token in self._access_tokens and status != 401:
             raise RuleViolation(
                 REFRESH_REJECTS_ACCESS_TOKEN,
@@ -469,7 +518,20 @@ class TokenLedger:
         if status == 200:
             self._spent.add(token)
 
+    def _judge_expiry(self, exchange: Exchange) -> None:
+        ago = seconds_expired(exchange)
+        if ago is None:
+            return
+        applies(EXPIRED_TOKEN_REJECTED, exchange)
+        if exchange.status != 401:
+            raise RuleViolation(
+                EXPIRED_TOKEN_REJECTED,
+                f"{exchange.method} {exchange.path} with an access token the target issued, "
+                f"expired {ago:.0f} s ago, answered {exchange.status}",
+            )
+
     def _judge_revoked_access(self, exchange: Exchange) -> None:
+        applies(LOGOUT_REVOKES_TOKENS, exchange)
         if exchange.status != 401:
             raise RuleViolation(
                 LOGOUT_REVOKES_TOKENS,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from .catalogue import Rule, RuleViolation, judges
+from .evidence import applies
 from .exchange import Exchange
 
 # --- The rule of dates -------------------------------------------------------------------------
@@ -78,6 +79,7 @@ def dates_are_rfc3339(exchange: Exchange) -> None:
     if exchange.status >= 400 or not exchange.body:
         return
     for name, value in _date_fields(exchange.json):
+        applies(DATES_ARE_RFC3339, exchange)
         if not isinstance(value, str) or not is_rfc3339(value):
             raise RuleViolation(
                 DATES_ARE_RFC3339,

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 from ..target.retry_later import RETRY_LATER as RETRY_LATER
 from .catalogue import Rule, RuleViolation, judges
+from .evidence import applies
 from .exchange import LOGOUT_PATH, Exchange, sends_json
 from .readings import json_as_written
 
@@ -68,6 +69,7 @@ DOCUMENTED_STATUSES = frozenset({200, 204, 400, 401, 404, 500, RETRY_LATER})
 @judges(DOCUMENTED_STATUS_CODES)
 def status_is_documented(exchange: Exchange) -> None:
     """Only documented status codes come back; 204 only from logout (E4)."""
+    applies(DOCUMENTED_STATUS_CODES, exchange)  # every answer has a status to judge
     status = exchange.status
     if status not in DOCUMENTED_STATUSES:
         raise RuleViolation(
@@ -87,6 +89,7 @@ def error_envelope_is_documented(exchange: Exchange) -> None:
     status = exchange.status
     if status < 400 or exchange.method == "HEAD":
         return
+    applies(ERROR_ENVELOPE, exchange)
     body = exchange.json
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or not all(
@@ -108,15 +111,23 @@ def error_envelope_is_documented(exchange: Exchange) -> None:
 def post_requires_json(exchange: Exchange) -> None:
     """E3: a POST that carries a body under another Content-Type than JSON, or a body that is
     not JSON at all (NaN, Infinity, a cut or mis-encoded body), is not served."""
-    if exchange.method != "POST" or not exchange.request_body_sent or exchange.status >= 400:
+    if exchange.method != "POST" or not exchange.request_body_sent:
         return
+    if exchange.status in (401, RETRY_LATER):
+        return  # refused before its body was read: says nothing of E3
     if not sends_json(exchange):
+        applies(POST_REQUIRES_JSON, exchange)
+        if exchange.status >= 400:
+            return
         content_type = exchange.request_headers.get("content-type", "")
         raise RuleViolation(
             POST_REQUIRES_JSON,
             f"POST {exchange.path} with Content-Type {content_type!r} answered {exchange.status}",
         )
     if exchange.request_body and not _is_json(exchange.request_body):
+        applies(POST_REQUIRES_JSON, exchange)
+        if exchange.status >= 400:
+            return
         raise RuleViolation(
             POST_REQUIRES_JSON,
             f"POST {exchange.path} with {len(exchange.request_body)} bytes that are not JSON "
@@ -154,9 +165,10 @@ def _could_name_an_operation(path: str) -> bool:
 def unknown_path_is_404(exchange: Exchange) -> None:
     """E2: a path that matches no operation → 404 (401 first for a path under /api/, A6)."""
     status = exchange.status
-    if status in (404, RETRY_LATER) or _could_name_an_operation(exchange.path):
+    if status == RETRY_LATER or _could_name_an_operation(exchange.path):
         return
-    if status == 401 and exchange.path.startswith("/api/"):
+    applies(UNKNOWN_PATH_404, exchange)
+    if status == 404 or (status == 401 and exchange.path.startswith("/api/")):
         return
     raise RuleViolation(
         UNKNOWN_PATH_404,

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from .catalogue import Rule, RuleViolation, rule_named
+from .evidence import applies
 
 # --- The exchange under judgement -------------------------------------------------------------
 
@@ -111,6 +112,7 @@ def expect_status(
     """The rule (a Rule, or its id: UnknownRule for none) says this request gets `expected` (a
     status, or one of several): anything else breaks it, named as `what`."""
     rule = rule_named(rule)  # an unknown id fails here, whatever the status
+    applies(rule, exchange)  # a test built this request for the rule: it is the rule's case
     allowed = (expected,) if isinstance(expected, int) else tuple(expected)
     if exchange.status not in allowed:
         shown = " or ".join(str(status) for status in allowed)

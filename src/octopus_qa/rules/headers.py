@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from ..ksuids import is_ksuid
 from .catalogue import Rule, RuleViolation, judges
+from .evidence import applies
 from .exchange import Exchange
 
 # --- The rules of headers (H1-H4) -----------------------------------------------------------
@@ -66,6 +67,7 @@ JSON_CONTENT_TYPE = Rule(
 @judges(REQUEST_ID_PRESENT, REQUEST_ID_ECHOED, REQUEST_ID_GENERATED, REQUEST_ID_INVALID_REPLACED)
 def request_id_follows_rules(exchange: Exchange) -> None:
     """X-Request-Id is present (H1), echoed when a KSUID was sent (H2), else a fresh KSUID (H3)."""
+    applies(REQUEST_ID_PRESENT, exchange)
     returned = exchange.headers.get("x-request-id")
     if not returned:
         raise RuleViolation(
@@ -73,11 +75,15 @@ def request_id_follows_rules(exchange: Exchange) -> None:
         )
     sent = exchange.request_headers.get("x-request-id")
     if sent is not None and is_ksuid(sent):
+        applies(REQUEST_ID_ECHOED, exchange)
         if returned != sent:
             raise RuleViolation(REQUEST_ID_ECHOED, f"sent {sent!r}, got back {returned!r}")
         return
+    if sent is not None:
+        applies(REQUEST_ID_INVALID_REPLACED, exchange)
     if sent is not None and returned == sent:
         raise RuleViolation(REQUEST_ID_INVALID_REPLACED, f"the non-KSUID {sent!r} was echoed")
+    applies(REQUEST_ID_GENERATED, exchange)
     if not is_ksuid(returned):
         raise RuleViolation(
             REQUEST_ID_GENERATED, f"server-generated X-Request-Id {returned!r} is not a KSUID"
@@ -111,6 +117,7 @@ class RequestIdLedger:
         returned = exchange.headers.get("x-request-id")
         if not returned:
             return  # request_id_follows_rules reports a missing id as such
+        applies(REQUEST_ID_GENERATED, exchange)
         if returned in self._sent:
             raise RuleViolation(
                 REQUEST_ID_GENERATED,
@@ -141,8 +148,12 @@ def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
 @judges(JSON_CONTENT_TYPE)
 def json_content_type(exchange: Exchange) -> None:
     """A response with a JSON body says so in Content-Type (H4)."""
+    if not exchange.body:
+        return
     content_type = exchange.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() == "application/json":
+        applies(JSON_CONTENT_TYPE, exchange)
         return  # the body is not parsed when the header already says JSON
-    if exchange.body and exchange.json is not None:
+    if exchange.json is not None:
+        applies(JSON_CONTENT_TYPE, exchange)
         raise RuleViolation(JSON_CONTENT_TYPE, f"JSON body served as Content-Type {content_type!r}")

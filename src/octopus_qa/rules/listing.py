@@ -10,6 +10,7 @@ from operator import itemgetter
 from typing import Any
 
 from .catalogue import Rule, RuleViolation, judges, rule_named
+from .evidence import applies
 from .exchange import Exchange, _decode_json
 
 # --- The rules of the listing (L1-L7) ---------------------------------------------------------
@@ -183,9 +184,15 @@ def pagination_headers_are_consistent(exchange: Exchange) -> None:
     """The six pagination headers agree with the request, each other and the body (L2, L3)."""
     if exchange.status != 200 or not exchange.is_list:
         return
+    applies(PAGINATION_HEADERS_PRESENT, exchange)
+    applies(PAGINATION_HEADERS_CONSISTENT, exchange)
+    if "page" not in exchange.query or "limit" not in exchange.query:
+        applies(PAGING_DEFAULTS, exchange)
     headers = exchange.headers
     has_more = headers.get("x-has-more")
     page, per_page, total, total_pages, page_size = _pagination_numbers(headers)
+    if page > total_pages:
+        applies(PAGE_PAST_LAST_IS_EMPTY, exchange)
     if has_more is None:
         raise RuleViolation(PAGINATION_HEADERS_PRESENT, "missing x-has-more")
     item_count = exchange.array_length
@@ -260,6 +267,8 @@ def items_are_sorted(
     """Items are ordered by `field_name` in `direction`; names compare casefolded (L5). `rule`:
     sort-orders-results, or default-order-id-desc for a listing that asked for no order."""
     rule = rule_named(rule)
+    if len(items) > 1:  # one item or none is in every order
+        applies(rule, items)
     key = _sort_key(field_name)
     descending = direction.upper() == "DESC"
     for index, (first, second) in enumerate(zip(items, items[1:], strict=False)):
@@ -284,6 +293,8 @@ FILTER_FIELDS: Mapping[str, str] = {
 @judges(FILTERS_MATCH)
 def items_match_filters(items: Sequence[Mapping[str, Any]], filters: Mapping[str, str]) -> None:
     """Every item matches every filter given (L6)."""
+    if filters and items:
+        applies(FILTERS_MATCH, items)
     for parameter, value in filters.items():
         product_field = FILTER_FIELDS[parameter]
         for item in items:
@@ -330,8 +341,8 @@ def paging_parameters_are_bounded(exchange: Exchange) -> None:
     valid, so the tests that send one judge it with `expect_status`.
     """
     query = exchange.query
-    if exchange.status != 200 or not query or not exchange.is_list:
-        return
+    if exchange.status not in (200, 400) or not query or not exchange.is_list:
+        return  # another answer (401 first, 429) says nothing of L1
     for parameter, (rule, least, greatest) in PAGING_BOUNDS.items():
         text = query.get(parameter)
         if text is None:
@@ -342,6 +353,8 @@ def paging_parameters_are_bounded(exchange: Exchange) -> None:
         else:
             out = clearly_out_of_bounds(text, least, greatest)
         if out:
+            applies(rule, exchange)
+        if out and exchange.status == 200:
             raise RuleViolation(rule, f"{parameter}={text!r} was accepted (200)")
 
 
@@ -355,9 +368,12 @@ def sort_is_well_formed(exchange: Exchange) -> None:
     in different cases, or surrounding whitespace: the documents do not decide them.
     """
     raw = exchange.query.get("sort")
-    if raw is None or exchange.status != 200 or not exchange.is_list:
+    if raw is None or exchange.status not in (200, 400) or not exchange.is_list:
         return
-    if (problem := _sort_format_problem(raw)) is not None:
+    if (problem := _sort_format_problem(raw)) is None:
+        return
+    applies(SORT_FORMAT, exchange)
+    if exchange.status == 200:
         raise RuleViolation(SORT_FORMAT, f"sort={raw!r} {problem} was accepted")
 
 
@@ -368,9 +384,12 @@ def well_formed_sort_is_accepted(exchange: Exchange) -> None:
     hold something else a server refuses (an unknown or repeated parameter), so the check run
     on every exchange does not judge refusals."""
     raw = exchange.query.get("sort")
-    if raw is None or exchange.status != 400 or not exchange.is_list:
+    if raw is None or exchange.status not in (200, 400) or not exchange.is_list:
         return
-    if _plainly_well_formed_sort(raw) and _paging_is_plainly_valid(exchange.query):
+    if not (_plainly_well_formed_sort(raw) and _paging_is_plainly_valid(exchange.query)):
+        return
+    applies(SORT_FORMAT, exchange)
+    if exchange.status == 400:
         raise RuleViolation(SORT_FORMAT, f"the well-formed sort={raw!r} was refused (400)")
 
 
@@ -464,6 +483,8 @@ def pages_partition_listing(
     `total` is the listing's X-Total-Count; `what` names the listing (filters, sort, page size)
     in the failure. Items are told apart by id (P1: the product identifier).
     """
+    if len(pages) > 1:  # one page partitions nothing
+        applies(PAGES_PARTITION_LISTING, pages)
     seen: dict[Any, int] = {}
     for number, page in enumerate(pages, start=1):
         for item in page:

@@ -14,6 +14,7 @@ import pycountry
 from ..spec import load_spec
 from .catalogue import Rule, RuleViolation, judges
 from .errors import RETRY_LATER
+from .evidence import applies
 from .exchange import AVAILABILITY_PATH, PRODUCT_PATH, Exchange, sends_json
 from .listing import clearly_out_of_bounds
 from .readings import STRICT_DIGITS, json_as_written, undecided_inputs
@@ -114,6 +115,8 @@ def _is_number(value: Any) -> bool:
 @judges(DENOMINATION_RANGES_SANE)
 def denomination_ranges_are_sane(product: Mapping[str, Any]) -> None:
     """Each range has min_value ≤ max_value and a discount from 0 to 100 (P2)."""
+    if product.get("available_denominations"):
+        applies(DENOMINATION_RANGES_SANE, product)
     for entry in product.get("available_denominations") or ():
         low, high, discount = entry.get("min_value"), entry.get("max_value"), entry.get("discount")
         if not all(_is_number(value) for value in (low, high)):
@@ -140,6 +143,8 @@ def availability_false_outside_ranges(
     """is_available is false when the denomination lies outside every range (P5)."""
     ranges = product.get("available_denominations") or ()
     inside = any(r["min_value"] <= denomination <= r["max_value"] for r in ranges)
+    if not inside:
+        applies(AVAILABILITY_FALSE_OUTSIDE_RANGES, product)
     if not inside and is_available is not False:
         spans = ", ".join(f"[{r['min_value']}, {r['max_value']}]" for r in ranges)
         raise RuleViolation(
@@ -157,6 +162,7 @@ def availability_is_boolean(exchange: Exchange) -> None:
     """A 200 from an availability check is {"is_available": boolean} (products-api.txt)."""
     if exchange.status != 200 or not exchange.path.endswith(AVAILABILITY_SUFFIX):
         return
+    applies(AVAILABILITY_RESPONSE, exchange)
     body = exchange.json
     if not isinstance(body, dict) or not isinstance(body.get("is_available"), bool):
         raise RuleViolation(
@@ -171,6 +177,7 @@ DETAIL_ONLY_FIELDS = frozenset({"terms", "details", "how_to_use"})
 @judges(DETAILS_MATCH_LIST)
 def product_matches_list_entry(detail: Mapping[str, Any], entry: Mapping[str, Any]) -> None:
     """The detail of a product equals its list entry, plus the optional detail fields (P3)."""
+    applies(DETAILS_MATCH_LIST, detail)
     differing = sorted(
         key
         for key in set(detail) | set(entry)
@@ -229,6 +236,8 @@ def products_have_documented_shape(exchange: Exchange) -> None:
         products = [exchange.json]
     else:
         return
+    if products:
+        applies(PRODUCT_SCHEMA, exchange)
     for product in products:
         if not isinstance(product, dict):
             raise RuleViolation(PRODUCT_SCHEMA, f"{exchange.path}: a product is {product!r:.60}")
@@ -289,6 +298,7 @@ def product_id_is_bounded(exchange: Exchange) -> None:
     if text is None or exchange.status in (401, RETRY_LATER) or _undecided(exchange):
         return
     if _strict_id(text) is None and clearly_out_of_bounds(text, 1, None):
+        applies(PRODUCT_ID_BOUNDS, exchange)
         if exchange.status != 400:
             raise RuleViolation(
                 PRODUCT_ID_BOUNDS,
@@ -317,9 +327,12 @@ def unknown_product_is_404(exchange: Exchange, known_ids: Container[int]) -> Non
     listed = product_id in known_ids
     if listed and exchange.method == "GET" and exchange.status == 404:
         raise RuleViolation(UNKNOWN_PRODUCT_404, f"product {product_id} is listed, details 404")
-    if listed or exchange.status == 404:
+    if listed:
         return
     if exchange.method == "POST" and not _availability_body_is_valid(exchange):
+        return
+    applies(UNKNOWN_PRODUCT_404, exchange)
+    if exchange.status == 404:
         return
     raise RuleViolation(
         UNKNOWN_PRODUCT_404,
@@ -407,6 +420,8 @@ def _judge_availability_field(
     if body is None or exchange.status in (401, RETRY_LATER) or _undecided(exchange):
         return
     problem = problem_of(body)
+    if problem is not None:
+        applies(rule, exchange)
     # An unknown product may be reported first (404): the documents do not order the two.
     if problem is not None and exchange.status not in (400, 404):
         raise RuleViolation(
