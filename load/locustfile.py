@@ -32,6 +32,7 @@ from locust import between, task
 
 from octopus_qa.loadtest import locust_plugin  # noqa: F401  (octoqa's options, plan and gates)
 from octopus_qa.loadtest.shapes import ProfileShape
+from octopus_qa.loadtest.tokens import ExpiryProbe
 from octopus_qa.loadtest.users import ApiUser
 from octopus_qa.loadtest.validation import send
 from octopus_qa.plan.endpoints import ENDPOINTS
@@ -42,6 +43,7 @@ from octopus_qa.rules import (
     listing_matches_filters,
     product_matches_list_entry,
 )
+from octopus_qa.target.credentials import Credentials
 
 __all__ = ["Browser", "CatalogCrawler", "ProfileShape", "TokenChurner"]
 
@@ -215,7 +217,8 @@ class CatalogCrawler(ApiUser):
 
 
 class TokenChurner(ApiUser):
-    """A short-lived client: log in, refresh twice, log out, and start over."""
+    """A short-lived client: log in, refresh twice, log out, and start over; once the login it
+    kept from its start has expired, it presents that token (ExpiryProbe: A4 under load)."""
 
     weight = 1
     endpoints = ("login", "refresh", "logout")
@@ -225,10 +228,13 @@ class TokenChurner(ApiUser):
     def on_start(self) -> None:
         super().on_start()
         self.refreshes = 0
+        self.expiry = ExpiryProbe(self.client, Credentials.from_env())
 
     @task
     def next_auth_step(self) -> None:
-        if not self.tokens.logged_in:
+        if self.expiry.due():  # a run that outlives a token shows whether expiry is checked
+            self.expiry.present()
+        elif not self.tokens.logged_in:
             self.tokens.login()
             self.refreshes = 0
         elif self.refreshes < self.REFRESHES_PER_LOGIN:

@@ -163,6 +163,18 @@ def test_short_lived_tokens_are_refreshed_without_a_single_auth_failure(tmp_path
     )
     # Renewed before exp (every ~2 s per user at a 3 s lifetime), not before every request.
     assert endpoints["refresh"]["requests"] < protected * 0.8
+    # The run outlived a token: the churner's kept login came back expired and was refused.
+    assert endpoints["expired"]["requests"] >= 1 and endpoints["expired"]["failures"] == 0
+
+
+@pytest.mark.slow
+def test_an_expired_token_served_under_load_breaks_its_rule(tmp_path: Path) -> None:
+    """A4 under load: the target serves tokens past their exp; a run that outlives one says so."""
+    with sandbox("--fault", "expired-token-accepted", "--token-ttl", "3") as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--load-profile", "soak-smoke")
+    assert code == 1, output
+    assert summary["rule_violations"].get("expired-token-rejected", 0) >= 1, summary
+    assert "[expired-token-rejected]" in output
 
 
 @pytest.mark.slow

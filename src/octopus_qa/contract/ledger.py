@@ -149,6 +149,5 @@ def _why_untested(tests: list[dict[str, str]]) -> str:
     skipped = next((test for test in tests if test["outcome"] == Outcome.SKIPPED), None)
     why = f"; skipped: {skipped['message'][:240]}" if skipped is not None else ""
     return (
-        f"its {len(tests)} test(s) ran ({shown}) but no exchange met the situation it is "
-        f"about{why}"
+        f"its {len(tests)} test(s) ran ({shown}) but no exchange met the situation it is about{why}"
     )

@@ -15,6 +15,8 @@ import jwt
 from locust.contrib.fasthttp import FastHttpSession
 
 from octopus_qa.plan.endpoints import ENDPOINTS
+from octopus_qa.rules import expired_token_is_rejected
+from octopus_qa.rules.auth import EXPIRY_LEEWAY_S
 from octopus_qa.target.credentials import Credentials
 from octopus_qa.target.session import (
     LOGIN_PATH,
@@ -27,6 +29,8 @@ from octopus_qa.target.session import (
 from .validation import Reply, send
 
 LOGIN, REFRESH, LOGOUT = ENDPOINTS["login"], ENDPOINTS["refresh"], ENDPOINTS["logout"]
+EXPIRED = ENDPOINTS["expired"]
+PROTECTED_PATH = "/api/v1/products"
 
 
 class TokenKeeper:
@@ -102,3 +106,45 @@ class TokenKeeper:
     def _forget(self) -> None:
         self._access = self._refresh = None
         self._renew_at = 0.0
+
+
+class ExpiryProbe:
+    """A login kept unused from a client's start and presented once, after its `exp` (A4).
+
+    Tokens under load are renewed before they expire, so no ordinary request ever shows that
+    the target refuses an expired one; a run that outlives a token lifetime can. The login is
+    never refreshed nor logged out (either could end it for another reason), and a target that
+    still serves it breaks `expired-token-rejected`, counted like any rule broken under load.
+    """
+
+    def __init__(self, client: FastHttpSession, credentials: Credentials) -> None:
+        self._client = client
+        self._token: str | None = None
+        self._due = 0.0
+        reply = send(client, LOGIN, LOGIN_PATH, body=credentials.as_login_body())
+        body = reply.json
+        if reply.ok and isinstance(body, dict):
+            try:
+                token = str(body["access_token"])
+                self._due = token_expiry(token) + EXPIRY_LEEWAY_S + 1.0
+            except (KeyError, TypeError, ValueError, jwt.PyJWTError):
+                return  # the login's own checks have reported what was wrong with it
+            self._token = token
+
+    def due(self) -> bool:
+        """Whether the kept token has expired (past the clock leeway) and is yet to be shown."""
+        return self._token is not None and time.time() >= self._due
+
+    def present(self) -> None:
+        """Present the expired token once: 401 is the answer (A4), anything else a broken rule."""
+        token, self._token = self._token, None
+        send(
+            self._client,
+            EXPIRED,
+            PROTECTED_PATH,
+            query={"limit": "1"},
+            headers={"Authorization": f"Bearer {token}"},
+            expect=401,
+            judge=expired_token_is_rejected,
+            judge_any_status=True,
+        )

@@ -69,8 +69,12 @@ def send(
     headers: dict[str, str] | None = None,
     expect: int = 200,
     judge: Judge | None = None,
+    judge_any_status: bool = False,
 ) -> Reply:
-    """Send one request under `endpoint`'s name and judge the response by the rules."""
+    """Send one request under `endpoint`'s name and judge the response by the rules.
+
+    `judge` (the scenario's own check) runs when the expected status came back, or on every
+    answer with `judge_any_status` (a check that names the rule an unexpected status breaks)."""
     request_id = new_ksuid() if random.random() < CLIENT_TRACE_SHARE else None
     if request_id is not None:
         headers = {**(headers or {}), "X-Request-Id": request_id}
@@ -95,7 +99,7 @@ def send(
             headers=dict(response.headers.iterlower()),  # lower-case names, as rules expect
             body=response.content or b"",
             query=query or {},
-            request_headers=_judged_request_headers(request_id, body),
+            request_headers=_judged_request_headers(request_id, body, headers),
             request_json=body,
         )
         if status == RETRY_LATER:
@@ -103,7 +107,7 @@ def send(
             response.success()
             retry_after = RETRY_POLICY.wait_for(exchange.headers.get("retry-after"))
         else:
-            ok = _judge(response, exchange, expect, judge)
+            ok = _judge(response, exchange, expect, judge, judge_any_status)
     if retry_after is not None:
         gevent.sleep(retry_after)
         return Reply(status, exchange, False)
@@ -113,20 +117,27 @@ def send(
 _JSON_BODY = {"content-type": "application/json"}  # what FastHttpSession sends with json=
 
 
-def _judged_request_headers(request_id: str | None, body: Any) -> dict[str, str]:
-    """The request headers the checks read: the trace id sent, and the JSON Content-Type."""
+def _judged_request_headers(
+    request_id: str | None, body: Any, sent: Mapping[str, str] | None
+) -> dict[str, str]:
+    """The request headers the checks read: the trace id sent, the JSON Content-Type, and the
+    Authorization header (the expiry check reads the token's `exp`)."""
     judged = dict(_JSON_BODY) if body is not None else {}
     if request_id is not None:
         judged["x-request-id"] = request_id
+    if sent and "Authorization" in sent:
+        judged["authorization"] = sent["Authorization"]
     return judged
 
 
-def _judge(response: Any, exchange: Exchange, expect: int, judge: Judge | None) -> bool:
+def _judge(
+    response: Any, exchange: Exchange, expect: int, judge: Judge | None, any_status: bool
+) -> bool:
     """Mark the Locust request failed when a rule breaks or the status is not the expected one."""
     try:
         cheap_response_checks(exchange)
         cheap_request_checks(exchange)
-        if exchange.status == expect and judge is not None:
+        if judge is not None and (any_status or exchange.status == expect):
             judge(exchange)
     except RuleViolation as violation:
         RECORDER.rule_broken(violation.rule)
