@@ -1,8 +1,8 @@
 """How stable is the capacity `octoqa capacity` finds? Two (or more) searches, same target.
 
-    /work/venv/bin/python bench/bench_capacity.py                          # embedded sandbox
-    /work/venv/bin/python bench/bench_capacity.py --sandbox-args --latency-ms 20
-    /work/venv/bin/python bench/bench_capacity.py --runs 3 -- --step-s 10 --factor 1.5
+    .venv/bin/python bench/bench_capacity.py                          # embedded sandbox
+    .venv/bin/python bench/bench_capacity.py --sandbox-args --latency-ms 20
+    .venv/bin/python bench/bench_capacity.py --runs 3 -- --step-s 10 --factor 1.5
 
 Each search is `octoqa capacity` in its own process, against the embedded sandbox or, with
 `--sandbox-args`, a sandbox process started once for all runs with those options. Prints each

@@ -19,8 +19,8 @@ and validated also run as separate processes, back to back in each round; their 
 median of the per-round ratios, reported beside the interleaved one as a cross-check. The goal is
 validated/bare ≥ 0.75 (validation costs well under a quarter of Locust's rate).
 
-    /work/venv/bin/python bench/bench_load.py [--rounds 5] [--seconds 8] [--users 32]
-    /work/venv/bin/python bench/bench_load.py --variants interleaved
+    .venv/bin/python bench/bench_load.py [--rounds 5] [--seconds 8] [--users 32]
+    .venv/bin/python bench/bench_load.py --variants interleaved
 
 Loopback only; every run is bounded in time. Results go to bench/results/ (git-ignored).
 """

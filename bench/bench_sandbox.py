@@ -8,7 +8,7 @@ then loads both with the same tool (wrk when installed, else a small threaded ht
 alternating rounds, sending the same Authorization header to both, and reports the median
 requests/s of each, their ratio (goal ≥ 0.6) and the latency of `limit=10000` on the sandbox.
 
-    /work/venv/bin/python bench/bench_sandbox.py [--rounds 3] [--seconds 5] [--connections 32]
+    .venv/bin/python bench/bench_sandbox.py [--rounds 3] [--seconds 5] [--connections 32]
 
 Loopback only; every round is bounded in time. Results go to bench/results/ (git-ignored).
 """

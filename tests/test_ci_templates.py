@@ -1,5 +1,5 @@
 """The CI templates in ci-templates/: valid for their CI (per the vendored schemas that
-check-jsonschema ships), and wired to run `octoqa run` the way the README promises."""
+check-jsonschema ships), and wired to run `octoqa run` the way docs/ci.md promises."""
 
 from __future__ import annotations
 

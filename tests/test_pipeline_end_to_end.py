@@ -18,7 +18,8 @@ from octopus_qa.report.redact import JWT_LIKE
 from octopus_qa.report.summaries import SCHEMA_VERSION
 from octopus_qa.sandbox.faults import FAULTS
 
-#: The budget for the pull-request profile on a 2-core machine (README: "under two minutes").
+#: The budget for the pull-request profile on a 2-core machine (docs/run.md § Profiles: "under two
+#: minutes").
 PR_BUDGET_S = 120
 PASSWORD = "e2e-Secret-pässword-42"
 

@@ -20,7 +20,7 @@ JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-
 REDACTED = "[REDACTED]"
 JWT_REDACTED = "[REDACTED-JWT]"
 #: A secret shorter than this would match ordinary text; such a password is refused nowhere but
-#: cannot be scrubbed reliably either (the risk is named in the README).
+#: cannot be scrubbed reliably either (the risk is named in docs/report.md § Secrets).
 MIN_SECRET_LENGTH = 4
 
 
