@@ -71,8 +71,13 @@ def test_a_failing_run_ends_with_each_broken_rule_and_how_to_rerun_it(tmp_path: 
     assert tail.lstrip("= \n").startswith("[filters-match] ")
     assert "broken by " in tail and "counter-example: [filters-match] " in tail
     assert f"reproduce: octoqa contract --target {url} --profile quick --seed 5 -- -k " in tail
+    assert "  request: curl " in tail and "filter" in tail.split("  request: ", 1)[1]
     failures = result.stdout.count("____ test_")
-    assert failures and len(result.stdout.splitlines()) < 40 * failures  # short tracebacks
+    # A few lines each on the console (violation, request, rerun); the whole in failures.log.
+    assert failures and len(result.stdout.splitlines()) < 60 + 8 * failures
+    whole = (tmp_path / "contract" / "failures.log").read_text()
+    assert whole.count("=" * 30) == failures and "Traceback" not in result.stdout
+    assert "items_match_filters" in whole  # the code path, kept where a developer looks
 
 
 @pytest.mark.slow

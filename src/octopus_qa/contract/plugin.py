@@ -24,7 +24,7 @@ object, so a run logs in once either way.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from ..verdicts import Verdict
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for
 from .deviations import Judgement
+from .failures import BriefOnConsole, exchange_line, violation_lines, write_log
 from .ledger import TestOutcome
 from .schema import load_schema
 from .schemathesis_checks import SuiteChecks
@@ -54,6 +55,11 @@ SUITE = pytest.StashKey[Suite]()
 _STARTED = pytest.StashKey[float]()
 #: What the test's checks applied to, recorded from its setup to its end (rules.evidence).
 _EVIDENCE = pytest.StashKey[Evidence]()
+#: A failing test's few console lines (failures.py), and every failure's whole report by test.
+_BRIEF = pytest.StashKey[str]()
+_FAILURES = pytest.StashKey[dict[str, str]]()
+#: Each failing test's request, as curl: the counter-example a broken rule's block shows.
+_REQUESTS = pytest.StashKey[dict[str, str]]()
 _OWNS_SUITE = pytest.StashKey[bool]()
 
 
@@ -330,7 +336,11 @@ def pytest_runtest_makereport(
         message = _scrub(suite, f"{message}\n{known.explain()}")
     if (report.failed or _outcome_of(report) == "deviation") and report.longrepr is not None:
         expired = f"\n--- octoqa: {known.explain()}" if known and known.expired else ""
-        report.longrepr = _scrub(suite, str(report.longrepr) + expired + _repro_lines(suite, item))
+        full = _scrub(suite, str(report.longrepr) + expired + _repro_lines(suite, item))
+        report.longrepr = full
+        if report.failed:
+            item.stash[_BRIEF] = _brief(suite, item, call, message)
+            _keep_whole(item, report, full)
     elif report.skipped and isinstance(report.longrepr, tuple):
         path, lineno, reason = report.longrepr
         report.longrepr = (path, lineno, _scrub(suite, reason))
@@ -383,7 +393,41 @@ def pytest_exception_interact(
         text = str(report.longrepr)
         if _REPRO_MARKER not in text:
             text += _repro_lines(suite, node)
-        report.longrepr = _scrub(suite, text)
+        _keep_whole(node, report, _scrub(suite, text))
+
+
+def _brief(suite: Suite, item: pytest.Item, call: pytest.CallInfo[None], crash: str) -> str:
+    """A failure on the console: what broke and on which exchange, its last request as curl,
+    and the command that runs the test again."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    lines = violation_lines(error, crash)
+    if (exchange := exchange_line(error)) is not None:
+        lines.append(exchange)
+    recent = suite.client.recent if "client" in suite.__dict__ else ()
+    if recent and "test_properties" not in item.nodeid:
+        request = curl_for(recent[-1], lambda text: _scrub(suite, text))
+        lines.append(f"  last request: {request}")
+        item.config.stash.setdefault(_REQUESTS, {})[item.nodeid] = request
+    elif (generated := _generated_request(lines)) is not None:
+        item.config.stash.setdefault(_REQUESTS, {})[item.nodeid] = generated
+    lines.append(f"  rerun: {suite.rerun_command(item.nodeid)}")
+    return str(_scrub(suite, "\n".join(lines)))
+
+
+def _generated_request(lines: list[str]) -> str | None:
+    """Schemathesis's own curl line for a generated case, as the brief shows it."""
+    for line in lines:
+        text = line.strip().removeprefix("reproduce: ")
+        if text.startswith("curl "):
+            return text
+    return None
+
+
+def _keep_whole(item: pytest.Item, report: pytest.TestReport, full: str) -> None:
+    """The console shows the brief; JUnit and contract/failures.log get the whole report."""
+    brief = item.stash.get(_BRIEF, None)
+    report.longrepr = full if brief is None else BriefOnConsole(brief, full)  # type: ignore[assignment]
+    item.config.stash.setdefault(_FAILURES, {})[item.nodeid] = full
 
 
 def _not_judged(
@@ -425,11 +469,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for line in notices:
             terminalreporter.line(line)
     terminalreporter.write_line(f"octoqa: {rules_headline(suite)}")
-    broken = broken_rules(suite)
+    broken = broken_rules(suite, terminalreporter.config.stash.get(_REQUESTS, {}))
     if broken:
         terminalreporter.write_sep("=", f"octoqa: {len(broken)} broken rule(s)", red=True)
         for block in broken:
             terminalreporter.write_line(block)
+        terminalreporter.write_line(f"(curl lines: {suite.repro_hint()})")
 
 
 def rules_headline(suite: Suite) -> str:
@@ -452,9 +497,10 @@ def rules_headline(suite: Suite) -> str:
     return f"{len(entries)} rules: {', '.join(parts)}{named}"
 
 
-def broken_rules(suite: Suite) -> list[str]:
+def broken_rules(suite: Suite, requests: Mapping[str, str] | None = None) -> list[str]:
     """One block per broken rule, last thing a failing run prints: which rule, what it says,
-    how many tests broke it, the first counter-example, and how to run that test again."""
+    how many tests broke it, the first counter-example (and its request, from `requests`:
+    failing test → curl line), and how to run that test again."""
     blocks = []
     for rule_id, entry in suite.ledger.by_rule().items():
         if entry.status != Verdict.FAIL:
@@ -469,6 +515,7 @@ def broken_rules(suite: Suite) -> list[str]:
                     f"[{rule_id}] {RULES[rule_id].title}",
                     f"  broken by {len(failed)} test(s); first: {first['nodeid']}",
                     f"  counter-example: {counter_example}",
+                    *_request_line((requests or {}).get(first["nodeid"])),
                     f"  reproduce: {suite.rerun_command(first['nodeid'])}",
                 ]
             )
@@ -476,9 +523,15 @@ def broken_rules(suite: Suite) -> list[str]:
     return blocks
 
 
-def _artifacts(suite: Suite) -> dict[str, str]:
+def _request_line(request: str | None) -> list[str]:
+    return [] if request is None else [f"  request: {request}"]
+
+
+def _artifacts(suite: Suite, failures_log: Path | None) -> dict[str, str]:
     """The run's files, relative to the run directory (the report page links them)."""
     artifacts = {"junit": "contract/junit.xml", "summary": "contract/summary.json"}
+    if failures_log is not None:
+        artifacts["failures_log"] = f"contract/{failures_log.name}"
     page = suite.schemathesis_report and suite.schemathesis_report / "index.html"
     if page and page.is_file():
         artifacts["schemathesis_html"] = "contract/schemathesis/index.html"
@@ -509,11 +562,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = session.config.getoption("summary_json")
     if not path or suite is None:
         return
+    failures_log = write_log(
+        Path(path).parent, list(session.config.stash.get(_FAILURES, {}).items())
+    )
     summary = build_summary(
         suite,
         exit_code=int(exitstatus),
         started=session.config.stash.get(_STARTED, _now()),
         documented_only=suite.documented_only,
-        artifacts=_artifacts(suite),
+        artifacts=_artifacts(suite, failures_log),
     )
     write_summary(Path(path), summary)
