@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from octopus_qa.cli import main as octoqa
 from octopus_qa.loadtest.capacity import (
@@ -25,6 +27,7 @@ from octopus_qa.loadtest.capacity import (
     step_rates,
     users_for,
 )
+from octopus_qa.plan.load_profiles import users_offering
 from octopus_qa.sandbox.server import sandbox_process
 
 CLEAN_ENV = {
@@ -75,6 +78,16 @@ def test_a_rate_at_the_user_cap_compiles_to_exactly_the_cap(tmp_path: Path) -> N
         encoding="utf-8",
     )
     assert users == 500 and load_profiles(profiles).get("x").peak_users == 500
+
+
+@given(rate=st.floats(min_value=0.1, max_value=20_000), cap=st.integers(1, 5_000))
+def test_a_step_never_needs_more_users_than_it_was_given(rate: float, cap: int) -> None:
+    """The crash a capacity team met at 1,081.2 req/s: the step's users, counted back by the
+    profile, were 501 of 500 by a floating point's last bit, and the search died with its
+    answer. Whatever the rate, the profile counts exactly the users the search gave it."""
+    users, per_user = users_for(rate, cap)
+    assert 1 <= users <= cap
+    assert users_offering(rate, per_user) == users
 
 
 def test_the_knee_is_the_last_rate_whose_p99_stayed_within_twice_the_lightest() -> None:
@@ -151,6 +164,41 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
     page = (tmp_path / "capacity" / "index.html").read_text(encoding="utf-8")
     assert "<svg" in page and "Latency against offered rate" in page
     assert summary["verdict"] in page
+
+
+@pytest.mark.slow
+def test_a_search_that_reaches_the_limits_reports_what_held_and_which_limit(
+    tmp_path: Path,
+) -> None:
+    """A step the profiles' [limits] refuse (here: 20 users a second, where the second step
+    would start 40) ends the climb with what held so far and the limit named, never exit 2."""
+    config = tmp_path / "config"
+    assert octoqa(["init", str(config)]) == 0
+    profiles = config / "load-profiles.toml"
+    text = profiles.read_text(encoding="utf-8")
+    for shipped, lowered in (
+        ("max_spawn_rate = 200", "max_spawn_rate = 25"),
+        ("peak_users = 200", "peak_users = 40"),
+    ):
+        assert shipped in text
+        text = text.replace(shipped, lowered)  # the spike profile must fit the lower cap too
+    profiles.write_text(text, encoding="utf-8")
+    with sandbox_process(env=CLEAN_ENV) as url:
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "octopus_qa", "capacity", "--target", url,
+                "--config", str(config), "--report-dir", str(tmp_path / "run"),
+                "--start-rps", "20", "--max-rps", "80", "--factor", "4", "--step-s", "3",
+                "--max-time", "2m",
+            ],
+            capture_output=True, text=True, timeout=240, env=CLEAN_ENV,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "run" / "capacity" / "summary.json").read_text())
+    assert summary["limit"] == "limits" and summary["capacity_rps"] == 20
+    assert "80 req/s" in summary["bounded_by"] and "max_spawn_rate" in summary["bounded_by"]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("holds 20 req/s") and "[limits]" in last, last
 
 
 def test_a_fractional_rate_is_a_profile_of_its_own(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ past it, queueing dominates the latency.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -28,9 +27,10 @@ from typing import Any, TextIO
 
 import msgspec
 
+from ..config import ConfigError
 from ..errors import UsageError
 from ..plan import PLAN_FILE, RunPlan, build_plan, preflight, write_plan
-from ..plan.load_profiles import arrival_profile
+from ..plan.load_profiles import arrival_profile, users_offering
 from ..rundir import point_latest_at
 from ..verdicts import Verdict
 from .gates import FAIL
@@ -84,7 +84,9 @@ class Step:
 class CapacityResult:
     steps: list[Step] = field(default_factory=list)
     capacity_rps: float | None = None
-    limit: str = "none"  # api | generator | max-rate | time
+    limit: str = "none"  # api | generator | max-rate | time | limits | error
+    #: When the profiles' [limits] refused a step: which limit, in its own words.
+    bounded_by: str | None = None
     knee_rps: float | None = None
     broke_at: dict[str, float] = field(default_factory=dict)  # "endpoint metric" → first rate
     verdict: str = ""
@@ -96,6 +98,7 @@ class CapacityResult:
             "stage": "capacity",
             "capacity_rps": self.capacity_rps,
             "limit": self.limit,
+            "bounded_by": self.bounded_by,
             "knee_rps": self.knee_rps,
             "broke_at": self.broke_at,
             "verdict": self.verdict,
@@ -115,11 +118,11 @@ def step_rates(start: float, factor: float, maximum: float) -> list[float]:
 
 
 def users_for(rate_rps: float, max_users: int) -> tuple[int, float]:
-    """(users, per-user rate) offering `rate_rps`: 2 task runs/s each, at most `max_users`."""
-    users = min(max_users, max(1, math.ceil(rate_rps / PER_USER_RPS)))
-    # Rounded up to a millionth, so that the profile's ceil(rate / per_user) is `users` again
-    # (1067.8 / (1067.8 / 500) is 500.0000001 in floating point: 501 users, over the cap).
-    return users, math.ceil(rate_rps / users * 1e6) / 1e6
+    """(users, per-user rate) offering `rate_rps`: 2 task runs/s each, at most `max_users`.
+
+    The profile counts its users back with `users_offering`, which gives `users` again."""
+    users = min(max_users, users_offering(rate_rps, PER_USER_RPS))
+    return users, rate_rps / users
 
 
 def knee(steps: list[Step]) -> float | None:
@@ -191,9 +194,15 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
             if time.monotonic() + ramp_s + options.step_s + STEP_OVERHEAD_S > deadline:
                 result.limit = result.limit if result.limit != "none" else "time"
                 return None
+            try:
+                step_plan = _step_plan(opened.plan, options, rate)
+            except ConfigError as refused:  # what held so far is still the answer
+                result.bounded_by = f"{rate:g} req/s: {refused}"
+                if result.limit == "none":  # climbing; a bisection keeps the API's limit
+                    result.limit = "limits"
+                return None
             step_dir = capacity_dir / f"step-{rate:g}"
             step_dir.mkdir(parents=True, exist_ok=True)
-            step_plan = _step_plan(opened.plan, options, rate)
             plan_file = write_plan(step_plan, step_dir / PLAN_FILE)
             load_step = LoadStep(step_plan, step_dir, plan_file, locustfile)
             outcome = measure(load_step)
@@ -317,6 +326,13 @@ def _verdict(result: CapacityResult, broke: float | None, workers: int) -> tuple
         )
     if result.limit == "error":
         return ("a step could not be run (see its locust.log): no capacity found", 2)
+    if result.limit == "limits":
+        found = holds or "no rate held before"
+        return (
+            f"{found}; the search stopped where the profiles' [limits] end (a step at "
+            f"{result.bounded_by}): raise them (octoqa init, --config) to search higher",
+            0 if held else 2,
+        )
     if result.limit == "api" and broke is not None:
         first = min(result.broke_at.items(), key=lambda item: item[1], default=None)
         which = f"{first[0]} breaks first, at {first[1]:,.0f} req/s" if first else ""

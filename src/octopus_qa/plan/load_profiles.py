@@ -199,8 +199,15 @@ def _stages(entry: Entry) -> list[Stage]:
             Stage(warm_s + spike_s, peak, sudden),
             Stage(warm_s + spike_s + entry.cool_s, base, sudden),
         ]
-    users = math.ceil(entry.rate_rps / entry.per_user_rps)
+    users = users_offering(entry.rate_rps, entry.per_user_rps)
     return [Stage(entry.ramp_s + entry.hold_s, users, _spawn_rate(users, entry.ramp_s))]
+
+
+def users_offering(rate_rps: float, per_user_rps: float) -> int:
+    """How many users, each at `per_user_rps`, offer `rate_rps`: the division rounded up, but
+    not by floating point's last bit (1000.2 / 2.0004 is 500.00000000000006: 500 users, not
+    501, which a capacity step at the user cap was refused for)."""
+    return max(1, math.ceil(rate_rps / per_user_rps - 1e-9))
 
 
 def _compile(path: Path, name: str, entry: Entry, limits: Limits) -> Profile:
