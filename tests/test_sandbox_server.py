@@ -97,6 +97,8 @@ def test_list_readings_names_each_reading_and_its_question(
         (["--seed", "1.5"], "--seed must be an integer"),
         (["--host", "0.0.0.0"], "refusing to listen on non-loopback '0.0.0.0'"),
         (["--host", "example.com"], "refusing to listen on non-loopback"),
+        (["--max-rps", "0"], "--max-rps: '0': give a rate above 0"),
+        (["--max-rps", "lots"], "--max-rps: 'lots' is not a number"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(
@@ -164,3 +166,25 @@ def test_cli_shows_the_public_demo_password_only() -> None:
         out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
     assert DEMO_PASSWORD in banner and DEMO_USERNAME in banner and "stopped" in err
+
+
+def test_a_capped_sandbox_serves_its_known_capacity_and_queues_the_rest() -> None:
+    """`--max-rps N` (delays.RateCap): a server whose capacity is known, for testing the
+    capacity search. 60 requests at once against a cap of 40 a second take at least the 1.5 s
+    the cap needs, every one answered: queued, not refused."""
+    import asyncio
+    import time
+
+    from octopus_qa.sandbox.delays import RateCap
+
+    async def burst(url: str, count: int) -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            answers = await asyncio.gather(*(client.get("/openapi.yaml") for _ in range(count)))
+        return [answer.status_code for answer in answers]
+
+    with running_sandbox(rate_cap=RateCap(40)) as url:
+        started = time.monotonic()
+        statuses = asyncio.run(burst(url, 60))
+        elapsed = time.monotonic() - started
+    assert statuses == [200] * 60
+    assert elapsed >= 59 / 40, f"60 requests through a cap of 40/s in {elapsed:.2f} s"

@@ -18,7 +18,7 @@ from ..target import is_loopback
 from ..target.credentials import DEMO_PASSWORD, Credentials
 
 if TYPE_CHECKING:
-    from ..sandbox.delays import Freeze, LatencyDistribution
+    from ..sandbox.delays import Freeze, LatencyDistribution, RateCap
 
 HELP = "serve the local sandbox API on loopback (optionally with planted faults)"
 
@@ -78,6 +78,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--error-rate", default="0", help="share of /api/ requests answered 500 (0..1)"
     )
+    parser.add_argument(
+        "--max-rps",
+        metavar="N",
+        help="a known capacity: start at most N requests a second, queue the rest (a saturated "
+        "server, for capacity searches)",
+    )
     parser.add_argument("--token-ttl", default="900", help="access token lifetime in seconds")
     parser.add_argument("--seed", default="0", help="catalog seed (same seed, same products)")
 
@@ -113,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
     error_rate = _number(args.error_rate, "--error-rate", minimum=0, maximum=1)
     port = int(_number(args.port, "--port", minimum=0, maximum=65535, integer=True))
     latency_dist, freeze = _delays(args.latency_dist, args.freeze_once)
+    rate_cap = _rate_cap(args.max_rps)
     try:
         chaos = Chaos.parse(args.chaos)
     except ValueError as exc:
@@ -138,6 +145,7 @@ def main(args: argparse.Namespace) -> int:
             latency_dist=latency_dist,
             freeze=freeze,
             chaos=chaos,
+            rate_cap=rate_cap,
         )
     except KeyboardInterrupt:
         pass
@@ -162,6 +170,15 @@ def _delays(
     except ValueError as exc:
         raise UsageError(f"--freeze-once: {exc}") from None
     return distribution, freeze
+
+
+def _rate_cap(max_rps: str | None) -> RateCap | None:
+    from ..sandbox.delays import RateCap
+
+    try:
+        return RateCap.parse(max_rps) if max_rps is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--max-rps: {exc}") from None
 
 
 def _url_for(host: str) -> str:

@@ -25,7 +25,7 @@ from ..target.credentials import Credentials
 from .auth import TokenAuthority
 from .catalog import Catalog, build_catalog
 from .chaos import Chaos, ChaosMiddleware, kill_this_process
-from .delays import DelayMiddleware, Freeze, LatencyDistribution
+from .delays import DelayMiddleware, Freeze, LatencyDistribution, RateCap, RateCapMiddleware
 from .endpoints import Endpoints
 from .faults import FAULTS, unknown_faults
 from .middleware import BearerAuthMiddleware, RequestContextMiddleware
@@ -59,12 +59,14 @@ def create_app(
     chaos: Chaos | None = None,
     on_die: Callable[[], None] = kill_this_process,
     readings: Iterable[str] = (),
+    rate_cap: RateCap | None = None,
 ) -> Starlette:
     """A fresh sandbox app. Unknown fault or reading names, or impossible numbers, are a
     ValueError. `readings` answer otherwise where the documents do not decide (not faults).
 
     `latency_dist` and `freeze` are the load-timing switches of `delays.py` (no rule breaks).
-    `chaos` (chaos.py) makes it misbehave after a while; `on_die` is what `die-after` does
+    `rate_cap` queues what exceeds a known capacity (delays.py). `chaos` (chaos.py) makes it
+    misbehave after a while; `on_die` is what `die-after` does
     (kill this process: only right where the sandbox has a process of its own).
     """
     fault_set = frozenset(faults)
@@ -96,6 +98,7 @@ def create_app(
     app = Starlette(
         routes=[*endpoints.routes(), Route("/openapi.yaml", openapi_document, methods=["GET"])],
         middleware=[
+            *([Middleware(RateCapMiddleware, cap=rate_cap)] if rate_cap is not None else []),
             *(
                 [Middleware(ChaosMiddleware, chaos=chaos, seed=seed, die=on_die)]
                 if chaos is not None and chaos.active

@@ -7,7 +7,10 @@ ones; the draws are served at `GET /_sandbox/latency-draws` (JSON, milliseconds,
 path is neither delayed nor drawn for) so a test compares with the exact sample, not only with
 the theoretical quantiles. `--freeze-once 6s:2s` stops the whole server for 2 s once, at the
 first request 6 s after the first request it served: a blocking sleep on the event loop, as a
-stop-the-world pause would, so nothing is accepted or answered meanwhile.
+stop-the-world pause would, so nothing is accepted or answered meanwhile. `--max-rps 300` makes
+a server whose capacity is known: it starts at most 300 requests a second and queues the rest
+in arrival order, the way a saturated server does, so a capacity search can be held to the
+truth.
 """
 
 from __future__ import annotations
@@ -83,6 +86,46 @@ class Freeze:
         if not 0 < freeze.duration_s <= 60:
             raise ValueError(f"{spec!r}: a freeze lasts more than 0 and at most 60 s")
         return freeze
+
+
+@dataclass(frozen=True)
+class RateCap:
+    """At most `rps` requests started a second; the rest wait their turn, first come first."""
+
+    rps: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateCap:
+        try:
+            rps = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number of requests a second") from None
+        if not (math.isfinite(rps) and 0 < rps <= 1_000_000):
+            raise ValueError(f"{text!r}: give a rate above 0 and at most 1,000,000")
+        return cls(rps)
+
+
+class RateCapMiddleware:
+    """Outermost layer: each request takes the next free slot, 1/rps after the last one's.
+
+    A single queue with a fixed service interval: below the cap nothing waits; above it the
+    queue, and with it every answer's latency, grows for as long as the overload lasts, while
+    throughput stays at the cap. That is the saturation a capacity search must find.
+    """
+
+    def __init__(self, app: ASGIApp, *, cap: RateCap) -> None:
+        self.app = app
+        self._interval = 1.0 / cap.rps
+        self._next_slot = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+            if slot > now:
+                await asyncio.sleep(slot - now)
+        await self.app(scope, receive, send)
 
 
 class DelayMiddleware:
