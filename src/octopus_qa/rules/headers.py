@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from ..ksuids import is_ksuid
 from .catalogue import Rule, RuleViolation, judges
 from .exchange import Exchange
+from .http_layer import unless_refused_by_http_layer
 
 # --- The rules of headers (H1-H4) -----------------------------------------------------------
 
@@ -64,6 +65,7 @@ JSON_CONTENT_TYPE = Rule(
 
 
 @judges(REQUEST_ID_PRESENT, REQUEST_ID_ECHOED, REQUEST_ID_GENERATED, REQUEST_ID_INVALID_REPLACED)
+@unless_refused_by_http_layer
 def request_id_follows_rules(exchange: Exchange) -> None:
     """X-Request-Id is present (H1), echoed when a KSUID was sent (H2), else a fresh KSUID (H3)."""
     returned = exchange.headers.get("x-request-id")
@@ -139,6 +141,7 @@ def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
 
 
 @judges(JSON_CONTENT_TYPE)
+@unless_refused_by_http_layer
 def json_content_type(exchange: Exchange) -> None:
     """A response with a JSON body says so in Content-Type (H4)."""
     content_type = exchange.headers.get("content-type", "")
