@@ -9,6 +9,7 @@ so the generated-data check and these tests share one judgement.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.fixtures import LIST, CatalogSample
 from octopus_qa.rules import expect_status
+from octopus_qa.rules.http_layer import oversized_for_http_layer
 from octopus_qa.rules.readings import either_reading_answered, undecided_inputs
 from octopus_qa.target.session import LOGIN_PATH
 
@@ -196,6 +198,93 @@ def test_a_value_of_the_wrong_json_type_is_rejected(
 def test_sort_with_a_number_where_a_name_belongs_is_rejected(api: ApiClient, sort: str) -> None:
     exchange = api.get(LIST, params={"sort": sort})
     expect_status(exchange, 400, "sort-format", f"sort={sort}")
+
+
+#: One sort object in the layouts JSON allows (RFC 8259 § 2: whitespace around any structural
+#: character): every parser reads the same object, so L4 decides them all alike (200).
+SORT_LAYOUTS = {
+    "compact": '{"field":"name","direction":"ASC"}',
+    "spaced": '{ "field": "name", "direction": "ASC" }',
+    "indented": json.dumps({"field": "name", "direction": "ASC"}, indent=2),
+    "tabs-and-crlf": '{\t"field": "name",\r\n\t"direction": "ASC"\r\n}',
+}
+
+
+@pytest.mark.rule("sort-format")
+@pytest.mark.parametrize("sort", SORT_LAYOUTS.values(), ids=SORT_LAYOUTS.keys())
+def test_a_sort_object_is_accepted_in_any_json_layout(api: ApiClient, sort: str) -> None:
+    exchange = api.get(LIST, params={"sort": sort, "limit": 5})
+    expect_status(exchange, 200, "sort-format", f"sort={sort!r}")
+
+
+# --- Too big for an HTTP layer: the documented answer, or the layer's refusal ---------------
+
+#: One request past each limit of rules/http_layer.py. The documents set no size, so each gets
+#: the answer its content decides, or a refusal by the HTTP layer in front (any 4xx, in its own
+#: words, or a closed connection), which every check accepts for an oversized request and only
+#: for one. Never data without a token, never a 5xx. (The megabyte bearer token is test_auth.py's.)
+OVERSIZED = {
+    "long-path": ("product-id-bounds", 400, "GET", f"{LIST}/{'a' * 9000}", {}, None, None),
+    "long-query": (
+        "filters-match",
+        200,
+        "GET",
+        LIST,
+        {"category": "x" * 9000, "limit": "1"},
+        None,
+        None,
+    ),
+    "long-header": ("auth-required", 200, "GET", LIST, {"limit": "1"}, {"X-Pad": "p" * 9000}, None),
+    "many-headers": (
+        "auth-required",
+        200,
+        "GET",
+        LIST,
+        {"limit": "1"},
+        {f"X-Pad-{n}": "p" for n in range(150)},
+        None,
+    ),
+    "huge-body": (
+        "denomination-bounds",
+        200,
+        "POST",
+        f"{LIST}/{{id}}/availability",
+        {},
+        JSON,
+        _body() + " " * 2_000_000,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "rule,status,method,path,query,headers,body",
+    [
+        pytest.param(*value, marks=pytest.mark.rule(value[0]), id=key)
+        for key, value in OVERSIZED.items()
+    ],
+)
+def test_an_oversized_request_gets_its_answer_or_the_http_layers_refusal(
+    api: ApiClient,
+    product_id: int,
+    rule: str,
+    status: int,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    headers: dict[str, str] | None,
+    body: str | None,
+) -> None:
+    exchange = api.request(
+        method,
+        path.replace("{id}", str(product_id)),
+        params=query or None,
+        headers=headers,
+        content=body.encode() if body is not None else None,
+    )
+    assert oversized_for_http_layer(exchange), "the request is not past any HTTP-layer limit"
+    expect_status(
+        exchange, status, rule, f"{method} {path[:40]}... ({oversized_for_http_layer(exchange)})"
+    )
 
 
 # --- Where the documents do not decide: either answer, never a 500 ---------------------------

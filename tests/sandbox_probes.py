@@ -7,6 +7,7 @@ where one exists, and otherwise with the document's own words (`expect`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -313,6 +314,20 @@ def _documented_status_codes(api: Api) -> None:
         ("GET", f"/api/v1/products/{DOCUMENTED_ID}/availability"),
     ):
         status_is_documented(api.call(method, path))
+    # In process there is no HTTP layer: an answer no HTTP/1.1 server can write (a line break in a
+    # header value, RFC 9110 § 5.5) is one the client would never get, a dropped connection.
+    sort = json.dumps({"field": "name", "direction": "ASC"}, indent=2)
+    _writable_over_http(api.products(sort=sort, limit="1"))
+
+
+def _writable_over_http(exchange: Exchange) -> None:
+    for name, value in exchange.headers.items():
+        if any(character in value for character in "\r\n\0"):
+            raise RuleViolation(
+                "documented-status-codes",
+                f"{exchange.method} {exchange.path}: the {name} header holds {value[:40]!r}, "
+                "which no HTTP/1.1 server writes: the client gets no status at all",
+            )
 
 
 # --- Headers ----------------------------------------------------------------------------------

@@ -53,6 +53,30 @@ def test_running_sandbox_passes_faults_through() -> None:
         assert httpx.get(f"{url}/nothing-here", timeout=5).status_code == 400
 
 
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+def test_running_sandbox_serves_on_either_http_parser(http: str) -> None:
+    """The parser is uvicorn's, not the app's: a megabyte header line is the tell (h11 refuses
+    it with a plain 400 and closes, often before the client has finished sending, which the
+    client sees as a reset; httptools hands it to the app, whose token check answers 401)."""
+    megabyte = {"Authorization": "Bearer " + "A" * 1_000_000}
+    with running_sandbox(http=http) as url:
+        assert httpx.get(f"{url}/nothing-here", timeout=5).status_code == 404
+        try:
+            answer: httpx.Response | None = httpx.get(
+                f"{url}/api/v1/products", headers=megabyte, timeout=5
+            )
+        except httpx.TransportError:
+            answer = None
+        assert httpx.get(f"{url}/nothing-here", timeout=5).status_code == 404
+    if http == "h11":
+        assert answer is None or (
+            answer.status_code == 400 and "x-request-id" not in answer.headers
+        )
+    else:
+        assert answer is not None and answer.status_code == 401, answer
+        assert "x-request-id" in answer.headers
+
+
 def test_running_sandbox_refuses_a_port_in_use() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -99,6 +123,7 @@ def test_list_readings_names_each_reading_and_its_question(
         (["--host", "example.com"], "refusing to listen on non-loopback"),
         (["--max-rps", "0"], "--max-rps: '0': give a rate above 0"),
         (["--max-rps", "lots"], "--max-rps: 'lots' is not a number"),
+        (["--http", "h2"], "--http must be one of auto, h11, httptools, got 'h2'"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

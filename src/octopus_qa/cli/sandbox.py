@@ -86,6 +86,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--token-ttl", default="900", help="access token lifetime in seconds")
     parser.add_argument("--seed", default="0", help="catalog seed (same seed, same products)")
+    parser.add_argument(
+        "--http",
+        default="auto",
+        metavar="IMPL",
+        help="uvicorn's HTTP parser: auto (httptools if installed), h11 or httptools; each "
+        "refuses malformed and oversized requests its own way, as servers in front of an API do",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -118,6 +125,7 @@ def main(args: argparse.Namespace) -> int:
     latency_ms = _number(args.latency_ms, "--latency-ms", minimum=0)
     error_rate = _number(args.error_rate, "--error-rate", minimum=0, maximum=1)
     port = int(_number(args.port, "--port", minimum=0, maximum=65535, integer=True))
+    http = _http_implementation(args.http)
     latency_dist, freeze = _delays(args.latency_dist, args.freeze_once)
     rate_cap = _rate_cap(args.max_rps)
     try:
@@ -146,6 +154,7 @@ def main(args: argparse.Namespace) -> int:
             freeze=freeze,
             chaos=chaos,
             rate_cap=rate_cap,
+            http=http,
         )
     except KeyboardInterrupt:
         pass
@@ -153,6 +162,16 @@ def main(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     print("octoqa sandbox: stopped", file=sys.stderr)
     return 0
+
+
+def _http_implementation(text: str) -> str:
+    """--http, checked before anything is served: a typo is one line, not a uvicorn traceback."""
+    from ..sandbox.server import HTTP_IMPLEMENTATIONS
+
+    choice = text.strip().lower()
+    if choice not in HTTP_IMPLEMENTATIONS:
+        raise UsageError(f"--http must be one of {', '.join(HTTP_IMPLEMENTATIONS)}, got {text!r}")
+    return choice
 
 
 def _delays(

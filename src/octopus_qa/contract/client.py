@@ -33,9 +33,9 @@ from ..rules import (
 from ..target.retry_later import RetryLaterPolicy
 from ..target.session import LOGIN_PATH, Tokens
 from .coverage import Coverage
-from .exchanges import from_httpx
+from .exchanges import from_httpx, unanswered_httpx
 from .tokens import Secrets, SharedLogin
-from .watch import TargetWatch, transport_reason
+from .watch import TargetWatch
 
 #: Sentinel: use the run's shared access token.
 SHARED = object()
@@ -143,21 +143,29 @@ class ApiClient:
         content: bytes | str | None,
         extensions: dict[str, Any] | None = None,
     ) -> Exchange:
+        def send() -> httpx.Response:
+            return self._http.request(
+                method,
+                path,
+                headers=headers,
+                params=params,
+                json=json,
+                content=content,
+                extensions=extensions,
+            )
+
         def once() -> Exchange:
             self.watch.before_request()
             try:
-                response = self._http.request(
-                    method,
-                    path,
-                    headers=headers,
-                    params=params,
-                    json=json,
-                    content=content,
-                    extensions=extensions,
-                )
+                response = send()
             except httpx.TransportError as exc:
-                reason = transport_reason(exc, self.timeout_s)
-                raise self.watch.lost(f"{method} {path}", reason) from None
+                # Gone (TargetLost), a broken exchange (RuleViolation) or a dropped connection
+                # the resend got past (watch.py).
+                unanswered = unanswered_httpx(exc.request)
+                answer = self.watch.no_answer(unanswered, exc, self.timeout_s, send, self.base_url)
+                if answer is None:  # the HTTP layer refused an oversized request unanswered
+                    return unanswered
+                response = answer
             self.recent.append(response.request)
             self.watch.answered(f"{method} {path}", response.elapsed.total_seconds())
             exchange = from_httpx(response)

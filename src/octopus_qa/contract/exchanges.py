@@ -12,8 +12,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import requests
 
 from ..rules import Exchange, lower_headers
+from ..rules.http_layer import NO_ANSWER
 
 
 def _request_json(body: bytes | str | None) -> Any:
@@ -46,6 +48,11 @@ def from_httpx(response: httpx.Response) -> Exchange:
     )
 
 
+def unanswered_httpx(request: httpx.Request) -> Exchange:
+    """The exchange of an httpx request that got no answer at all (status NO_ANSWER)."""
+    return from_httpx(httpx.Response(NO_ANSWER, request=request))
+
+
 def _path_on_the_wire(request: httpx.Request) -> str:
     """The request line's path: a raw target (`/API/V1/PRODUCTS`, `/a//b`) where a test wrote
     one, which httpx's URL would show normalised, else the URL's path."""
@@ -57,14 +64,27 @@ def _path_on_the_wire(request: httpx.Request) -> str:
 
 def from_schemathesis(response: Any) -> Exchange:
     """The exchange behind a schemathesis `Response` (its `.request` is what was sent)."""
-    request = response.request
+    return _from_prepared(
+        response.request,
+        response.status_code,
+        lower_headers(response.headers.items()),
+        response.content or b"",
+    )
+
+
+def unanswered_requests(request: requests.PreparedRequest) -> Exchange:
+    """The exchange of a requests request that got no answer at all (status NO_ANSWER)."""
+    return _from_prepared(request, NO_ANSWER, {}, b"")
+
+
+def _from_prepared(request: Any, status: int, headers: dict[str, str], body: bytes) -> Exchange:
     url = urlsplit(str(request.url))
     return Exchange(
         method=str(request.method).upper(),
         path=url.path,
-        status=response.status_code,
-        headers=lower_headers(response.headers.items()),
-        body=response.content or b"",
+        status=status,
+        headers=headers,
+        body=body,
         query=_query(url.query),
         request_headers=lower_headers(request.headers.items()),
         request_json=_request_json(request.body),

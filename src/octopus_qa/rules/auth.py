@@ -16,6 +16,7 @@ from .catalogue import Rule, RuleViolation, judges, rule_named
 from .errors import RETRY_LATER
 from .evidence import applies
 from .exchange import AVAILABILITY_PATH, LOGOUT_PATH, Exchange, sends_json
+from .http_layer import refused_by_http_layer, unless_refused_by_http_layer
 from .readings import json_as_written, undecided_inputs
 
 # --- The rules of authentication (A1-A6) ---------------------------------------------------
@@ -214,12 +215,8 @@ def _plainly_not_a_token(token: str | None) -> bool:
     return token is None or _JWT_SHAPE.fullmatch(token) is None
 
 
-#: Headers longer than this may be refused by the HTTP server itself (8 KB is a common limit),
-#: before any application code runs: A6's order is not judged for them.
-HEADER_LAYER_LIMIT = 8192
-
-
 @judges(AUTH_CHECKED_FIRST)
+@unless_refused_by_http_layer
 def auth_is_checked_first(exchange: Exchange) -> None:
     """A6: a protected operation called without a valid access token answers 401, whatever else
     is wrong with the request (a bad id, limit or body; an unknown path under /api/).
@@ -231,8 +228,6 @@ def auth_is_checked_first(exchange: Exchange) -> None:
     status = exchange.status
     if status == RETRY_LATER or not _needs_access_token(exchange):
         return
-    if len(exchange.request_headers.get("authorization", "")) > HEADER_LAYER_LIMIT:
-        return  # the HTTP layer may refuse a header this big (400) before the app's token check
     token = bearer_token(exchange)
     if not _plainly_not_a_token(token):
         return
@@ -282,6 +277,7 @@ def seconds_expired(exchange: Exchange, now: float | None = None) -> float | Non
 
 
 @judges(EXPIRED_TOKEN_REJECTED)
+@unless_refused_by_http_layer
 def expired_token_is_rejected(exchange: Exchange, now: float | None = None) -> None:
     """A4 and the 401 of products-api.txt ("Invalid or expired access token"): a protected
     operation called with an access token whose `exp` has passed answers 401.
@@ -347,6 +343,7 @@ def _is_well_formed_login(body: Any) -> bool:
 
 
 @judges(LOGIN_REJECTS_MALFORMED_BODY)
+@unless_refused_by_http_layer
 def login_rejects_malformed_body(exchange: Exchange) -> None:
     """A1: a login body with a missing field, a value that is not a string, or that is not a
     JSON object at all → 400; a well-formed one is never refused as malformed.
@@ -385,6 +382,7 @@ def _same_credentials(body: Mapping[str, str], username: str, password: str) -> 
 
 
 @judges(LOGIN_REJECTS_BAD_CREDENTIALS)
+@unless_refused_by_http_layer
 def login_rejects_bad_credentials(exchange: Exchange, username: str, password: str) -> None:
     """A1: a well-formed login whose credentials are not the account's (`username`, `password`:
     the target's account) → 401, never a token and never a 400."""
@@ -460,7 +458,7 @@ class TokenLedger:
         self._revoked: set[str] = set()  # access and refresh tokens of logged-out logins
 
     def judge(self, exchange: Exchange) -> None:
-        if exchange.status == RETRY_LATER:
+        if exchange.status == RETRY_LATER or refused_by_http_layer(exchange):
             return
         with self._lock:
             self._judge(exchange)

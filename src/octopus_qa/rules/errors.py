@@ -11,6 +11,7 @@ from ..target.retry_later import RETRY_LATER as RETRY_LATER
 from .catalogue import Rule, RuleViolation, judges
 from .evidence import applies
 from .exchange import LOGOUT_PATH, Exchange, sends_json
+from .http_layer import unless_refused_by_http_layer
 from .readings import json_as_written
 
 # --- The rules of status codes and errors (E1-E4) ---------------------------------------------
@@ -67,6 +68,7 @@ DOCUMENTED_STATUSES = frozenset({200, 204, 400, 401, 404, 500, RETRY_LATER})
 
 
 @judges(DOCUMENTED_STATUS_CODES)
+@unless_refused_by_http_layer
 def status_is_documented(exchange: Exchange) -> None:
     """Only documented status codes come back; 204 only from logout (E4)."""
     applies(DOCUMENTED_STATUS_CODES, exchange)  # every answer has a status to judge
@@ -82,6 +84,7 @@ def status_is_documented(exchange: Exchange) -> None:
 
 
 @judges(ERROR_ENVELOPE)
+@unless_refused_by_http_layer
 def error_envelope_is_documented(exchange: Exchange) -> None:
     """Every 4xx/5xx body is {"error": {name, code, message}} with the documented pair (E1).
 
@@ -162,6 +165,7 @@ def _could_name_an_operation(path: str) -> bool:
 
 
 @judges(UNKNOWN_PATH_404)
+@unless_refused_by_http_layer
 def unknown_path_is_404(exchange: Exchange) -> None:
     """E2: a path that matches no operation → 404 (401 first for a path under /api/, A6)."""
     status = exchange.status

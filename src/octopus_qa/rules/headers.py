@@ -8,6 +8,7 @@ from ..ksuids import is_ksuid
 from .catalogue import Rule, RuleViolation, judges
 from .evidence import applies
 from .exchange import Exchange
+from .http_layer import unless_refused_by_http_layer
 
 # --- The rules of headers (H1-H4) -----------------------------------------------------------
 
@@ -65,6 +66,7 @@ JSON_CONTENT_TYPE = Rule(
 
 
 @judges(REQUEST_ID_PRESENT, REQUEST_ID_ECHOED, REQUEST_ID_GENERATED, REQUEST_ID_INVALID_REPLACED)
+@unless_refused_by_http_layer
 def request_id_follows_rules(exchange: Exchange) -> None:
     """X-Request-Id is present (H1), echoed when a KSUID was sent (H2), else a fresh KSUID (H3)."""
     applies(REQUEST_ID_PRESENT, exchange)
@@ -146,6 +148,7 @@ def request_ids_are_fresh(exchanges: Iterable[Exchange]) -> None:
 
 
 @judges(JSON_CONTENT_TYPE)
+@unless_refused_by_http_layer
 def json_content_type(exchange: Exchange) -> None:
     """A response with a JSON body says so in Content-Type (H4)."""
     if not exchange.body:

@@ -12,6 +12,7 @@ from typing import Any
 from .catalogue import Rule, RuleViolation, judges, rule_named
 from .evidence import applies
 from .exchange import Exchange, _decode_json
+from .http_layer import unless_refused_by_http_layer
 
 # --- The rules of the listing (L1-L7) ---------------------------------------------------------
 
@@ -378,6 +379,7 @@ def sort_is_well_formed(exchange: Exchange) -> None:
 
 
 @judges(SORT_FORMAT)
+@unless_refused_by_http_layer
 def well_formed_sort_is_accepted(exchange: Exchange) -> None:
     """L4's other half, for a request whose whole query the caller knows to be valid (the tests
     that build it): a sort every reading accepts is not refused (400). A generated query may

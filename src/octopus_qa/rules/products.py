@@ -16,6 +16,7 @@ from .catalogue import Rule, RuleViolation, judges
 from .errors import RETRY_LATER
 from .evidence import applies
 from .exchange import AVAILABILITY_PATH, PRODUCT_PATH, Exchange, sends_json
+from .http_layer import unless_refused_by_http_layer
 from .listing import clearly_out_of_bounds
 from .readings import STRICT_DIGITS, json_as_written, undecided_inputs
 
@@ -287,6 +288,7 @@ def _undecided_request(method: str, path: str, body: bytes) -> bool:
 
 
 @judges(PRODUCT_ID_BOUNDS)
+@unless_refused_by_http_layer
 def product_id_is_bounded(exchange: Exchange) -> None:
     """P1: an id that is not an integer > 0 (0, negatives, fractions, words) → 400, for the
     details and the availability check alike; a well-formed id is never refused as such.
@@ -312,6 +314,7 @@ def product_id_is_bounded(exchange: Exchange) -> None:
 
 
 @judges(UNKNOWN_PRODUCT_404)
+@unless_refused_by_http_layer
 def unknown_product_is_404(exchange: Exchange, known_ids: Container[int]) -> None:
     """P1, P4: a well-formed id that no product has (`known_ids`: every id the listing holds)
     → 404 NOT_FOUND, for the details and for an availability check with a valid body; and a
@@ -439,6 +442,7 @@ def _judge_availability_field(
 
 
 @judges(DENOMINATION_BOUNDS)
+@unless_refused_by_http_layer
 def denomination_is_bounded(exchange: Exchange) -> None:
     """P4: an availability body whose denomination is missing, not a number, or outside 0.01 to
     1,000,000,000 → 400; a body valid in every reading is never refused (400).
@@ -450,6 +454,7 @@ def denomination_is_bounded(exchange: Exchange) -> None:
 
 
 @judges(QUANTITY_BOUNDS)
+@unless_refused_by_http_layer
 def quantity_is_bounded(exchange: Exchange) -> None:
     """P4: an availability body whose quantity is missing, not a number, not integral or below
     1 → 400 (no maximum is documented); a body valid in every reading is never refused (400).

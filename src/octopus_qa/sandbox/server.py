@@ -26,6 +26,11 @@ from ..errors import TargetUnreachable, UsageError
 from ..target.ports import free_port
 from .app import create_app
 
+#: uvicorn's HTTP/1.1 parsers: "auto" is httptools where it is installed, else h11. A target in
+#: production runs behind some other stack; the suite's own tests serve the sandbox on each, since
+#: each refuses malformed or oversized requests its own way before the app sees them.
+HTTP_IMPLEMENTATIONS = ("auto", "h11", "httptools")
+
 #: How long an embedded sandbox may take to accept connections before we give up.
 STARTUP_TIMEOUT = 15.0
 SHUTDOWN_TIMEOUT = 10.0
@@ -50,9 +55,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(app: ASGIApp) -> uvicorn.Config:
+def _config(app: ASGIApp, http: str = "auto") -> uvicorn.Config:
     # Quiet: the sandbox is a test fixture; its own errors still log at warning and above.
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    if http not in HTTP_IMPLEMENTATIONS:
+        raise UsageError(f"--http must be one of {', '.join(HTTP_IMPLEMENTATIONS)}, got {http!r}")
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=http)
 
 
 class _ThreadedServer(uvicorn.Server):
@@ -72,10 +79,11 @@ def running_sandbox(
     host: str = "127.0.0.1",
     port: int | None = None,
     app: ASGIApp | None = None,
+    http: str = "auto",
     **create_app_kwargs: Any,
 ) -> Iterator[str]:
-    """Serve a fresh sandbox (or `app`, built by the caller) on loopback for the block; yield
-    its base URL.
+    """Serve a fresh sandbox (or `app`, built by the caller) on loopback for the block, with
+    uvicorn's `http` parser; yield its base URL.
 
     Waits (with a deadline) until uvicorn has started, and stops it on exit, whatever happened
     inside the block.
@@ -83,7 +91,7 @@ def running_sandbox(
     app = app if app is not None else create_app(**create_app_kwargs)
     sock = bind_socket(host, free_port(host) if port is None else port)
     actual_port = sock.getsockname()[1]
-    server = _ThreadedServer(_config(app))
+    server = _ThreadedServer(_config(app, http))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox:{actual_port}", daemon=True
     )
@@ -112,17 +120,19 @@ def serve(
     host: str,
     port: int,
     announce: Callable[[str], None] = print,
+    http: str = "auto",
     **create_app_kwargs: Any,
 ) -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM (uvicorn handles both gracefully)."""
-    app = create_app(**create_app_kwargs)
+    """Serve in the foreground until Ctrl-C or SIGTERM (uvicorn handles both gracefully), with
+    uvicorn's `http` parser (HTTP_IMPLEMENTATIONS)."""
+    config = _config(create_app(**create_app_kwargs), http)
     # The catalog is ~10^5 long-lived objects: keep the cyclic GC from re-scanning them on
     # every full collection (this process serves nothing else).
     gc.freeze()
     sock = bind_socket(host, port)
     try:
         announce(base_url(host, sock.getsockname()[1]))
-        uvicorn.Server(_config(app)).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
 

@@ -6,9 +6,12 @@ import asyncio
 import random
 import unicodedata
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from functools import lru_cache
 from itertools import groupby
+
+from starlette.requests import Request
 
 from ..catalog import Catalog, Product
 from ..responses import RawHeaders
@@ -374,3 +377,32 @@ def pages_repeat_past_20(seams: Seams) -> None:
         )
 
     seams.endpoints.page_items = stale_deep_pages
+
+
+@catalogue.fault(
+    "sort-echo-drops-connection",
+    "documented-status-codes",
+    "The listing echoes the sort it was given in an X-Sort header, as written: a sort object laid "
+    "out over several lines (JSON allows line breaks between its members, as json.dumps(indent=2) "
+    "writes them) puts a line break in a header, which the HTTP server refuses to write, so the "
+    "connection is closed without an answer (uvicorn, h11 and httptools alike); the target keeps "
+    "answering every other request.",
+)
+def sort_echo_drops_connection(seams: Seams) -> None:
+    # The sort is read where the request is (validated) and written where the headers are
+    # (pagination_headers): one request's task carries it between the two, as a request-scoped
+    # debugging middleware would.
+    echoed: ContextVar[str | None] = ContextVar("echoed_sort", default=None)
+    validated, pagination_headers = seams.endpoints.validated, seams.endpoints.pagination_headers
+
+    def remember_sort(request: Request) -> None:
+        validated(request)
+        echoed.set(request.query_params.get("sort"))
+
+    def echo_sort(page: int, limit: int, total: int) -> RawHeaders:
+        headers = pagination_headers(page, limit, total)
+        sort = echoed.get()
+        return headers if sort is None else [*headers, (b"x-sort", sort.encode())]
+
+    seams.endpoints.validated = remember_sort
+    seams.endpoints.pagination_headers = echo_sort
