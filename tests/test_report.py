@@ -199,6 +199,7 @@ def test_missing_stage_summaries_leave_every_rule_untested(tmp_path: Path) -> No
     assert summary["reason"] == "contract: timed out"
     assert {r["status"] for r in summary["rules"]} == {"untested"}
     assert "ERROR" in page(run_dir) and "No gates" in page(run_dir)
+    assert "no load gates judged" in banner_of(page(run_dir))  # not "0 of 0 load gates met"
 
 
 def test_gates_show_measured_against_limit(failing: tuple[Path, dict]) -> None:

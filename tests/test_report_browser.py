@@ -43,7 +43,8 @@ pytestmark = pytest.mark.skipif(
 
 
 #: Every table and chart whose right edge passes the right edge of the page's column (the
-#: body's content box), with by how many pixels; and how wide the document scrolls.
+#: body's content box), with by how many pixels; every cell whose content spills out of it; and
+#: how wide the document scrolls.
 OVERFLOW_JS = """() => {
   const body = document.body, style = getComputedStyle(body);
   const right = body.getBoundingClientRect().right - parseFloat(style.paddingRight);
@@ -56,7 +57,11 @@ OVERFLOW_JS = """() => {
     .map(el => [el.className.baseVal ?? el.className, section(el),
                 Math.round(el.getBoundingClientRect().right - right)])
     .filter(([, , by]) => by > 0);
-  return {over, scroll_width: document.documentElement.scrollWidth, width: window.innerWidth};
+  const spilling = [...document.querySelectorAll('td, th')]  // content wider than its cell
+    .filter(cell => cell.scrollWidth > cell.clientWidth + 1)
+    .map(cell => [section(cell), cell.textContent.trim().slice(0, 40)]);
+  return {over, spilling, scroll_width: document.documentElement.scrollWidth,
+          width: window.innerWidth};
 }"""
 
 
@@ -118,6 +123,7 @@ def first_screen_view(page: Any, rule_id: str) -> dict[str, Any]:
 def assert_nothing_overflows(seen: dict[str, Any]) -> None:
     overflow = seen["overflow"]
     assert overflow["over"] == [], overflow  # [table class, section, pixels past the column]
+    assert overflow["spilling"] == [], overflow  # [section, the cell's text]
     assert overflow["scroll_width"] <= overflow["width"], overflow
 
 

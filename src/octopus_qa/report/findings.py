@@ -82,6 +82,8 @@ def breached_gates(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def gate_counts(summary: Mapping[str, Any]) -> str:
     """`35 of 36 load gates met` (and how many were not judged, when some were not)."""
     gates = summary.get("gates") or []
+    if not gates:
+        return "no load gates judged"
     met = sum(1 for gate in gates if gate.get("verdict") == Verdict.PASS)
     skipped = sum(1 for gate in gates if gate.get("verdict") == Verdict.SKIP)
     text = f"{met} of {plural(len(gates), 'load gate')} met"
