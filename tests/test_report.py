@@ -334,6 +334,21 @@ def test_trend_compares_this_run_with_the_earlier_ones(tmp_path: Path) -> None:
     assert trend.count('class="sparkline"') == len(ENDPOINTS) + 1
 
 
+def test_trend_p95_table_keeps_a_column_per_run_for_the_last_ten_only(tmp_path: Path) -> None:
+    """However many runs `trend_runs` compares, the p95 table fits the page: the last 10 runs get
+    a column each, the sparkline shows them all."""
+    for index in range(12):
+        run_dir = tmp_path / "reports" / f"202501{index + 1:02d}-120000-00{index:02d}"
+        write_report(run_dir, write_sample_run(run_dir), trend_runs=12)
+    html = page(run_dir)
+    table = html[html.index('<table class="trend-p95">') :]
+    table = table[: table.index("</table>")]
+    header = table[: table.index("</tr>")]
+    assert re.findall(r">#(\d+)</th>", header) == [str(n) for n in range(3, 13)]
+    assert "the last 10 runs, the sparkline all 12" in table
+    assert "(ms)" in header and "in ms" in table
+
+
 def test_trend_of_a_first_run_says_there_is_nothing_to_compare(passing: tuple[Path, dict]) -> None:
     assert "No earlier runs" in page(passing[0])
 
