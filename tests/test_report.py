@@ -94,6 +94,7 @@ def test_a_failure_no_rule_or_gate_explains_says_its_reason_in_the_banner(
     assert summary["verdict"] == "fail"
     banner = banner_of(page(run_dir))
     assert "load: the target went away" in banner and 'id="broken-rules"' not in banner
+    assert "**Why:** load: the target went away" in (run_dir / "summary.md").read_text()
 
 
 def test_broken_rules_come_first_in_the_rules_table(failing: tuple[Path, dict]) -> None:

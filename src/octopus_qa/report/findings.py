@@ -113,6 +113,17 @@ def what_broke(summary: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def unexplained_reason(summary: Mapping[str, Any]) -> str | None:
+    """The run's reason when its broken rules and breached gates do not already say why it did
+    not pass (an error, an incomplete stage, a failure such as a target that went away)."""
+    if summary.get("verdict") == Verdict.PASS:
+        return None
+    if summary.get("verdict") == Verdict.FAIL and what_broke(summary):
+        return None
+    reason = summary.get("reason")
+    return str(reason) if reason else None
+
+
 def evidence_text(rule: Mapping[str, Any]) -> str:
     """What a rule's status stands on: `applied to 1,204 exchanges in 37 tests`, or why it was
     not exercised. A contract stage that counted nothing says so rather than showing zeros."""

@@ -22,6 +22,7 @@ from .findings import (
     rule_counts,
     rules_by_attention,
     rules_in,
+    unexplained_reason,
 )
 from .page import VERDICT_WORDS, format_seconds
 
@@ -204,8 +205,9 @@ def render_markdown(summary: Mapping[str, Any], report_path: str = "index.html")
         "",
     ]
     lines += _named_findings(summary)
-    if summary.get("reason") and summary["verdict"] != Verdict.FAIL:
-        lines += [f"**Why:** {cell(summary['reason'])}", ""]
+    reason = unexplained_reason(summary)
+    if reason:
+        lines += [f"**Why:** {cell(reason)}", ""]
     lines += _stage_table(summary)
     lines += ["", *_counts(summary)]
     lines += _failed_rules(summary) + _breached_gates(summary) + _evidence_table(summary)

@@ -26,6 +26,7 @@ from .findings import (
     rule_counts,
     rules_by_attention,
     rules_in,
+    unexplained_reason,
 )
 
 __all__ = ["VERDICT_WORDS", "banner", "format_number", "format_seconds", "render_html"]
@@ -186,11 +187,8 @@ def banner(summary: Mapping[str, Any]) -> dict[str, Any]:
     could not judge did not, and the counts (rules held, not exercised...; load gates met)."""
     broken = rules_in(summary, Verdict.FAIL)
     breached = breached_gates(summary)
-    # A failure the rules and gates explain needs no more; any other verdict says its reason.
-    named = summary["verdict"] == Verdict.FAIL and bool(broken or breached)
-    reason = summary.get("reason") if summary["verdict"] != Verdict.PASS and not named else None
     return {
-        "why": reason,
+        "why": unexplained_reason(summary),
         "broken": broken[:BANNER_NAMES],
         "more_broken": max(0, len(broken) - BANNER_NAMES),
         "breached": breached[:BANNER_NAMES],
