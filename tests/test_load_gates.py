@@ -138,7 +138,8 @@ def test_history_follows_the_aggregate_second_by_second(csv_prefix: Path) -> Non
     history = read_history(Path(f"{csv_prefix}_stats_history.csv"))
     assert [point["t"] for point in history] == [0, 1, 3]
     assert history[2] == {
-        "t": 3, "users": 12, "rps": 9.5, "p50_ms": 3.0, "p95_ms": 25.0, "failures_per_s": 0.5
+        "t": 3, "at": 1795433681, "users": 12, "rps": 9.5, "p50_ms": 3.0, "p95_ms": 25.0,
+        "failures_per_s": 0.5,
     }  # fmt: skip
     assert history[0]["p95_ms"] is None
 

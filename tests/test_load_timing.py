@@ -34,7 +34,13 @@ import pytest
 from octopus_qa.cli import main as octoqa
 from octopus_qa.errors import UsageError
 from octopus_qa.loadtest.generator import ProcessHealth, generator_problems
-from octopus_qa.loadtest.latency import RESPONSE, SERVICE, LatencyBook
+from octopus_qa.loadtest.latency import (
+    RESPONSE,
+    SERVICE,
+    LatencyBook,
+    Timeline,
+    complete_before,
+)
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.loadtest.schedule import ArrivalSchedule
 from octopus_qa.plan.generator import GeneratorLimits, load_generator_limits
@@ -112,6 +118,51 @@ def test_latency_from_the_intended_start_adds_the_lag_and_service_time_does_not(
     assert service is not None and response is not None
     assert service.max_ms == pytest.approx(10.0, rel=1e-3)
     assert response.max_ms == pytest.approx(2000.0, rel=1e-3)
+
+
+def test_the_timeline_gives_each_second_the_exact_percentiles_of_its_own_requests() -> None:
+    rng = random.Random(11)
+    timeline = Timeline(SERVICE)
+    by_second: dict[int, list[float]] = {}
+    for second in (100, 101, 103):  # no request in second 102: no row for it
+        for _ in range(500):
+            value = rng.lognormvariate(math.log(20.0 + second - 100), 0.5)
+            timeline.record(second, value)
+            by_second.setdefault(second, []).append(value)
+    rows = timeline.rows()
+    assert [(row["at"], row["count"]) for row in rows] == [(100, 500), (101, 500), (103, 500)]
+    for row in rows:
+        values = by_second[row["at"]]
+        for key, percentile in (("p50_ms", 50.0), ("p95_ms", 95.0), ("p99_ms", 99.0)):
+            exact = exact_quantile(values, percentile)
+            assert exact * 0.999 <= row[key] <= exact * 1.001 + 0.001, (row["at"], key)
+
+
+def test_a_timeline_merged_from_workers_equals_one_timeline_of_every_request() -> None:
+    """Workers send their open seconds with each report; the master sums a second up only once
+    every connected worker has reported past it, so a second split across reports (or a worker
+    reporting after the others) is still one whole second."""
+    rng = random.Random(5)
+    whole, master = Timeline(RESPONSE), Timeline(RESPONSE)
+    workers = {name: Timeline(RESPONSE, closes_behind=False) for name in ("w1", "w2")}
+    reported: dict[str, int] = {}
+    for report_at in (3, 6, 9):  # each worker reports every 3 s; w2 one second further on
+        for name, worker in workers.items():
+            upto = report_at + (name == "w2")
+            for second in range(upto - 3, upto):
+                for _ in range(50):
+                    value = rng.uniform(1.0, 80.0)
+                    worker.record(second, value)
+                    whole.record(second, value)
+            master.add_encoded(json.loads(json.dumps(worker.take_open())))
+            reported[name] = upto
+            done = complete_before(reported, workers)
+            # Nothing is complete until both have reported; then what the slower one sent.
+            assert done == (min(reported.values()) if len(reported) == 2 else None)
+            if done is not None:
+                master.close_before(done)
+    assert master.rows() == whole.rows()
+    assert sum(row["count"] for row in master.rows()) == 2 * 50 * 9
 
 
 # --- The arrival schedule -------------------------------------------------------------------
@@ -418,5 +469,7 @@ def test_workers_histograms_merge_at_the_master_into_one_count_per_request(
     assert total["latency_source"] == "hdr"
     # Locust's merged count and ours travel in the same worker reports: every request, once.
     assert total["service"]["count"] == total["requests"] > 100
+    # The run over time is the same requests, second by second, merged from both workers.
+    assert sum(row["count"] for row in summary["timeline"]) == total["requests"]
     assert set(summary["generator"]["processes"]) == {"worker 1", "worker 2"}
     assert sum(p["starts"] for p in summary["generator"]["processes"].values()) > 100

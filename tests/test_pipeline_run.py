@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_report_samples import FAKE_JWT, contract_summary, load_summary
+from test_report_samples import FAILING_RULE, FAKE_JWT, contract_summary, load_summary
 
 from octopus_qa import pipeline
 from octopus_qa.cli.run import Progress
@@ -36,6 +36,7 @@ from octopus_qa.pipeline import (
 )
 from octopus_qa.report import EXIT_CODES, leaks
 from octopus_qa.report.summaries import ContractSummary
+from octopus_qa.rules import RULES
 from octopus_qa.target import free_port
 
 FAKE_STAGE = textwrap.dedent(
@@ -232,6 +233,33 @@ def octoqa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
+
+
+def write_user_pipeline(directory: Path, config: PipelineConfig) -> None:
+    """`directory/.octoqa/pipeline.toml`: the shipped table with `config`'s stage commands, so
+    that `octoqa run` started there plays the fake stages (the way a user swaps a command)."""
+    shipped = (Path(pipeline.__file__).parent.parent / "pipeline.toml").read_text()
+    table = shipped[: shipped.index("[commands]")] + "[commands]\n"
+    for stage, argv in config.commands.items():  # JSON strings are TOML basic strings
+        table += f"{stage} = [{', '.join(json.dumps(arg) for arg in argv)}]\n"
+    (directory / ".octoqa").mkdir()
+    (directory / ".octoqa" / "pipeline.toml").write_text(table, encoding="utf-8")
+
+
+def test_octoqa_run_ends_by_naming_the_broken_rules(tmp_path: Path) -> None:
+    write_user_pipeline(tmp_path, config_with_fake_stages(tmp_path, "1:fail", "1:fail"))
+    done = octoqa("--profile", "pr", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.rstrip().splitlines()
+    # Last, where a CI log's tail shows them: each broken rule by id and title.
+    assert lines[-3] == "Broken rules (2):"
+    assert set(lines[-2:]) == {
+        f"  {FAILING_RULE}: {RULES[FAILING_RULE].title}",
+        f"  request-id-present: {RULES['request-id-present'].title} (broken 3x under load)",
+    }
+    assert "Breached load gates (1):" in lines and "  list p95_ms <= 200, measured 480" in lines
+    assert any(line.startswith("Rules: ") and "2 broken" in line for line in lines)
+    assert "rule failed" not in done.stdout and "rules failed" not in done.stdout
 
 
 def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:

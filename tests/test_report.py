@@ -10,17 +10,23 @@ from typing import Any
 
 import pytest
 from test_report_samples import (
+    ENDPOINTS,
     FAILING_RULE,
     FAKE_JWT,
     FAKE_PASSWORD,
     HOSTILE,
+    NO_EVIDENCE_RULE,
+    NOT_EXERCISED_REASON,
+    NOT_EXERCISED_RULE,
     SKIPPED_RULE,
     UNTESTED_RULE,
+    load_summary,
     write_sample_run,
 )
 
 from octopus_qa.report import leaks, write_report
-from octopus_qa.report.charts import Series, line_chart, nice_ceiling, sparkline
+from octopus_qa.report.charts import Series, line_chart, nice_ticks, sparkline
+from octopus_qa.report.findings import console_lines
 from octopus_qa.report.redact import redact_text, written_forms
 from octopus_qa.report.summary import failure_headline
 from octopus_qa.rules import RULES
@@ -56,12 +62,88 @@ def test_passing_run_says_pass_in_words_at_the_top(passing: tuple[Path, dict]) -
     assert "verdict-pass" in html and ">PASS<" in verdict
 
 
-def test_failing_run_says_fail_and_why(failing: tuple[Path, dict]) -> None:
+def banner_of(html: str) -> str:
+    return html[html.index('id="verdict"') : html.index("</header>")]
+
+
+def test_failing_run_names_its_broken_rules_and_breached_gates_in_the_banner(
+    failing: tuple[Path, dict],
+) -> None:
     run_dir, summary = failing
-    html = page(run_dir)
     assert summary["verdict"] == "fail" and summary["exit_code"] == 1
-    verdict = html[html.index('id="verdict"') :][:400]
-    assert ">FAIL<" in verdict and "rules failed" in verdict and "load gate breached" in verdict
+    banner = banner_of(page(run_dir))
+    assert ">FAIL<" in banner
+    for rule_id in (FAILING_RULE, "request-id-present"):  # one by the suite, one under load
+        assert f'<a href="#rule-{rule_id}"><code>{rule_id}</code></a> {RULES[rule_id].title}' in (
+            banner.replace("&#39;", "'")
+        )
+    assert "broken 3× under load" in banner
+    assert "list p95_ms ≤ 200, measured 480" in banner
+    assert "rules failed" not in banner and "1 rule failed" not in banner
+    assert f"{len(RULES) - 5} rules held, 2 broken, 2 not exercised, 1 skipped" in banner
+    assert "1 of 2 load gates met" in banner
+
+
+def test_a_failure_no_rule_or_gate_explains_says_its_reason_in_the_banner(
+    tmp_path: Path,
+) -> None:
+    run_dir = tmp_path / RUN_ID
+    run = write_sample_run(run_dir, failing=False)
+    run["stages"][2] |= {"verdict": "fail", "exit_code": 1, "reason": "the target went away"}
+    summary = write_report(run_dir, run)
+    assert summary["verdict"] == "fail"
+    banner = banner_of(page(run_dir))
+    assert "load: the target went away" in banner and 'id="broken-rules"' not in banner
+    assert "**Why:** load: the target went away" in (run_dir / "summary.md").read_text()
+
+
+def test_broken_rules_come_first_in_the_rules_table(failing: tuple[Path, dict]) -> None:
+    html = page(failing[0])
+    order = re.findall(r'<tr id="rule-([a-z0-9-]+)" class="rule-([a-z]+)"', html)
+    statuses = [status for _, status in order]
+    assert statuses[:2] == ["fail", "fail"]
+    assert statuses == sorted(statuses, key=["fail", "deviation", "untested", "skip", "pass"].index)
+    assert {rule_id for rule_id, _ in order[:2]} == {FAILING_RULE, "request-id-present"}
+    heading = html[html.index('<h2 id="rules">') :][:200]
+    assert "2 broken" in heading and "2 not exercised" in heading
+
+
+def test_each_rule_shows_its_evidence_and_an_untested_one_its_reason(
+    failing: tuple[Path, dict],
+) -> None:
+    run_dir, summary = failing
+    table = {r["id"]: r for r in summary["rules"]}
+    assert table["auth-required"]["exchanges"] > 1200 and table["auth-required"]["tests_applied"]
+    html = page(run_dir)
+
+    def row(rule_id: str) -> str:
+        start = html.index(f'<tr id="rule-{rule_id}"')
+        return html[start : html.index("</tr>", start)]
+
+    exchanges = table["auth-required"]["exchanges"]
+    assert f"applied to {exchanges:,} exchanges in 3 tests" in row("auth-required")
+    assert f"not exercised: {NOT_EXERCISED_REASON}" in row(NOT_EXERCISED_RULE)
+    assert "not exercised: no contract test reported on it" in row(UNTESTED_RULE)
+    assert "no evidence recorded" in row(NO_EVIDENCE_RULE)  # 0/"" is no evidence, not zeros
+    assert not re.search(r"\b0 exchanges", html)
+    markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert f"`{NOT_EXERCISED_RULE}` ({NOT_EXERCISED_REASON})" in markdown
+    assert f"| `auth-required` | held | applied to {exchanges:,} exchanges in 3 tests |" in markdown
+
+
+def test_the_console_ends_with_the_broken_rules_by_id_and_title(
+    failing: tuple[Path, dict],
+) -> None:
+    _, summary = failing
+    lines = console_lines(summary)
+    assert lines[0].startswith(f"Rules: {len(RULES) - 5} rules held, 2 broken, 2 not exercised")
+    assert lines[-3] == "Broken rules (2):"
+    assert set(lines[-2:]) == {
+        f"  {FAILING_RULE}: {RULES[FAILING_RULE].title}",
+        f"  request-id-present: {RULES['request-id-present'].title} (broken 3x under load)",
+    }
+    assert "  list p95_ms <= 200, measured 480" in lines
+    assert f"  {NOT_EXERCISED_RULE}: {NOT_EXERCISED_REASON}" in lines
 
 
 def test_every_catalogued_rule_is_on_the_page_and_in_the_summary(
@@ -86,14 +168,15 @@ def test_rule_statuses_follow_the_contract_suite_and_the_load_run(
     status = {r["id"]: r["status"] for r in summary["rules"]}
     assert status[FAILING_RULE] == "fail"
     assert status[SKIPPED_RULE] == "skip"
+    assert status[NOT_EXERCISED_RULE] == "untested"  # reported, but never applied: not a pass
     assert status["request-id-present"] == "fail"  # passed by the suite, broken 3× under load
-    # Every rule passes but the two failed, the one skipped and the one nobody reported.
+    # Every rule passes but the two failed, the one skipped and the two not exercised.
     assert summary["totals"]["rules"] == {
-        "pass": len(RULES) - 4,
+        "pass": len(RULES) - 5,
         "fail": 2,
         "deviation": 0,
         "skip": 1,
-        "untested": 1,
+        "untested": 2,
     }
 
 
@@ -117,13 +200,14 @@ def test_missing_stage_summaries_leave_every_rule_untested(tmp_path: Path) -> No
     assert summary["reason"] == "contract: timed out"
     assert {r["status"] for r in summary["rules"]} == {"untested"}
     assert "ERROR" in page(run_dir) and "No gates" in page(run_dir)
+    assert "no load gates judged" in banner_of(page(run_dir))  # not "0 of 0 load gates met"
 
 
 def test_gates_show_measured_against_limit(failing: tuple[Path, dict]) -> None:
     run_dir, summary = failing
     html = page(run_dir)
     assert summary["totals"]["gates"] == {"passed": 1, "total": 2}
-    row = re.search(r"<tr><td>GET /api/v1/products</td><td>p95_ms</td>.*?</tr>", html, re.S)
+    row = re.search(r"<tr><td>list</td><td>p95_ms</td>.*?</tr>", html, re.S)
     assert row is not None
     assert "&lt;= 200<" in row.group(0) and ">480<" in row.group(0) and "FAIL" in row.group(0)
 
@@ -137,7 +221,38 @@ def test_coverage_counts_declared_responses_seen(passing: tuple[Path, dict]) -> 
     assert by_path[("GET", "/api/v1/products/{id}")]["undeclared"] == ["500"]
     html = page(run_dir)
     assert "7 of 9 declared responses exercised" in html
-    assert 'class="missing"' in html and 'class="undeclared"' in html
+    assert 'class="undeclared"' in html
+
+
+def test_a_declared_status_nobody_saw_is_not_seen_not_a_failure(passing: tuple[Path, dict]) -> None:
+    html = page(passing[0])
+    table = html[html.index('<table class="cov">') : html.index('<h2 id="load">')]
+    assert '<td class="not-seen" title="declared, not seen in this run">–</td>' in table
+    assert "✗" not in table and 'class="missing"' not in table
+
+
+def test_undeclared_methods_fold_into_one_row_per_path_naming_their_answers(
+    passing: tuple[Path, dict],
+) -> None:
+    run_dir, summary = passing
+    coverage = summary["coverage"]
+    assert [(op["method"], op["path"]) for op in coverage["operations"]] == [
+        ("POST", "/auth/login"),
+        ("GET", "/api/v1/products"),
+        ("GET", "/api/v1/products/{id}"),
+    ]
+    others = {entry["path"]: entry for entry in coverage["other_methods"]}
+    assert others["/api/v1/products"]["methods"] == ["DELETE", "HEAD", "OPTIONS", "QUERY", "TRACE"]
+    assert others["/api/v1/products"]["answers"] == [
+        {"status": "401", "methods": ["HEAD", "OPTIONS"]},
+        {"status": "404", "methods": ["DELETE", "OPTIONS", "QUERY", "TRACE"]},
+    ]
+    html = page(run_dir)
+    table = html[html.index('<table class="cov">') : html.index('<h2 id="load">')]
+    assert table.count('<tr class="others">') == 2
+    assert "<code>DELETE" not in table and "<code>TRACE" not in table
+    assert "5 other methods" in table and "2 other methods" in table
+    assert "<b>404</b> to DELETE, OPTIONS, QUERY, TRACE" in table
 
 
 def test_text_from_the_target_is_escaped(failing: tuple[Path, dict]) -> None:
@@ -174,11 +289,17 @@ def test_summary_json_and_markdown_tell_the_same_story(failing: tuple[Path, dict
     assert [s["name"] for s in on_disk["stages"]] == ["spec", "contract", "load", "report"]
     rules = on_disk["totals"]["rules"]
     assert markdown.startswith("## octoqa run: ❌ FAIL")
-    assert f"{rules['pass']} pass · {rules['fail']} fail · {rules['skip']} skip" in markdown
-    assert "**Load gates:** 1/2 met." in markdown
+    head = markdown[: markdown.index("| # | Stage |")]  # above the stages: what broke, by name
+    assert f"`{FAILING_RULE}` {RULES[FAILING_RULE].title}" in head
+    assert "**Load gates breached:** list p95_ms ≤ 200, measured 480." in head
+    assert (
+        f"**Rules:** {rules['pass']} rules held, {rules['fail']} broken, "
+        f"{rules['untested']} not exercised, {rules['skip']} skipped (of {len(RULES)})."
+    ) in markdown
+    assert "**Load:** 1 of 2 load gates met." in markdown
     for rule in (r for r in on_disk["rules"] if r["status"] == "fail"):
         assert f"`{rule['id']}`" in markdown
-    assert "| GET /api/v1/products | p95_ms | 200 | 480 |" in markdown
+    assert "| list | p95_ms | 200 | 480 |" in markdown
     assert "<script>" not in markdown
 
 
@@ -206,11 +327,27 @@ def test_trend_compares_this_run_with_the_earlier_ones(tmp_path: Path) -> None:
     run_dir, _ = build(tmp_path, failing=False, run_id="20250104-120000-0003")
     html = page(run_dir)
     trend = html[html.index('id="trend"') : html.index('id="artifacts"')]
-    assert "Trend (last 4 runs)" in trend
+    assert "Trend (last 4 runs, oldest first)" in trend
     for run_id in ("20250101-120000-0000", "20250102-120000-0001", "20250103-120000-0002"):
         assert run_id in trend
     assert ">480<" in trend and ">24<" in trend  # the slow run's p95 beside the fast ones'
-    assert trend.count('class="sparkline"') == 4  # three endpoints and the rules passed
+    # One per endpoint, and one for the rules held.
+    assert trend.count('class="sparkline"') == len(ENDPOINTS) + 1
+
+
+def test_trend_p95_table_keeps_a_column_per_run_for_the_last_ten_only(tmp_path: Path) -> None:
+    """However many runs `trend_runs` compares, the p95 table fits the page: the last 10 runs get
+    a column each, the sparkline shows them all."""
+    for index in range(12):
+        run_dir = tmp_path / "reports" / f"202501{index + 1:02d}-120000-00{index:02d}"
+        write_report(run_dir, write_sample_run(run_dir), trend_runs=12)
+    html = page(run_dir)
+    table = html[html.index('<table class="trend-p95">') :]
+    table = table[: table.index("</table>")]
+    header = table[: table.index("</tr>")]
+    assert re.findall(r">#(\d+)</th>", header) == [str(n) for n in range(3, 13)]
+    assert "the last 10 runs, the sparkline all 12" in table
+    assert "(ms)" in header and "in ms" in table
 
 
 def test_trend_of_a_first_run_says_there_is_nothing_to_compare(passing: tuple[Path, dict]) -> None:
@@ -227,6 +364,7 @@ def test_line_chart_draws_one_line_per_series_with_a_dot_per_point() -> None:
     assert svg.count("<polyline") == 2 and svg.count("<circle") == 5
     assert "p95 &lt;b&gt;" in svg and "<b>" not in svg
     assert ">10</text>" in svg  # the y axis tops out at a round number above 9
+    assert ">2</text>" in svg and ">2.5</text>" not in svg  # ticked 2 apart
 
 
 def test_line_chart_without_points_says_no_data() -> None:
@@ -235,10 +373,53 @@ def test_line_chart_without_points_says_no_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "top"), [(0, 1), (0.7, 1), (9, 10), (11, 20), (240, 250), (4100, 5000)]
+    ("low", "high", "ticks"),
+    [
+        (0, 0, [0, 1]),
+        (0, 0.7, [0, 0.2, 0.4, 0.6, 0.8]),
+        (0, 8.2, [0, 2, 4, 6, 8, 10]),
+        (0, 11, [0, 2, 4, 6, 8, 10, 12]),
+        (0, 240, [0, 50, 100, 150, 200, 250]),
+        (0, 4100, [0, 1000, 2000, 3000, 4000, 5000]),
+        (50, 400, [0, 100, 200, 300, 400]),
+    ],
 )
-def test_axis_tops_are_round_numbers(value: float, top: float) -> None:
-    assert nice_ceiling(value) == top
+def test_axes_are_ticked_at_round_numbers(low: float, high: float, ticks: list[float]) -> None:
+    assert nice_ticks(low, high) == pytest.approx(ticks)
+    assert is_round_ticking(nice_ticks(low, high))
+
+
+def is_round_ticking(ticks: list[float]) -> bool:
+    """Ticks evenly 1, 2 or 5 × 10^n apart, each a multiple of that step."""
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+    if len(steps) != 1:
+        return False
+    step = steps.pop()
+    return f"{step:.0e}"[0] in "125" and all(abs(t / step - round(t / step)) < 1e-6 for t in ticks)
+
+
+def test_response_time_chart_plots_the_exact_figures_from_the_first_measurement(
+    passing: tuple[Path, dict],
+) -> None:
+    html = page(passing[0])
+    latency = html[html.index('aria-label="Response time') :]
+    latency = latency[: latency.index("</svg>")]
+    assert "Response time (exact)" in latency
+    # The exact figures (4.533 ms ...), not Locust's whole milliseconds, from the first second.
+    first = load_summary(False)["timeline"][0]
+    assert f"p50: {first['p50_ms']:g} at 0</title>" in latency
+    assert f"p95: {first['p95_ms']:g} at 0</title>" in latency
+    assert ": 0 at 0</title>" not in latency  # no 0 ms from before the first request
+    for anchor in ("end", "middle"):  # the y axis, the x axis
+        ticks = [
+            float(tick)
+            for tick in re.findall(rf'text-anchor="{anchor}" class="tick">([^<]+)<', latency)
+        ]
+        assert ticks[0] == 0 and is_round_ticking(ticks), (anchor, ticks)
+    assert (
+        "time since the first measurement, s" in latency
+        and "ms, from the intended start" in latency
+    )
 
 
 def test_sparkline_skips_runs_without_a_value() -> None:
@@ -304,7 +485,7 @@ def test_known_deviations_have_their_own_verdict_and_expired_or_stale_entries_ar
     assert {r["id"]: r["status"] for r in summary["rules"]}["error-envelope"] == "deviation"
     assert summary["totals"]["rules"]["deviation"] == 1
     html = page(run_dir)
-    assert ">DEVIATION<" in html and "1 known deviation" in html
+    assert ">KNOWN DEVIATION<" in html and "1 known deviation" in html
     assert ">EXPIRED<" in html and ">STALE<" in html and ">MATCHED<" in html
     assert 'href="javascript:' not in html
     markdown = (run_dir / "summary.md").read_text(encoding="utf-8")

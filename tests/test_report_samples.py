@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from octopus_qa.plan.endpoints import ENDPOINTS as LOAD_ENDPOINTS
 from octopus_qa.rules import RULES
 
 FAKE_JWT = (
@@ -23,7 +24,27 @@ HOSTILE = "<script>alert('pwned')</script>"
 FAILING_RULE = "pagination-headers-consistent"
 SKIPPED_RULE = "expired-token-rejected"
 UNTESTED_RULE = "refresh-token-single-use"
-ENDPOINTS = ("GET /api/v1/products", "GET /api/v1/products/[id]", "POST /auth/login")
+#: Reported by the contract suite, but no test met the situation it is about.
+NOT_EXERCISED_RULE = "logout-revokes-tokens"
+NOT_EXERCISED_REASON = "no test logged out and reused a token"
+#: A rule whose evidence the sample leaves out (a contract stage that counted nothing).
+NO_EVIDENCE_RULE = "json-content-type"
+HISTORY_START = 1_700_000_000
+HISTORY_ROWS = 12
+#: Locust's first rows, while its users spawn: nothing measured yet.
+SPAWN_ROWS = 2
+UNDECLARED_TRIED = (
+    ("DELETE", "/api/v1/products", [404]),
+    ("HEAD", "/api/v1/products", [401]),
+    ("OPTIONS", "/api/v1/products", [401, 404]),
+    ("QUERY", "/api/v1/products", [404]),
+    ("TRACE", "/api/v1/products", [404]),
+    ("DELETE", "/auth/login", [404]),
+    ("TRACE", "/auth/login", [404]),
+)
+#: The endpoints a load run measures (their keys in summary.json) and their aggregate.
+ENDPOINTS = (*LOAD_ENDPOINTS, "total")
+GATED_ENDPOINT = "list"
 
 
 def contract_summary(failing: bool) -> dict[str, Any]:
@@ -50,6 +71,19 @@ def contract_summary(failing: bool) -> dict[str, Any]:
                 }
             ],
         }
+        if status != "skip" and rule_id != NO_EVIDENCE_RULE:
+            rules[rule_id] |= {"exchanges": 1200 + len(rules), "tests_applied": 3}
+    rules[NOT_EXERCISED_RULE] = {
+        "status": "untested",
+        "tests": [
+            {
+                "nodeid": "contract_tests/test_auth.py::test_logout_revokes_tokens",
+                "outcome": "passed",
+                "message": "",
+            }
+        ],
+        "reason": NOT_EXERCISED_REASON,
+    }
     return {
         "schema_version": 1,
         "stage": "contract",
@@ -82,6 +116,11 @@ def contract_summary(failing: bool) -> dict[str, Any]:
                     "declared": [200, 401, 404],
                     "seen": [200, 404, 500],
                 },
+                # The coverage phase's undeclared methods: folded into one row per path.
+                *(
+                    {"method": method, "path": path, "declared": [], "seen": seen}
+                    for method, path, seen in UNDECLARED_TRIED
+                ),
             ]
         },
         "artifacts": {"junit": "contract/junit.xml"},
@@ -89,16 +128,30 @@ def contract_summary(failing: bool) -> dict[str, Any]:
 
 
 def load_summary(failing: bool) -> dict[str, Any]:
+    # Locust's rows, second by second: the first two while users spawn (no request measured,
+    # 0 ms and 0 requests/s), then the run, with Locust's whole-millisecond figures.
     history = [
         {
-            "t": 1700000000 + i,
+            "t": i,
+            "at": HISTORY_START + i,
             "users": min(10, 2 * (i + 1)),
-            "rps": 40.0 + 12 * i,
-            "p50_ms": 4.0 + i * 0.5,
-            "p95_ms": 9.0 + i,
+            "rps": 0.0 if i < SPAWN_ROWS else 40.0 + 12 * i,
+            "p50_ms": 0.0 if i < SPAWN_ROWS else float(4 + i // 2),
+            "p95_ms": 0.0 if i < SPAWN_ROWS else float(9 + i),
             "failures_per_s": 0.0,
         }
-        for i in range(12)
+        for i in range(HISTORY_ROWS)
+    ]
+    # The exact per-second percentiles (HDR), from the first second a request came back.
+    timeline = [
+        {
+            "at": HISTORY_START + i,
+            "count": 40 + 12 * i,
+            "p50_ms": round(3.713 + 0.41 * i, 3),
+            "p95_ms": round(8.641 + 1.07 * i, 3),
+            "p99_ms": round(12.5 + 1.3 * i, 3),
+        }
+        for i in range(SPAWN_ROWS, HISTORY_ROWS)
     ]
     p95 = 480.0 if failing else 24.0
     return {
@@ -111,7 +164,7 @@ def load_summary(failing: bool) -> dict[str, Any]:
         "duration_s": 15.2,
         "gates": [
             {
-                "endpoint": "GET /api/v1/products",
+                "endpoint": GATED_ENDPOINT,
                 "metric": "p95_ms",
                 "limit": 200,
                 "measured": p95,
@@ -139,7 +192,9 @@ def load_summary(failing: bool) -> dict[str, Any]:
         "rule_violations": {"request-id-present": 3} if failing else {},
         "rate_limited": 2,
         "cpu_warning": False,
+        "latency_clock": "response",
         "history": history,
+        "timeline": timeline,
         "artifacts": {"html": "load/locust.html", "csv_prefix": "load/locust"},
     }
 
@@ -224,7 +279,8 @@ def test_sample_summaries_name_only_catalogued_rules() -> None:
     """The samples are only worth testing against if they speak the catalogue's rule ids."""
     assert set(contract_summary(True)["rules"]) <= set(RULES)
     assert set(load_summary(True)["rule_violations"]) <= set(RULES)
-    assert FAILING_RULE in RULES and SKIPPED_RULE in RULES and UNTESTED_RULE in RULES
+    named = (FAILING_RULE, SKIPPED_RULE, UNTESTED_RULE, NOT_EXERCISED_RULE, NO_EVIDENCE_RULE)
+    assert set(named) <= set(RULES) and len(set(named)) == len(named)
 
 
 def test_sample_summaries_carry_the_briefing_keys() -> None:

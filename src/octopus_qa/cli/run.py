@@ -22,6 +22,7 @@ from ..pipeline import (
     plan_run,
     run_planned,
 )
+from ..report.findings import console_lines
 from ..seeds import choose_seed
 
 HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
@@ -133,4 +134,6 @@ def main(args: argparse.Namespace) -> int:
         print(
             f"octoqa: error: stage {problem.name} could not run: {problem.reason}", file=sys.stderr
         )
+    if outcome.summary:  # last, where a log's tail shows them: the broken rules by name
+        print("\n".join(console_lines(outcome.summary)), flush=True)
     return outcome.exit_code

@@ -151,3 +151,85 @@ class LatencyBook:
         if isinstance(data, dict):
             book.add_encoded(data)
         return book
+
+
+#: The percentiles the timeline keeps for each second (what the report's chart draws).
+TIMELINE_PERCENTILES: tuple[tuple[str, float], ...] = (
+    ("p50_ms", 50.0),
+    ("p95_ms", 95.0),
+    ("p99_ms", 99.0),
+)
+
+
+class Timeline:
+    """One clock's exact percentiles second by second: the run over time, in the same
+    histograms (and so the same precision) as the whole-run figures the gates judge.
+
+    Each value goes into the histogram of the wall-clock second it was recorded in (whole
+    seconds since the epoch, as Locust's stats history stamps its rows). A second is summed up
+    and its histogram dropped once nothing more can arrive for it (`close_before`): in one
+    process, when the second after it ends; on a master, when every worker has reported past it.
+    So a long run holds a few histograms at a time, not one per second.
+    """
+
+    def __init__(self, clock: str = RESPONSE, *, closes_behind: bool = True) -> None:
+        self.clock = clock
+        #: False on a Locust worker: its seconds go to the master whole (`take_open`).
+        self.closes_behind = closes_behind
+        self._open: dict[int, HdrHistogram] = {}
+        self._closed: dict[int, dict[str, Any]] = {}
+
+    def record(self, second: int, value_ms: float) -> None:
+        histogram = self._open.get(second)
+        if histogram is None:
+            if self.closes_behind:
+                self.close_before(second - 1)
+            histogram = self._open[second] = new_histogram()
+        histogram.record_value(to_us(value_ms))
+
+    def close_before(self, second: int) -> None:
+        """Sum up every second before `second`: no more values will come for them."""
+        for done in [s for s in self._open if s < second]:
+            self._close(done, self._open.pop(done))
+
+    def _close(self, second: int, histogram: HdrHistogram) -> None:
+        row: dict[str, Any] = {"at": second, "count": int(histogram.get_total_count())}
+        row.update(
+            {key: _ms(histogram.get_value_at_percentile(p)) for key, p in TIMELINE_PERCENTILES}
+        )
+        self._closed[second] = row
+
+    def take_open(self) -> dict[str, str]:
+        """The open seconds, encoded, and forgotten here (a worker's part of its report)."""
+        encoded = {str(s): h.encode().decode("ascii") for s, h in self._open.items()}
+        self._open.clear()
+        return encoded
+
+    def add_encoded(self, encoded: Mapping[str, str]) -> None:
+        """Add a worker's `take_open()` into the seconds still open here."""
+        for second, text in encoded.items():
+            key = int(second)
+            if key in self._closed:
+                continue  # a worker that reported for the first time after others passed it
+            histogram = self._open.get(key)
+            if histogram is None:
+                histogram = self._open[key] = new_histogram()
+            histogram.decode_and_add(text.encode("ascii"))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every second with a value, oldest first: at, count and the percentiles in ms."""
+        self.close_before(2**62)
+        return [self._closed[second] for second in sorted(self._closed)]
+
+
+def complete_before(reported_upto: Mapping[str, int], connected: Iterable[str]) -> int | None:
+    """On a master: the second before which every worker's values have all arrived, or None.
+
+    Each worker's report says up to when it has sent everything (`reported_upto`, by worker).
+    Until every connected worker has reported once, its first seconds may still come: None.
+    A worker gone from `connected` sends nothing more and holds nothing back.
+    """
+    waiting_for = set(connected) or set(reported_upto)
+    if not waiting_for or waiting_for - set(reported_upto):
+        return None
+    return min(reported_upto[worker] for worker in waiting_for)

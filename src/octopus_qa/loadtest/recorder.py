@@ -4,16 +4,20 @@ The locustfile installs one `Recorder` (`install(environment)`) and lets it pace
 users (`wait_s`, `request_context`). It listens to Locust's own events, so every request any
 client makes is recorded whatever code sent it:
 - `request`: the service time Locust measured (unrounded, from `perf_counter`) and the lag of
-  the task's start behind its schedule, into the `LatencyBook` under the request's name;
+  the task's start behind its schedule, into the `LatencyBook` under the request's name, and
+  the gated clock's value into the `Timeline` of the second it came back in (the run over time,
+  exact, for the report's chart);
 - a monitor greenlet: the process's CPU every second and the event loop's oversleep every tick;
 - a silence watch (on the master or a single process): when requests have come back without
   any HTTP answer (refused, reset, timed out) for `TARGET_SILENT_S` and none was answered
   meanwhile, the target went away and the run stops there, what it measured kept;
 - `rule_broken` (called by loadtest/validation.py): one more response that broke that rule, counted
   by the rule itself, not parsed back out of Locust's failure text;
-- `report_to_master` (on a worker, every stats report): the histograms and rule counts recorded
-  since the last report, and this process's health so far, ride along with Locust's statistics;
-- `worker_report` (on the master): added into the master's book, health kept per worker;
+- `report_to_master` (on a worker, every stats report): the histograms, seconds and rule counts
+  recorded since the last report, and this process's health so far, ride along with Locust's
+  statistics;
+- `worker_report` (on the master): added into the master's book and timeline, health kept per
+  worker; a second of the timeline is summed up once every worker has reported past it;
 - `quitting` (on the master or a single process): everything to `--timing-file` as JSON, which
   the runner judges after Locust has exited.
 
@@ -35,11 +39,12 @@ import psutil
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from ..plan.endpoints import RATE_LIMITED_PREFIX
 from ..plan.slo import ServiceLevels
 from ..rules import Rule
 from .abort import BreachWatch, breaches
 from .generator import ProcessHealth
-from .latency import LatencyBook, to_us
+from .latency import RESPONSE, LatencyBook, Timeline, complete_before, to_us
 from .schedule import ArrivalSchedule
 
 #: Message key inside Locust's worker report.
@@ -57,6 +62,9 @@ class Recorder:
 
     def __init__(self) -> None:
         self.book = LatencyBook()
+        self.timeline = Timeline()
+        #: On a master: each worker's last report time (whole epoch seconds), for the timeline.
+        self._reported_upto: dict[str, int] = {}
         #: Responses that broke each rule, by rule id (a worker's: since its last report).
         self.broken: Counter[str] = Counter()
         self.health = ProcessHealth()
@@ -94,6 +102,10 @@ class Recorder:
         self.interval_s = 1.0 / per_user_rps if per_user_rps else None
         self.late_after_s = late_after_ms / 1000.0
         self.timing_file = timing_file
+        self.timeline = Timeline(
+            levels.latency_clock if levels is not None else RESPONSE,
+            closes_behind=not isinstance(environment.runner, WorkerRunner),
+        )
         events: Any = environment.events  # Locust's EventHook is untyped
         events.request.add_listener(self.on_request)
         events.test_start.add_listener(self.on_test_start)
@@ -164,6 +176,9 @@ class Recorder:
     ) -> None:
         lag_ms = context.get("lag_ms", 0.0) if context else 0.0
         self.book.record(name, response_time or 0.0, lag_ms)
+        if not name.startswith(RATE_LIMITED_PREFIX):  # as the "total" row: 429s aside
+            timed = (response_time or 0.0) + (lag_ms if self.timeline.clock == RESPONSE else 0.0)
+            self.timeline.record(int(time.time()), timed)
         if getattr(response, "status_code", None):  # any HTTP answer, errors included
             self._last_answer = time.monotonic()
             self._unanswered = 0
@@ -277,6 +292,8 @@ class Recorder:
             "health": self.health.encode(),
             "broken": dict(self.broken),
             "silence": [time.monotonic() - self._last_answer, self._unanswered],
+            # Every value recorded before `upto` (a whole second) is in `seconds`.
+            "timeline": {"upto": int(time.time()), "seconds": self.timeline.take_open()},
         }
         self.book.reset()  # the master adds what each report carries: send each value once
         self.broken.clear()
@@ -286,6 +303,7 @@ class Recorder:
         if not isinstance(timing, dict):
             return
         self.book.add_encoded(timing.get("latency") or {})
+        self._add_timeline(client_id, timing.get("timeline"))
         self.broken.update(
             {str(rule): int(count) for rule, count in (timing.get("broken") or {}).items()}
         )
@@ -293,6 +311,19 @@ class Recorder:
         silence = timing.get("silence")
         if isinstance(silence, list) and len(silence) == 2:
             self._worker_silence[client_id] = (float(silence[0]), int(silence[1]), time.monotonic())
+
+    def _add_timeline(self, client_id: str, part: Any) -> None:
+        """A worker's seconds into the master's timeline; the seconds every connected worker has
+        reported past are complete, and summed up."""
+        if not isinstance(part, dict):
+            return
+        self.timeline.add_encoded(part.get("seconds") or {})
+        self._reported_upto[client_id] = int(part.get("upto") or 0)
+        runner = self._environment_runner()
+        connected = list(runner.clients.keys()) if isinstance(runner, MasterRunner) else []
+        done = complete_before(self._reported_upto, connected)
+        if done is not None:
+            self.timeline.close_before(done)
 
     def processes(self) -> dict[str, ProcessHealth]:
         """Health by process: the workers in a distributed run, else this one process."""
@@ -307,6 +338,7 @@ class Recorder:
             "model": "open" if self.interval_s is not None else "closed",
             "late_after_ms": self.late_after_s * 1000.0,
             "latency": self.book.encode(),
+            "timeline": {"clock": self.timeline.clock, "seconds": self.timeline.rows()},
             "processes": {name: h.encode() for name, h in self.processes().items()},
             "aborted": self.aborted,
             "rule_violations": dict(self.broken),

@@ -112,7 +112,9 @@ def read_stats(stats_csv: Path) -> tuple[dict[str, EndpointStats], int]:
 
 
 def read_history(history_csv: Path) -> list[dict[str, Any]]:
-    """The run second by second (Locust's aggregate rows): users, throughput, latency, failures."""
+    """The run second by second (Locust's aggregate rows): users, throughput, latency, failures;
+    `t` counts from the first row, `at` is Locust's own stamp (whole seconds since the epoch),
+    which lines the rows up with the exact timeline (`latency.Timeline`)."""
     history = []
     start: int | None = None
     for row in _rows(history_csv):
@@ -123,6 +125,7 @@ def read_history(history_csv: Path) -> list[dict[str, Any]]:
         history.append(
             {
                 "t": timestamp - start,
+                "at": timestamp,
                 "users": int(row["User Count"]),
                 "rps": round(float(row["Requests/s"]), 3),
                 "p50_ms": _percentile(row["50%"]),

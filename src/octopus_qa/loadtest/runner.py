@@ -448,6 +448,7 @@ def build_summary(
         rate_limited=measurements.rate_limited,
         cpu_warning=facts.cpu_warning if facts is not None else False,
         history=measurements.history,
+        timeline=timing.timeline,
         artifacts={
             "html": "load/locust.html",
             "junit": "load/junit.xml",

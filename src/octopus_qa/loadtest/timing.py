@@ -37,6 +37,8 @@ class Timing:
     rule_violations: dict[str, int] = field(default_factory=dict)
     #: Set when the run stopped because the target gave no HTTP answer (recorder.py).
     target_silent: dict[str, Any] | None = None
+    #: The gated clock second by second (`latency.Timeline.rows`): at, count, p50_ms...
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def recorded(self) -> bool:
@@ -76,6 +78,9 @@ def read_timing(path: Path) -> Timing:
     timing.aborted = aborted if isinstance(aborted, dict) else None
     silent = data.get("target_silent")
     timing.target_silent = silent if isinstance(silent, dict) else None
+    timeline = data.get("timeline")
+    if isinstance(timeline, dict) and isinstance(timeline.get("seconds"), list):
+        timing.timeline = [row for row in timeline["seconds"] if isinstance(row, dict)]
     broken = data.get("rule_violations")
     if isinstance(broken, dict):
         timing.rule_violations = {str(rule): int(count) for rule, count in broken.items()}

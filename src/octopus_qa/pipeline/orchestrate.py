@@ -37,15 +37,16 @@ def _ignore(*_: object) -> None:
 
 def write_report_stage(
     run_dir: Path, run: dict[str, Any], secrets: Sequence[str], trend_runs: int
-) -> StageResult:
-    """Stage 4: the report. Its own duration is not known while it is written, so it says none.
+) -> tuple[StageResult, dict[str, Any]]:
+    """Stage 4: the report, and the run summary it wrote (the console's last lines read it).
+    Its own duration is not known while it is written, so it says none.
 
     The scrub is checked afterwards; a secret it missed makes the report stage an error, and the
     report is written once more saying so.
     """
     result = StageResult("report", Verdict.PASS, 0, 0.0)
     stages = run["stages"]
-    write_run_report(
+    summary = write_run_report(
         run_dir,
         {**run, "stages": [*stages, {**asdict(result), "duration_s": None}]},
         secrets=secrets,
@@ -56,13 +57,13 @@ def write_report_stage(
         result = StageResult(
             "report", Verdict.ERROR, 2, 0.0, f"a secret survived the scrub: {left[0]}"
         )
-        write_run_report(
+        summary = write_run_report(
             run_dir,
             {**run, "stages": [*stages, {**asdict(result), "duration_s": None}]},
             secrets=secrets,
             trend_runs=trend_runs,
         )
-    return result
+    return result, summary
 
 
 def run_pipeline(
@@ -146,11 +147,11 @@ def run_planned(
         "stages": [asdict(r) for r in results],
         "artifacts": {"plan": "plan.json", **{f"{r.name}_log": r.log for r in results if r.log}},
     }
-    report_result = write_report_stage(run_dir, run, secrets, config.trend_runs)
+    report_result, summary = write_report_stage(run_dir, run, secrets, config.trend_runs)
     report_result.duration_s = round(time.monotonic() - report_started, 2)
     on_end(len(STAGES), len(STAGES), report_result)
     if point_latest:
         point_latest_at(run_dir)
     all_results = [*results, report_result]
     verdict = worst_verdict([r.verdict for r in all_results])
-    return RunOutcome(run_dir, EXIT_CODES[verdict], verdict, all_results)
+    return RunOutcome(run_dir, EXIT_CODES[verdict], verdict, all_results, summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..report import worst_verdict
 from ..verdicts import Verdict
@@ -30,6 +31,8 @@ class RunOutcome:
     exit_code: int
     verdict: str
     stages: list[StageResult] = field(default_factory=list)
+    #: The run summary the report wrote (summary.json): what the console's last lines name.
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_problem(self) -> StageResult | None:

@@ -1,8 +1,8 @@
 """Line charts and sparklines as inline SVG, so the report opens from disk with no script or CDN.
 
-Small on purpose: a linear x axis, a y axis from zero to a round number, one polyline per series
-with a dot per point, a legend. Every label is escaped here, because the callers insert the
-markup into the page as it is.
+Small on purpose: linear axes ticked at round numbers (1, 2 or 5 × 10^n apart), the y axis from
+zero, one polyline per series with a dot per point, a legend. Every label is escaped here,
+because the callers insert the markup into the page as it is.
 """
 
 from __future__ import annotations
@@ -29,12 +29,26 @@ class Series:
     points: Sequence[tuple[float, float]]
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 × 10^k that is at least `value` (a readable axis top)."""
-    if value <= 0 or not math.isfinite(value):
+#: An axis is cut into at most this many intervals by its ticks.
+MAX_INTERVALS = 6
+
+
+def nice_step(span: float, max_intervals: int = MAX_INTERVALS) -> float:
+    """The smallest of 1, 2, 5 × 10^n that cuts `span` into at most `max_intervals` pieces."""
+    if span <= 0 or not math.isfinite(span):
         return 1.0
-    magnitude = 10.0 ** math.floor(math.log10(value))
-    return next(step * magnitude for step in (1, 2, 2.5, 5, 10) if step * magnitude >= value)
+    raw = span / max_intervals
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= raw * 0.999999)
+
+
+def nice_ticks(low: float, high: float, max_intervals: int = MAX_INTERVALS) -> list[float]:
+    """Round ticks from a multiple of the step at or below `low` to one at or above `high`:
+    the axis runs from the first tick to the last, so both ends are labelled."""
+    step = nice_step(high - low, max_intervals)
+    first = math.floor(low / step + 1e-9)
+    last = max(math.ceil(high / step - 1e-9), first + 1)
+    return [round(k * step, 12) for k in range(first, last + 1)]
 
 
 def format_tick(value: float) -> str:
@@ -54,7 +68,8 @@ def line_chart(
 ) -> str:
     """An SVG line chart of `series` (x, y) points; a chart with no points says so in words.
 
-    `x_domain` fixes the x axis, so that charts of the same run line up second by second.
+    `x_domain` fixes the x axis, so that charts of the same run line up second by second; both
+    axes are widened to the round ticks around their data (`nice_ticks`).
     """
     label = escape(title)
     head = (
@@ -68,9 +83,10 @@ def line_chart(
             f'{head}<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">'
             f"{label}: no data</text></svg>"
         )
-    x_min, x_max = x_domain or (min(x for x, _ in points), max(x for x, _ in points))
-    x_span = (x_max - x_min) or 1.0
-    y_top = nice_ceiling(max(y for _, y in points))
+    x_ticks = nice_ticks(*(x_domain or (min(x for x, _ in points), max(x for x, _ in points))))
+    y_ticks = nice_ticks(0.0, max(y for _, y in points))
+    x_min, x_span = x_ticks[0], x_ticks[-1] - x_ticks[0]
+    y_top = y_ticks[-1]
     plot_w = width - MARGIN_LEFT - MARGIN_RIGHT
     plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
 
@@ -81,7 +97,7 @@ def line_chart(
         return MARGIN_TOP + plot_h - y / y_top * plot_h
 
     parts = [head, f'<text x="{MARGIN_LEFT}" y="16" class="chart-title">{label}</text>']
-    parts += _axes(sx, sy, x_min, x_span, y_top, width, height, x_label, y_label)
+    parts += _axes(sx, sy, x_ticks, y_ticks, width, height, x_label, y_label)
     for index, one in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
         mine = [p for p in one.points if all(map(math.isfinite, p))]
@@ -109,30 +125,29 @@ def line_chart(
 def _axes(
     sx: Scale,
     sy: Scale,
-    x_min: float,
-    x_span: float,
-    y_top: float,
+    x_ticks: Sequence[float],
+    y_ticks: Sequence[float],
     width: int,
     height: int,
     x_label: str,
     y_label: str,
 ) -> list[str]:
-    """Gridlines, ticks and axis titles (the scales and bounds come from `line_chart`)."""
+    """Gridlines, ticks and axis titles (the scales and ticks come from `line_chart`)."""
     parts = []
     bottom = height - MARGIN_BOTTOM
-    for i in range(5):
-        y = y_top * i / 4
+    for y in y_ticks:
         parts.append(
             f'<line class="grid" x1="{MARGIN_LEFT}" x2="{width - MARGIN_RIGHT}" '
             f'y1="{sy(y):.1f}" y2="{sy(y):.1f}"/>'
             f'<text x="{MARGIN_LEFT - 6}" y="{sy(y) + 4:.1f}" text-anchor="end" class="tick">'
             f"{format_tick(y)}</text>"
         )
-    for i in range(5):
-        x = x_min + x_span * i / 4
+    for x in x_ticks:
         parts.append(
+            f'<line class="tick-mark" x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{bottom}" '
+            f'y2="{bottom + 4}"/>'
             f'<text x="{sx(x):.1f}" y="{bottom + 16}" text-anchor="middle" class="tick">'
-            f"{format_tick(round(x, 1))}</text>"
+            f"{format_tick(x)}</text>"
         )
     parts.append(
         f'<line class="axis" x1="{MARGIN_LEFT}" x2="{width - MARGIN_RIGHT}" '

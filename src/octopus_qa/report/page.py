@@ -7,7 +7,6 @@ comes from `charts`, which escapes its own labels.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +16,20 @@ from markupsafe import Markup
 
 from ..verdicts import Verdict
 from .charts import Series, line_chart, sparkline
+from .findings import (
+    STATUS_WORDS,
+    breached_gates,
+    evidence_text,
+    format_number,
+    gate_counts,
+    gate_text,
+    rule_counts,
+    rules_by_attention,
+    rules_in,
+    unexplained_reason,
+)
+
+__all__ = ["VERDICT_WORDS", "banner", "format_number", "format_seconds", "render_html"]
 
 #: Words beside every colour, so the verdict does not depend on seeing colour.
 VERDICT_WORDS: Mapping[str, tuple[str, str]] = {
@@ -41,21 +54,11 @@ def _environment() -> Environment:
     env.filters["number"] = format_number
     env.filters["seconds"] = format_seconds
     env.filters["when"] = format_when
+    env.filters["evidence"] = evidence_text
+    env.filters["gate_text"] = gate_text
     env.globals["verdict_words"] = VERDICT_WORDS
+    env.globals["status_words"] = STATUS_WORDS
     return env
-
-
-def format_number(value: Any) -> str:
-    """A measured number as people read it: 3 significant digits, no float noise; text as is."""
-    if isinstance(value, bool) or value is None:
-        return "–" if value is None else str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
 
 
 def format_seconds(value: Any) -> str:
@@ -81,77 +84,118 @@ def format_when(value: Any) -> str:
     return moment.isoformat(sep=" ")
 
 
-def history_charts(history: Sequence[Mapping[str, Any]]) -> dict[str, Markup]:
-    """The load run over time: latency percentiles, and throughput with the user count."""
-    rows = [h for h in history if isinstance(h.get("t"), int | float)]
-    start = rows[0]["t"] if rows else 0.0
+#: What each clock's figures measure, for the response-time chart's axis.
+CLOCK_WORDS = {"response": "from the intended start", "service": "from sending"}
 
-    def series(label: str, key: str) -> Series:
-        return Series(
-            label,
-            [
-                (float(h["t"]) - start, float(h[key]))
-                for h in rows
-                if isinstance(h.get(key), int | float)
-            ],
+
+def _when(row: Mapping[str, Any]) -> float | None:
+    """A row's time in seconds: Locust's epoch stamp (`at`) when the row has one, else its
+    offset from the first row (`t`, summaries written before `at` was)."""
+    value = row.get("at", row.get("t"))
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _first_measurement(
+    timeline: Sequence[Mapping[str, Any]], history: Sequence[Mapping[str, Any]]
+) -> float | None:
+    """When the run first measured something: the first second of the exact timeline, else the
+    first of Locust's rows that saw a request (its first rows are users spawning, with 0 ms
+    and 0 requests/s that no request measured)."""
+    for row in timeline:
+        if row.get("count") and _when(row) is not None:
+            return _when(row)
+    for row in history:
+        if (row.get("rps") or row.get("p50_ms")) and _when(row) is not None:
+            return _when(row)
+    return None
+
+
+def _series(rows: Sequence[Mapping[str, Any]], origin: float, label: str, key: str) -> Series:
+    points = []
+    for row in rows:
+        when, value = _when(row), row.get(key)
+        if when is not None and when >= origin and isinstance(value, int | float):
+            points.append((when - origin, float(value)))
+    return Series(label, points)
+
+
+def history_charts(
+    history: Sequence[Mapping[str, Any]],
+    timeline: Sequence[Mapping[str, Any]] = (),
+    clock: str | None = None,
+) -> dict[str, Markup]:
+    """The load run over time, from its first measurement: response time (the exact per-second
+    percentiles of the gated clock, the same histograms as the tables; Locust's rounded ones
+    only for a run that recorded no timeline), and throughput with the user count."""
+    origin = _first_measurement(timeline, history)
+    exact = [row for row in timeline if row.get("count")]
+    latency_rows, source = (exact, "exact") if exact else (history, "Locust, rounded")
+    if origin is None:
+        latency_rows, history = [], []
+        origin = 0.0
+    latency_series = [
+        _series(latency_rows, origin, label, key)
+        for label, key in (("p50", "p50_ms"), ("p95", "p95_ms"))
+    ]
+    throughput_series = [
+        _series(history, origin, label, key)
+        for label, key in (
+            ("requests/s", "rps"),
+            ("failures/s", "failures_per_s"),
+            ("users", "users"),
         )
-
-    domain = (0.0, max(float(h["t"]) for h in rows) - start) if rows else None
+    ]
+    ends = [x for one in latency_series + throughput_series for x, _ in one.points]
+    domain = (0.0, max(ends)) if ends else None
+    x_label = "time since the first measurement, s"
     latency = line_chart(
-        [series("p50", "p50_ms"), series("p95", "p95_ms")],
-        title="Response time over the run",
-        x_label="seconds since start",
-        y_label="milliseconds",
+        latency_series,
+        title=f"Response time ({source})",
+        x_label=x_label,
+        y_label=f"ms, {CLOCK_WORDS.get(clock or '', 'per request')}" if exact else "ms (Locust)",
         x_domain=domain,
     )
     throughput = line_chart(
-        [
-            series("requests/s", "rps"),
-            series("failures/s", "failures_per_s"),
-            series("users", "users"),
-        ],
-        title="Throughput over the run",
-        x_label="seconds since start",
-        y_label="per second / users",
+        throughput_series,
+        title="Throughput (Locust)",
+        x_label=x_label,
+        y_label="requests/s, failures/s, users",
         x_domain=domain,
     )
     return {"latency": Markup(latency), "throughput": Markup(throughput)}
 
 
 def trend_sparklines(trend: Mapping[str, Any]) -> dict[str, Markup]:
-    """One sparkline per endpoint's p95 across runs, and one for the rules passed."""
+    """One sparkline per endpoint's p95 across runs, and one for the rules held."""
     lines = {
         name: Markup(sparkline(values, label=f"p95 of {name} across runs"))
         for name, values in trend.get("p95_series", {}).items()
     }
     lines["rules passed"] = Markup(
-        sparkline(trend.get("rules_passed_series", []), label="rules passed across runs")
+        sparkline(trend.get("rules_passed_series", []), label="rules held across runs")
     )
     return lines
 
 
-def headline(summary: Mapping[str, Any]) -> str:
-    """One sentence under the verdict: why it is what it is."""
-    totals = summary["totals"]
-    failed_rules = totals["rules"]["fail"]
-    gates = totals["gates"]
-    breached = gates["total"] - gates["passed"]
-    if summary["verdict"] == Verdict.PASS:
-        return (
-            f"Every stage held: {totals['rules']['pass']} rules passed, "
-            f"{gates['passed']}/{gates['total']} load gates met."
-        )
-    parts = []
-    if summary.get("reason") and summary["verdict"] != "fail":
-        parts.append(str(summary["reason"]))
-    if failed_rules:
-        parts.append(f"{failed_rules} rule{'s' if failed_rules != 1 else ''} failed")
-    if breached:
-        parts.append(f"{breached} load gate{'s' if breached != 1 else ''} breached")
-    not_passing = [s["name"] for s in summary["stages"] if s["verdict"] != "pass"]
-    if not_passing and not parts:
-        parts.append("stages not passing: " + ", ".join(not_passing))
-    return "; ".join(parts) + "."
+#: The banner names at most this many broken rules and breached gates; the tables below, broken
+#: first, have the rest.
+BANNER_NAMES = 6
+
+
+def banner(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What the verdict banner says: the broken rules and breached gates by name, why a run that
+    could not judge did not, and the counts (rules held, not exercised...; load gates met)."""
+    broken = rules_in(summary, Verdict.FAIL)
+    breached = breached_gates(summary)
+    return {
+        "why": unexplained_reason(summary),
+        "broken": broken[:BANNER_NAMES],
+        "more_broken": max(0, len(broken) - BANNER_NAMES),
+        "breached": breached[:BANNER_NAMES],
+        "more_breached": max(0, len(breached) - BANNER_NAMES),
+        "rule_counts": rule_counts(summary["totals"]["rules"]),
+        "gate_counts": gate_counts(summary),
+    }
 
 
 def render_html(summary: Mapping[str, Any], trend: Mapping[str, Any]) -> str:
@@ -160,7 +204,12 @@ def render_html(summary: Mapping[str, Any], trend: Mapping[str, Any]) -> str:
     return template.render(
         s=summary,
         trend=trend,
-        headline=headline(summary),
-        charts=history_charts(summary.get("history") or []),
+        banner=banner(summary),
+        rules=rules_by_attention(summary.get("rules") or []),
+        charts=history_charts(
+            summary.get("history") or [],
+            summary.get("timeline") or [],
+            (summary.get("load_notes") or {}).get("latency_clock"),
+        ),
         sparklines=trend_sparklines(trend),
     )

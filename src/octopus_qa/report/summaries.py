@@ -198,8 +198,12 @@ class LoadSummary(_StageSummary, kw_only=True):
     aborted: dict[str, Any] | None = None
     #: Set when the target stopped answering during the run (what was measured is kept).
     target_lost: dict[str, Any] | None = None
-    #: Locust's stats history, second by second (t, users, rps, p50_ms, p95_ms, failures_per_s).
+    #: Locust's stats history, second by second (t, at, users, rps, p50_ms, p95_ms,
+    #: failures_per_s); its percentiles are Locust's rounded ones.
     history: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    #: The gated clock's exact percentiles second by second, from the same HDR histograms as
+    #: `endpoints` (at: whole seconds since the epoch, count, p50_ms, p95_ms, p99_ms).
+    timeline: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -240,6 +244,7 @@ class RunSummary(_Summary, kw_only=True):
     coverage: dict[str, Any] = msgspec.field(default_factory=dict)
     endpoints: dict[str, EndpointResult] = msgspec.field(default_factory=dict)
     history: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    timeline: list[dict[str, Any]] = msgspec.field(default_factory=list)
     load_notes: dict[str, Any] = msgspec.field(default_factory=dict)
     artifacts: list[dict[str, Any]] = msgspec.field(default_factory=list)
 

@@ -21,6 +21,8 @@ from ..verdicts import Verdict
 from .summaries import (
     ContractSummary,
     LoadSummary,
+    OperationCoverage,
+    RuleResult,
     RunSummary,
     SpecSummary,
     StageEntry,
@@ -86,8 +88,10 @@ def failure_headline(message: str, rule_id: str) -> str:
 def rules_table(contract: ContractSummary | None, load: LoadSummary | None) -> list[dict[str, Any]]:
     """Every rule of the catalogue with what the contract suite and the load run found about it.
 
-    A rule the contract suite did not report is "untested"; a rule broken under load fails even
-    when the contract suite passed it, because the load run saw a response that breaks it.
+    A rule the contract suite did not report is "untested", with the reason; a rule broken under
+    load fails even when the contract suite passed it, because the load run saw a response that
+    breaks it. `exchanges` and `tests_applied` are the evidence behind the status (0 when the
+    contract stage recorded none).
     """
     contract_rules = contract.rules if contract else {}
     violations = load.rule_violations if load else {}
@@ -107,6 +111,9 @@ def rules_table(contract: ContractSummary | None, load: LoadSummary | None) -> l
                 "quote": rule.quote,
                 "assumption": list(rule.assumption),
                 "status": status,
+                "exchanges": found.exchanges if found else 0,
+                "tests_applied": found.tests_applied if found else 0,
+                "reason": _untested_reason(contract, found) if status == Verdict.UNTESTED else "",
                 "tests": [
                     {
                         "nodeid": test.nodeid,
@@ -122,6 +129,17 @@ def rules_table(contract: ContractSummary | None, load: LoadSummary | None) -> l
     return table
 
 
+def _untested_reason(contract: ContractSummary | None, found: RuleResult | None) -> str:
+    """Why a rule is untested: the contract stage's own reason, else what this report can tell."""
+    if contract is None:
+        return "the contract stage left no summary this report can read"
+    if found is None:
+        return "no contract test reported on it"
+    if found.status not in RULE_STATUSES:
+        return f"the contract stage reported an unknown status {found.status!r}"
+    return found.reason
+
+
 def count_statuses(rules: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """How many rules ended in each status."""
     counts: dict[str, int] = dict.fromkeys(RULE_STATUSES, 0)
@@ -131,12 +149,22 @@ def count_statuses(rules: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def coverage_table(contract: ContractSummary | None) -> dict[str, Any]:
-    """Operations × status codes: which declared statuses the contract suite saw come back."""
+    """Operations × status codes: which declared statuses the contract suite saw come back.
+
+    A declared status nobody saw is "not seen" (`missing`), which is no failure: a 500 or a 429
+    the target never had a reason to send is declared all the same. The methods the spec does not
+    declare (the coverage phase tries DELETE, TRACE, QUERY ... on every path) are folded into one
+    entry per path, `other_methods`, naming what each status was answered to.
+    """
     operations: list[dict[str, Any]] = []
+    others: dict[str, list[OperationCoverage]] = {}
     declared_pairs = seen_pairs = 0
     for entry in contract.coverage.operations if contract else []:
         declared = sorted({str(s) for s in entry.declared})
         seen = sorted({str(s) for s in entry.seen})
+        if not declared:
+            others.setdefault(entry.path, []).append(entry)
+            continue
         operations.append(
             {
                 "method": entry.method.upper(),
@@ -151,10 +179,28 @@ def coverage_table(contract: ContractSummary | None) -> dict[str, Any]:
         seen_pairs += len(set(declared) & set(seen))
     return {
         "operations": operations,
+        "other_methods": [_other_methods(path, entries) for path, entries in others.items()],
         "declared": declared_pairs,
         "seen": seen_pairs,
         "percent": round(100.0 * seen_pairs / declared_pairs, 1) if declared_pairs else None,
         "statuses": sorted({s for op in operations for s in op["declared"] + op["seen"]}),
+    }
+
+
+def _other_methods(path: str, entries: Sequence[OperationCoverage]) -> dict[str, Any]:
+    """One path's undeclared methods: which were tried, and each status with the methods it
+    answered (a method answered two ways is under both)."""
+    answered: dict[str, set[str]] = {}
+    for entry in entries:
+        for status in entry.seen:
+            answered.setdefault(str(status), set()).add(entry.method.upper())
+    return {
+        "path": path,
+        "methods": sorted({entry.method.upper() for entry in entries}),
+        "answers": [
+            {"status": status, "methods": sorted(methods)}
+            for status, methods in sorted(answered.items())
+        ],
     }
 
 
@@ -237,6 +283,7 @@ def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> RunSummary:
         coverage=coverage_table(contract),
         endpoints=load.endpoints if load else {},
         history=load.history if load else [],
+        timeline=load.timeline if load else [],
         load_notes={
             "rate_limited": load.rate_limited if load else None,
             "cpu_warning": bool(load and load.cpu_warning),

@@ -13,6 +13,10 @@ from typing import Any
 
 from ..rundir import earlier_run_dirs
 
+#: The p95 table has a column per run: past this many, only the latest (the sparkline shows all),
+#: so that the table fits the page's column however many runs `trend_runs` compares.
+MAX_RUN_COLUMNS = 10
+
 
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
     try:
@@ -50,12 +54,16 @@ def trend_row(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_trend(run_dir: Path, current: Mapping[str, Any], limit: int) -> dict[str, Any]:
-    """The last `limit` runs (this one included, oldest first) and the endpoints they measured."""
+    """The last `limit` runs (this one included, oldest first, numbered from 1) and the
+    endpoints they measured; `columns` are the runs the p95 table has a column for."""
     earlier = [s for s in map(_read_summary, earlier_run_dirs(run_dir, limit - 1)) if s]
     rows = [trend_row(s) for s in earlier] + [trend_row(current)]
+    for number, row in enumerate(rows, start=1):
+        row["number"] = number
     endpoints = sorted({name for row in rows for name in row["p95_ms"]})
     return {
         "rows": rows,
+        "columns": rows[-MAX_RUN_COLUMNS:],
         "endpoints": endpoints,
         "p95_series": {name: [row["p95_ms"].get(name) for row in rows] for name in endpoints},
         "rules_passed_series": [row["rules_passed"] for row in rows],
