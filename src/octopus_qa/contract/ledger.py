@@ -147,7 +147,8 @@ def _why_untested(tests: list[dict[str, str]]) -> str:
     outcomes = Counter(test["outcome"] for test in tests)
     shown = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
     skipped = next((test for test in tests if test["outcome"] == Outcome.SKIPPED), None)
-    why = f"; skipped: {skipped['message'][:240]}" if skipped is not None else ""
+    said = skipped["message"].removeprefix("Skipped: ") if skipped is not None else ""
+    why = f"; skipped: {said[:240]}" if skipped is not None else ""
     return (
         f"its {len(tests)} test(s) ran ({shown}) but no exchange met the situation it is about{why}"
     )
