@@ -44,7 +44,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="Locust worker processes on this machine (--processes N); 0: one process",
+        help="Locust worker processes on this machine (--processes N); 0: one process; with "
+        "--master-bind-host, workers on other machines",
+    )
+    parser.add_argument(
+        "--master-bind-host",
+        metavar="ADDR",
+        help="the --workers run on other machines: Locust's master waits for them on ADDR "
+        "(port 5557; * for every address); start each with `locust -f load/locustfile.py "
+        "--worker --master-host ADDR`",
     )
     parser.add_argument(
         "--report-dir",
@@ -81,6 +89,7 @@ def main(args: argparse.Namespace) -> int:
             seed=args.seed,
             run_time=args.run_time,
             workers=args.workers,
+            master_bind_host=args.master_bind_host,
             report_dir=args.report_dir,
             baseline=args.baseline,
             allow_any_host=args.allow_any_host,

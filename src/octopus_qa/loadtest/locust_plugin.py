@@ -9,6 +9,11 @@ alike:
   is built from Locust's own options by the same function (`plan.build_plan`);
 - before any traffic: an unlisted host, an unknown or unbounded profile or unreadable gates stop
   Locust with exit code 2; without a profile the shape steps aside for Locust's -u/-r/-t;
+- a worker plays its master's plan, not one built from its own command line: the master puts
+  its plan among the options Locust forwards to every worker with each spawn message, before
+  the worker's test starts. A worker on another machine started with only `--worker
+  --master-host ADDR` plays the master's profile, seed and generator limits, as a `--processes`
+  worker reading the same `--plan` does;
 - every process records exact latencies and its own health (`recorder.py`);
 - as Locust quits, the master judges the run by the gates, prints them, sets the exit code, and
   writes the verdict as `--facts-file` (typed: `verdict.LoadFacts`).
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gevent
+import msgspec
 from locust import events
 from locust.env import Environment
 from locust.runners import STATE_INIT, WorkerRunner
@@ -43,7 +49,12 @@ from .shapes import use_shape_if_chosen
 from .timing import Timing, exact_endpoints
 from .verdict import Judge, Judgement, LoadFacts
 
-__all__ = ["judge_exactly", "plan_from_options"]
+__all__ = ["PLAN_FORWARDED", "judge_exactly", "plan_from_options"]
+
+#: The attribute of Locust's parsed options that carries the master's plan (JSON) to its workers:
+#: Locust forwards a master's options that are not its own to every worker with each spawn
+#: message, and the worker updates its options before it fires `test_start`.
+PLAN_FORWARDED = "octoqa_plan"
 
 Listener = TypeVar("Listener", bound=Callable[..., None])
 
@@ -138,19 +149,23 @@ def plan_from_options(options: Any, host: str | None) -> RunPlan:
 def open_the_run(environment: Environment, **_: Any) -> None:
     """Read or build the plan once per process; refuse a bad one before any traffic (exit 2)."""
     options: Any = environment.parsed_options
+    worker = isinstance(environment.runner, WorkerRunner)
     try:
         if options.plan:
             plan = read_plan(options.plan)
         else:
             plan = plan_from_options(options, environment.host)
         run = LocustRun(plan)
-        if not isinstance(environment.runner, WorkerRunner) and run.load.slo is not None:
+        if not worker and run.load.slo is not None:
             run.judge = Judge.from_plan(run.load)
     except OctoqaError as exc:
         logging.error("%s", exc)
         sys.exit(exc.exit_code)
     run.open(environment)
-    if not isinstance(environment.runner, WorkerRunner):
+    if worker:
+        on(environment.events.test_start)(lambda **_: play_the_masters_plan(environment))
+    else:
+        setattr(options, PLAN_FORWARDED, msgspec.json.encode(plan).decode())
         on(environment.events.worker_report)(
             lambda client_id, **_: run.workers_reported.add(client_id)
         )
@@ -165,6 +180,38 @@ def open_the_run(environment: Environment, **_: Any) -> None:
         late_after_ms=run.load.generator.late_after_ms,
         timing_file=options.timing_file,
         levels=run.load.slo,
+    )
+
+
+def play_the_masters_plan(environment: Environment) -> None:
+    """On a worker, as its test starts: the plan its master forwarded replaces the one this
+    worker built from its own options, before any user is spawned. Without it a worker on
+    another machine would pace its users by its own (default) profile and seed, and the run
+    the master judges would not be the one it planned."""
+    forwarded = getattr(environment.parsed_options, PLAN_FORWARDED, None)
+    own = run_of(environment)
+    if not forwarded or own is None:
+        return
+    try:
+        plan = msgspec.json.decode(forwarded, type=RunPlan)
+    except msgspec.DecodeError as exc:
+        logging.error("this worker cannot read its master's run plan (another octoqa?): %s", exc)
+        if environment.runner is not None:
+            gevent.spawn(environment.runner.quit)
+        return
+    if plan == own.plan:
+        return  # a `--processes` worker: it read the master's own plan file
+    run = LocustRun(plan)
+    run.open(environment)
+    random.seed(plan.seed)
+    RECORDER.pace(
+        per_user_rps=run.load.profile.per_user_rps if run.load.profile else None,
+        late_after_ms=run.load.generator.late_after_ms,
+    )
+    logging.info(
+        "playing the master's plan: profile %s, seed %d",
+        run.load.profile.name if run.load.profile else "none (-u/-r/-t)",
+        plan.seed,
     )
 
 

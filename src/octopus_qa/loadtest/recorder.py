@@ -99,8 +99,7 @@ class Recorder:
     ) -> None:
         self._environment = environment
         self.levels = levels
-        self.interval_s = 1.0 / per_user_rps if per_user_rps else None
-        self.late_after_s = late_after_ms / 1000.0
+        self.pace(per_user_rps=per_user_rps, late_after_ms=late_after_ms)
         self.timing_file = timing_file
         self.timeline = Timeline(
             levels.latency_clock if levels is not None else RESPONSE,
@@ -116,6 +115,12 @@ class Recorder:
         else:
             events.worker_report.add_listener(self.on_worker_report)
             events.quitting.add_listener(self.on_quitting)
+
+    def pace(self, *, per_user_rps: float | None, late_after_ms: float) -> None:
+        """The open model's schedule (None: the closed model) and when a start counts as late;
+        set at start-up, and again on a worker that takes its master's plan before its users."""
+        self.interval_s = 1.0 / per_user_rps if per_user_rps else None
+        self.late_after_s = late_after_ms / 1000.0
 
     # --- Users: pacing and timing -----------------------------------------------------------
 

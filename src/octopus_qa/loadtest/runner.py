@@ -6,7 +6,8 @@ In order, and nothing is sent to a target before the checks that guard it:
 2. the preflight (`plan.preflight`): the embedded sandbox when no target is named, a target that
    is neither loopback nor allow-listed refused, one login (unreachable, wrong credentials, not
    the API: one line, exit 2);
-3. run `load/locustfile.py` with Locust headless (`--processes N` for `--workers N`), handed the
+3. run `load/locustfile.py` with Locust headless (`--processes N` for `--workers N`; with
+   `--master-bind-host`, Locust's `--master` waiting for N workers on other machines), handed the
    opened plan (`--plan`), its CSV, stats history and HTML in `<run>/load/`, stopped if it
    overruns its hard time limit;
 4. read back the judgement Locust reached as it quit (the locustfile judges every run against
@@ -67,6 +68,8 @@ SHUTDOWN_GRACE_S = 30.0
 #: After SIGTERM, how long Locust gets to write its reports before it is killed.
 TERMINATE_WAIT_S = 15.0
 CSV_NAME = "locust"
+#: The port a Locust master listens on for its workers (Locust's --master-bind-port default).
+LOCUST_MASTER_PORT = 5557
 #: What Locust hands back as it quits (`verdict.LoadFacts`).
 FACTS_FILE = "facts.json"
 
@@ -100,6 +103,8 @@ class LoadOptions:
     seed: int | None = None
     run_time: str | None = None
     workers: int = 0
+    #: The workers run on other machines and connect to this address (Locust's --master).
+    master_bind_host: str | None = None
     report_dir: Path | None = None
     baseline: Path | None = None
     allow_any_host: bool = False
@@ -130,6 +135,7 @@ class LoadOptions:
             load_profile=self.profile,
             run_time=self.run_time,
             workers=self.workers,
+            master_bind_host=self.master_bind_host,
             baseline=self.baseline,
             allow_any_host=self.allow_any_host,
             reset_after_ramp=self.reset_after_ramp,
@@ -309,6 +315,8 @@ def _announce(step: LoadStep) -> str:
     profile, load = step.profile, step.load
     model = "open model" if profile.per_user_rps is not None else "closed model"
     workers = f", {load.workers} workers" if load.workers else ""
+    if load.master_bind_host is not None:
+        workers += f" to connect to {load.master_bind_host}:{LOCUST_MASTER_PORT}"
     return (
         f"octoqa load: profile {profile.name} ({model}, up to {profile.peak_users} users, "
         f"{step.run_time_s:g} s{workers}, seed {step.plan.seed}) against {step.plan.url}; "
@@ -337,9 +345,20 @@ def locust_command(step: LoadStep) -> list[str]:
     ]  # fmt: skip
     if step.load.reset_after_ramp:
         command.append("--reset-stats")
-    if step.load.workers:
-        command += ["--processes", str(step.load.workers)]
-    return command
+    return command + worker_options(step.load)
+
+
+def worker_options(load: LoadPlan) -> list[str]:
+    """Locust's workers: processes it forks here, or a master waiting (at most as long as
+    Locust is given to start) for workers that other machines start with `--worker
+    --master-host`."""
+    if load.master_bind_host is not None:
+        return [
+            "--master", "--master-bind-host", load.master_bind_host,
+            "--expect-workers", str(load.workers),
+            "--expect-workers-max-wait", f"{STARTUP_GRACE_S:.0f}",
+        ]  # fmt: skip
+    return ["--processes", str(load.workers)] if load.workers else []
 
 
 def hard_limit_s(step: LoadStep) -> float:
@@ -363,7 +382,13 @@ def locust_problem(
     if exit_code is None:
         return f"Locust overran its hard limit of {hard_limit_s(step):g} s and was stopped"
     if judgement is None:
-        return f"Locust exited with code {exit_code} without judging the run"
+        problem = f"Locust exited with code {exit_code} without judging the run"
+        if step.load.master_bind_host is not None:  # the likeliest cause, said in the one line
+            problem += (
+                f" (its {step.load.workers} workers must connect to "
+                f"{step.load.master_bind_host}:{LOCUST_MASTER_PORT} within {STARTUP_GRACE_S:g} s)"
+            )
+        return problem
     if exit_code != judgement.exit_code:
         return f"Locust exited with code {exit_code}, its gates said {judgement.exit_code}"
     return None

@@ -21,7 +21,7 @@ from ..seeds import choose_seed
 from ..target import EMBEDDED, resolve_target
 from .contract_profiles import load_profile
 from .generator import GENERATOR_FILE, load_generator_limits
-from .hosts import check_target_allowed, load_allowed_hosts
+from .hosts import HOST, check_target_allowed, load_allowed_hosts
 from .load_profiles import Profile as LoadProfile
 from .load_profiles import ProfileBook, load_profiles
 from .run_plan import (
@@ -59,6 +59,8 @@ class PlanOptions:
     load_profile: str | None = None
     run_time: str | None = None
     workers: int = 0
+    #: `octoqa load --master-bind-host`: the workers run on other machines and connect here.
+    master_bind_host: str | None = None
     baseline: Path | None = None
     allow_any_host: bool = False
     reset_after_ramp: bool = False
@@ -140,6 +142,7 @@ def _load(options: PlanOptions) -> LoadPlan:
     profile = book.get(options.load_profile) if options.load_profile else None
     if not 0 <= options.workers <= book.limits.max_workers:
         raise UsageError(f"--workers must be from 0 to {book.limits.max_workers}")
+    _check_master_bind_host(options.master_bind_host, options.workers)
     if options.baseline is not None and not options.baseline.is_file():
         raise UsageError(f"--baseline {options.baseline}: no such file")
     slo = None
@@ -162,9 +165,21 @@ def _load(options: PlanOptions) -> LoadPlan:
         ),
         allow_any_host=options.allow_any_host,
         workers=options.workers,
+        master_bind_host=options.master_bind_host,
         baseline=str(options.baseline.resolve()) if options.baseline is not None else None,
         reset_after_ramp=options.reset_after_ramp,
     )
+
+
+def _check_master_bind_host(host: str | None, workers: int) -> None:
+    """Workers on other machines: how many (the master waits for them) and an address to
+    listen on, one Locust accepts."""
+    if host is None:
+        return
+    if workers < 1:
+        raise UsageError("--master-bind-host needs --workers N: how many workers will connect")
+    if host != "*" and not HOST.match(host):
+        raise UsageError(f"--master-bind-host {host!r} is not an address (an IP, a name or *)")
 
 
 def _run_time_s(

@@ -86,7 +86,12 @@ class LoadPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limits: Limits
     allowed_hosts: frozenset[str]
     allow_any_host: bool = False
+    #: Locust workers: processes on this machine (`--processes`), or on other machines when
+    #: `master_bind_host` is set.
     workers: int = 0
+    #: Where Locust's master listens for `workers` that run on other machines (`--master
+    #: --master-bind-host`, "*": every address); None: the workers are local processes.
+    master_bind_host: str | None = None
     #: An earlier load summary.json whose figures this run must not fall behind.
     baseline: str | None = None
     #: Judge only what follows the ramp (Locust's --reset-stats; the recorder resets too).
