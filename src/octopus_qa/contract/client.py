@@ -14,10 +14,12 @@ the run stops as not judged. A second 401 right after logging in again stops it 
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -209,9 +211,10 @@ class ApiClient:
 
 
 def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
-    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value);
-    `scrub` runs over every header value and the body before they are shell-quoted (quoting
-    changes how a secret is spelt, so scrubbing the finished line could miss it)."""
+    """A curl line repeating `request`, its bearer token read from the shell (never its value:
+    `bearer_header`); `scrub` runs over every other header value and the body before they are
+    shell-quoted (quoting changes how a secret is spelt, so scrubbing the finished line could
+    miss it)."""
     parts = ["curl", "-i", "-X", request.method, shlex.quote(str(request.url))]
     for name, value in request.headers.multi_items():
         lowered = name.lower()
@@ -219,7 +222,7 @@ def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
             continue
         if lowered == "authorization":
             if value.startswith("Bearer "):
-                parts += ["-H", '"Authorization: Bearer $OCTOPUS_TOKEN"']
+                parts += ["-H", bearer_header(str(request.url))]
             else:
                 parts += ["-H", shlex.quote("Authorization: <malformed, as the test sent it>")]
             continue
@@ -228,3 +231,60 @@ def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
     if body:
         parts += ["--data-binary", shlex.quote(scrub(body.decode("utf-8", "replace")))]
     return " ".join(parts)
+
+
+def token_line(base_url: str) -> str:
+    """The shell line that sets $OCTOPUS_TOKEN for the curl lines: `octoqa token` logs in with
+    the account the suite resolved (OCTOPUS_USERNAME / OCTOPUS_PASSWORD, else the sandbox's
+    demo account), so no password is written here. The assignment, not `export VAR=$(...)`,
+    carries the command's exit status: a refused login stops the line with its error, non-zero."""
+    return f"OCTOPUS_TOKEN=$({_token_command(base_url)}) && export OCTOPUS_TOKEN"
+
+
+def bearer_header(url: str) -> str:
+    """`-H` value for a pasted request to `url`, in double quotes so the shell expands it:
+    $OCTOPUS_TOKEN (token_line); a refresh spends a refresh token, so it reads
+    $OCTOPUS_REFRESH_TOKEN, logging in for one the first time (later lines reuse it, as a
+    sequence of refreshes did); a logout revokes the token it is sent, so it logs in for its own
+    rather than spend $OCTOPUS_TOKEN, which the lines after it still need."""
+    path = urlsplit(url).path
+    base = _base_url(url)
+    if "/auth/refresh" in path:
+        token = f"${{OCTOPUS_REFRESH_TOKEN:=$({_token_command(base, refresh=True)})}}"
+    elif "/auth/logout" in path:
+        token = f"$({_token_command(base)})"
+    else:
+        token = "$OCTOPUS_TOKEN"
+    return f'"Authorization: Bearer {token}"'
+
+
+#: How schemathesis writes the masked header in its "Reproduce with" curl line (shlex-quoted, so a
+#: variable put in its place would never be expanded).
+MASKED_AUTHORIZATION = "'Authorization: [Filtered]'"
+_URL = re.compile(r"https?://[^\s'\"]+")
+
+
+def unmask_authorization(text: str) -> str:
+    """`text` with schemathesis's masked Authorization header turned into the token variables of
+    `bearer_header`: in a curl line, the whole shell word is replaced (its URL, written last,
+    says which token); anywhere else, the words read `Bearer $OCTOPUS_TOKEN`."""
+    if MASKED_AUTHORIZATION in text:
+        lines = text.splitlines(keepends=True)
+        for index, line in enumerate(lines):
+            urls = _URL.findall(line) if MASKED_AUTHORIZATION in line else []
+            if urls:
+                lines[index] = line.replace(MASKED_AUTHORIZATION, bearer_header(urls[-1]))
+        text = "".join(lines)
+    return text.replace("Authorization: [Filtered]", "Authorization: Bearer $OCTOPUS_TOKEN")
+
+
+def _base_url(url: str) -> str:
+    """The API's base URL from one of its operations' URLs (what precedes /auth/ or /api/)."""
+    parts = urlsplit(url)
+    prefix = re.split(r"/(?:auth|api)/", parts.path, maxsplit=1)[0]
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
+
+
+def _token_command(base_url: str, *, refresh: bool = False) -> str:
+    kind = " --refresh" if refresh else ""
+    return f"octoqa token{kind} --target {shlex.quote(base_url)}"

@@ -37,7 +37,7 @@ from ..plan.contract_profiles import Profile as ContractProfile
 from ..rules import RULES, Rule, rules_broken_by
 from ..verdicts import Verdict
 from .breaches import breaches_of
-from .client import ApiClient, RetryLater, curl_for
+from .client import ApiClient, RetryLater, curl_for, unmask_authorization
 from .deviations import Judgement
 from .ledger import TestOutcome
 from .schema import load_schema
@@ -241,8 +241,7 @@ def _fresh_request_history(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def _scrub(suite: Suite, value: Any) -> Any:
-    text = str(value).replace("Authorization: [Filtered]", "Authorization: Bearer $OCTOPUS_TOKEN")
-    return suite.secrets.scrub(text)
+    return suite.secrets.scrub(unmask_authorization(str(value)))
 
 
 _REPRO_MARKER = "--- octoqa: "
