@@ -7,9 +7,10 @@ answer: authentication first, bounds of ids and bodies, unknown paths, product f
 run's `rules.TokenLedger` (refresh and logout as sequences), so every test checks those rules on
 every response for free.
 A 429 is "retry later" (ASSUMPTIONS E4): waited for and retried by the one policy of
-retry_later.py, never judged. A request that gets no HTTP answer (refused, reset, past the
-profile's request timeout) is no rule's failure: watch.py records that the target went away and
-the run stops as not judged. A second 401 right after logging in again stops it the same way.
+retry_later.py, never judged; the exchange is the final answer, judged once. A request that gets
+no HTTP answer (refused, reset, past the profile's request timeout) is no rule's failure:
+watch.py records that the target went away and the run stops as not judged. A second 401 right
+after logging in again stops it the same way.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class ApiClient:
         content: bytes | str | None,
         extensions: dict[str, Any] | None = None,
     ) -> Exchange:
-        def once() -> Exchange:
+        def once() -> httpx.Response:
             self.watch.before_request()
             try:
                 response = self._http.request(
@@ -160,19 +161,21 @@ class ApiClient:
             except httpx.TransportError as exc:
                 reason = transport_reason(exc, self.timeout_s)
                 raise self.watch.lost(f"{method} {path}", reason) from None
-            self.recent.append(response.request)
             self.watch.answered(f"{method} {path}", response.elapsed.total_seconds())
-            exchange = from_httpx(response)
-            if exchange.path.startswith("/auth/"):
-                self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
-            self.coverage.record(exchange.method, exchange.path, exchange.status)
-            if self.on_exchange is not None:
-                self.on_exchange(exchange)
-            return exchange
+            return response
 
-        exchange = self.retry_later.call(
-            once, lambda e: e.status, lambda e: e.headers.get("retry-after")
+        # The 429s waited out are attempts, not exchanges: only the final answer is recorded
+        # (coverage, the curl lines) and judged.
+        response = self.retry_later.call(
+            once, lambda r: r.status_code, lambda r: r.headers.get("retry-after")
         )
+        self.recent.append(response.request)
+        exchange = from_httpx(response)
+        if exchange.path.startswith("/auth/"):
+            self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
+        self.coverage.record(exchange.method, exchange.path, exchange.status)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
         if exchange.status == RETRY_LATER:
             raise RetryLater(
                 f"{method} {path} kept answering 429 for "

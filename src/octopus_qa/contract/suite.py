@@ -31,7 +31,7 @@ from .tokens import Secrets, SharedLogin
 from .watch import TargetWatch
 
 
-@dataclass(eq=False)  # hashable by identity: pytest registers it as a plugin object
+@dataclass(eq=False, repr=False)  # hashable by identity: pytest registers it as a plugin object
 class Suite:
     base_url: str
     target_label: str
@@ -145,6 +145,15 @@ class Suite:
         return (
             f"octoqa contract{target} --profile {self.profile.name} --seed {self.seed} "
             f"-- -k {shlex.quote(test)}"
+        )
+
+    def __repr__(self) -> str:
+        """Short: hypothesis prints a failing example's arguments, this Suite among them, and
+        the whole dataclass (its ledgers grow with the run) passed 90 kB, which hypothesis warns
+        about; under the suite's `filterwarnings = error` that warning replaced the failure."""
+        return (
+            f"Suite(target={self.target_label!r}, url={self.base_url!r}, "
+            f"profile={self.profile.name!r}, seed={self.seed})"
         )
 
     def describe(self) -> dict[str, Any]:
