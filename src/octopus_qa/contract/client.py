@@ -19,7 +19,7 @@ import re
 import shlex
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,7 +38,7 @@ from ..target.session import LOGIN_PATH, Tokens
 from .coverage import Coverage
 from .exchanges import from_httpx
 from .tokens import Secrets, SharedLogin
-from .watch import TargetWatch, transport_reason
+from .watch import TargetLost, TargetWatch, transport_reason
 
 #: Sentinel: use the run's shared access token.
 SHARED = object()
@@ -46,6 +46,18 @@ SHARED = object()
 
 class RetryLater(Exception):
     """The target kept answering 429; the test cannot judge anything (E4)."""
+
+
+class OwnTokenRefused(Exception):
+    """A test's own access token got 401 where it must work: revoked or expired early by
+    someone else, which says nothing of the rule under test (ApiClient.with_own_login)."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation}: 401 for the test's own access token")
+        self.operation = operation
+
+
+T = TypeVar("T")
 
 
 class ApiClient:
@@ -112,13 +124,16 @@ class ApiClient:
             sent_headers["Authorization"] = f"Bearer {self.shared_login.renew()}"
             exchange = self._send(method, path, sent_headers, params, json, content, extensions)
             if exchange.status == 401 and path.startswith("/api/"):
-                raise self.watch.lost(
-                    f"{method} {path}",
-                    "401 for an access token issued a moment before; the run cannot go on",
-                    what="refused a freshly issued token",
-                )
+                raise self._fresh_token_refused(f"{method} {path}")
         self._judge(exchange, check)
         return exchange
+
+    def _fresh_token_refused(self, operation: str) -> TargetLost:
+        return self.watch.lost(
+            operation,
+            "401 for an access token issued a moment before; the run cannot go on",
+            what="refused a freshly issued token",
+        )
 
     def _judge(self, exchange: Exchange, check: bool) -> None:
         """The checks every exchange gets; with `check` off (a test that judges the answer
@@ -203,6 +218,29 @@ class ApiClient:
         exchange = self.login()
         assert exchange.status == 200, f"login for a test of its own answered {exchange.status}"
         return Tokens.from_login_body(exchange.json)
+
+    def with_own_login(self, test: Callable[[Tokens], T], tokens: Tokens | None = None) -> T:
+        """`test`, run with a login of its own (`tokens`, else a new one) under the run's one
+        re-login policy, the one `request` applies to the shared token: when `test` finds its
+        access token refused (`own_token_works`), revoked or expired early by someone else, it
+        runs once more from a new login; refused again, a moment after that login, the target
+        refuses fresh tokens and the run cannot go on (TargetLost, not judged)."""
+        try:
+            return test(tokens or self.own_tokens())
+        except OwnTokenRefused:
+            pass
+        try:
+            return test(self.own_tokens())
+        except OwnTokenRefused as refused:
+            raise self._fresh_token_refused(refused.operation) from None
+
+    def own_token_works(self, exchange: Exchange) -> Exchange:
+        """`exchange`, a request to /api/ with a test's own access token that must work, unless
+        the token was refused (401): then OwnTokenRefused, for `with_own_login` to log in again.
+        Any other answer is the test's to judge."""
+        if exchange.status == 401 and exchange.path.startswith("/api/"):
+            raise OwnTokenRefused(f"{exchange.method} {exchange.path}")
+        return exchange
 
     def _remember_tokens(self, exchange: Exchange) -> None:
         self.secrets.add_from_body(exchange.body)
