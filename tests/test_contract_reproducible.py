@@ -17,6 +17,7 @@ import pytest
 from contract_runs import run_contract, sandbox
 from schemathesis.core import curl
 
+from octopus_qa.cli import main as octoqa
 from octopus_qa.contract.client import (
     MASKED_AUTHORIZATION,
     curl_for,
@@ -290,3 +291,48 @@ def test_a_pasted_logout_line_leaves_octopus_token_working(
     output = paste([token_line(demo_sandbox), logout + status, listing + status], tmp_path)
     assert exits(output) == [0, 0, 0], output
     assert re.findall(r"^(\d{3})$", output, re.MULTILINE) == ["204", "200"], output
+
+
+def test_octoqa_token_prints_only_the_token(
+    demo_sandbox: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `$(octoqa token ...)` captures is the token and nothing else: one line, a JWT the
+    target takes; --refresh prints the login's refresh token instead."""
+    assert octoqa(["token", "--target", demo_sandbox]) == 0
+    access = capsys.readouterr().out
+    assert JWT.fullmatch(access.rstrip("\n")) and access.count("\n") == 1
+    listing = httpx.get(
+        f"{demo_sandbox}/api/v1/products?limit=1",
+        headers={"Authorization": f"Bearer {access.strip()}"},
+    )
+    assert listing.status_code == 200
+    assert octoqa(["token", "--refresh", "--target", demo_sandbox]) == 0
+    refresh = capsys.readouterr().out.strip()
+    assert refresh and refresh != access.strip()
+    assert (
+        httpx.post(
+            f"{demo_sandbox}/auth/refresh", headers={"Authorization": f"Bearer {refresh}"}
+        ).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        ([], "needs a running target"),
+        (["--target", "embedded"], "needs a running target"),
+        (["--target", "ftp://example.test"], "is not an http(s) URL"),
+        (["--target", "http://127.0.0.1:1"], "cannot reach"),
+        (["--target", "http://127.0.0.1:1", "--timeout", "-1"], "--timeout takes seconds"),
+        (["--target", "http://127.0.0.1:1", "--timeout", "nan"], "--timeout takes seconds"),
+    ],
+)
+def test_octoqa_token_without_a_token_is_one_line_and_exit_2(
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OCTOPUS_BASE_URL", raising=False)
+    assert octoqa(["token", *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("octoqa: error: ")
+    assert says in err

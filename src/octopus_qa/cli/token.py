@@ -16,6 +16,8 @@ from ..target import EMBEDDED, resolve_target
 from ..target.credentials import Credentials
 from ..target.session import login
 
+MAX_TIMEOUT_S = 600.0
+
 HELP = "log in to a target and print only its access token (for $OCTOPUS_TOKEN in curl lines)"
 
 
@@ -34,6 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also refuses nan
+        raise UsageError(f"--timeout takes seconds above 0, at most {MAX_TIMEOUT_S:g}")
     url = resolve_target(args.target)
     if url == EMBEDDED:
         raise UsageError(
