@@ -24,7 +24,12 @@ from octopus_qa.contract.client import (
     token_line,
     unmask_authorization,
 )
+from octopus_qa.contract.coverage import Coverage
+from octopus_qa.contract.suite import Suite
+from octopus_qa.contract.tokens import Secrets, SharedLogin
+from octopus_qa.plan.contract_profiles import load_profile
 from octopus_qa.sandbox.server import running_sandbox
+from octopus_qa.spec import load_spec
 from octopus_qa.target.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
 
 #: Any JWT: three base64url segments starting with the encoded `{"`.
@@ -336,3 +341,29 @@ def test_octoqa_token_without_a_token_is_one_line_and_exit_2(
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("octoqa: error: ")
     assert says in err
+
+
+def _suite(base_url: str, target_label: str) -> Suite:
+    """A Suite as far as its printed lines need one (no target is opened)."""
+    secrets = Secrets()
+    account = Credentials(DEMO_USERNAME, DEMO_PASSWORD)
+    return Suite(
+        base_url=base_url,
+        target_label=target_label,
+        profile=load_profile("quick"),
+        seed=5,
+        credentials=account,
+        secrets=secrets,
+        shared_login=SharedLogin(base_url, account, secrets),
+        coverage=Coverage(load_spec()),
+    )
+
+
+def test_an_embedded_run_says_to_serve_its_sandbox_again_before_pasting() -> None:
+    """The embedded sandbox stops with its run: the lines name the port to serve it on again,
+    and the token line is the line after, as pasted."""
+    hint = _suite("http://127.0.0.1:40123", "embedded").repro_hint().splitlines()
+    assert "octoqa sandbox --port 40123" in hint[0] and "--seed 5 --profile quick" in hint[0]
+    assert hint[1] == token_line("http://127.0.0.1:40123")
+    named = _suite("http://127.0.0.1:40123", "http://127.0.0.1:40123").repro_hint()
+    assert "octoqa sandbox" not in named
