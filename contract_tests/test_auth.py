@@ -1,6 +1,10 @@
 """Authentication, one rule at a time: login (A1), the token (A4), refresh (A2), logout (A3),
 auth before validation (A6), missing and malformed Authorization, expiry. The stateful walk over
-the same operations is test_auth_flow.py."""
+the same operations is test_auth_flow.py.
+
+A test that logs in for itself and needs its access token to work on /api/ runs under the run's
+one re-login policy (`ApiClient.with_own_login`): a token revoked by someone else mid-test means
+one new login and the test again from there, never a broken rule."""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.fixtures import LIST
 from octopus_qa.contract.suite import Suite
-from octopus_qa.rules import RulesBroken, RuleViolation, expect_status
-from octopus_qa.target.session import LOGOUT_PATH, REFRESH_PATH
+from octopus_qa.rules import Exchange, RulesBroken, RuleViolation, expect_status
+from octopus_qa.target.session import LOGOUT_PATH, REFRESH_PATH, Tokens
 
 PROTECTED = [
     pytest.param("GET", LIST, id="list"),
@@ -99,8 +103,13 @@ def _b64_text(text: str) -> str:
 def test_login_issues_tokens(api: ApiClient) -> None:
     exchange = api.login()
     rules.token_body_is_complete(exchange, "login-issues-tokens")
-    works = api.get(LIST, token=exchange.json["access_token"], params={"limit": 1})
-    expect_status(works, 200, "login-issues-tokens", "the access token a login issued")
+
+    def token_works(tokens: Tokens) -> None:
+        works = api.own_token_works(api.get(LIST, token=tokens.access_token, params={"limit": 1}))
+        expect_status(works, 200, "login-issues-tokens", "the access token a login issued")
+
+    # Revoked meanwhile by someone else: the run's re-login policy (ApiClient.with_own_login).
+    api.with_own_login(token_works, Tokens.from_login_body(exchange.json))
 
 
 @pytest.mark.rule("access-token-is-jwt")
@@ -222,18 +231,19 @@ ATTACKS = [
 def test_jwt_attack_is_refused_on_every_protected_operation(
     api: ApiClient, method: str, path: str, attack: str
 ) -> None:
-    tokens = api.own_tokens()
-    authorization = jwt_attacks(tokens.access_token, tokens.refresh_token)[attack]
     body = {"denomination": 10, "quantity": 1} if path.endswith("availability") else None
-    exchange = api.request(method, path, authorization=authorization, json=body)
+
+    def attack_from(tokens: Tokens) -> Exchange:
+        authorization = jwt_attacks(tokens.access_token, tokens.refresh_token)[attack]
+        exchange = api.request(method, path, authorization=authorization, json=body)
+        # The real token still works afterwards: the attack was refused, not the login broken.
+        # Refused (revoked meanwhile), the policy builds the attack again from a new login.
+        still = api.own_token_works(api.get(LIST, token=tokens.access_token, params={"limit": 1}))
+        expect_status(still, 200, "auth-required", "the login the attack was built from")
+        return exchange
+
+    exchange = api.with_own_login(attack_from)
     expect_status(exchange, 401, "auth-required", f"{method} {path} with a token '{attack}'")
-    # The real token still works afterwards: the attack was refused, not the login broken.
-    expect_status(
-        api.get(LIST, token=tokens.access_token, params={"limit": 1}),
-        200,
-        "auth-required",
-        "the login the attack was built from",
-    )
 
 
 #: Spellings of protected paths a router may treat as the route itself (a trailing or doubled
@@ -296,12 +306,15 @@ def test_auth_is_checked_before_validation(
 
 @pytest.mark.rule("refresh-issues-new-tokens")
 def test_refresh_issues_new_working_tokens(api: ApiClient) -> None:
-    tokens = api.own_tokens()
-    exchange = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
-    rules.token_body_is_complete(exchange, "refresh-issues-new-tokens")
-    rules.refresh_issues_new_tokens(exchange, tokens.access_token, tokens.refresh_token)
-    works = api.get(LIST, token=exchange.json["access_token"], params={"limit": 1})
-    expect_status(works, 200, "refresh-issues-new-tokens", "the new access token")
+    def refreshed_tokens_work(tokens: Tokens) -> None:
+        exchange = api.remember(api.post(REFRESH_PATH, token=tokens.refresh_token))
+        rules.token_body_is_complete(exchange, "refresh-issues-new-tokens")
+        rules.refresh_issues_new_tokens(exchange, tokens.access_token, tokens.refresh_token)
+        new_token = exchange.json["access_token"]
+        works = api.own_token_works(api.get(LIST, token=new_token, params={"limit": 1}))
+        expect_status(works, 200, "refresh-issues-new-tokens", "the new access token")
+
+    api.with_own_login(refreshed_tokens_work)
 
 
 def refresh_at_once(api: ApiClient, refresh_token: str, how_many: int) -> list[Any]:

@@ -16,6 +16,7 @@ import pytest
 from octopus_qa import rules
 from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.fixtures import LIST
+from octopus_qa.target.session import Tokens
 
 #: A refusal, whichever the door: auth (401), an unknown path (404), an undeclared method (405),
 #: a request the HTTP layer refuses to parse (400).
@@ -67,19 +68,30 @@ def test_no_path_spelling_serves_the_catalog_without_a_token(api: ApiClient, doo
 def test_a_token_anywhere_but_the_authorization_header_is_refused(
     api: ApiClient, channel: str
 ) -> None:
-    """A valid access token, sent where the documents do not put it: 401 (A6)."""
-    token = api.own_tokens().access_token
-    if channel == "query parameter":
-        exchange = api.request("GET", LIST, token=None, params={"access_token": token})
-    elif channel == "cookie":
-        cookie = f"access_token={token}; token={token}"
-        exchange = api.request("GET", LIST, token=None, headers={"Cookie": cookie})
-    else:
-        exchange = api.request(
-            "POST",
-            f"{PRODUCT}/availability",
-            token=None,
-            content=f"access_token={token}&denomination=10&quantity=1",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
+    """A valid access token, sent where the documents do not put it: 401 (A6). The same token
+    in the Authorization header is served, so the 401 was the door's, not a dead token's (one
+    revoked meanwhile: the run's re-login policy, ApiClient.with_own_login)."""
+
+    def sent_in_channel(tokens: Tokens) -> rules.Exchange:
+        exchange = _send_token_in(api, channel, tokens.access_token)
+        live = api.own_token_works(api.get(LIST, token=tokens.access_token, params={"limit": 1}))
+        rules.expect_status(live, 200, "auth-required", "the same token in Authorization")
+        return exchange
+
+    exchange = api.with_own_login(sent_in_channel)
     rules.expect_status(exchange, 401, "auth-required", f"a token in a {channel}")
+
+
+def _send_token_in(api: ApiClient, channel: str, token: str) -> rules.Exchange:
+    if channel == "query parameter":
+        return api.request("GET", LIST, token=None, params={"access_token": token})
+    if channel == "cookie":
+        cookie = f"access_token={token}; token={token}"
+        return api.request("GET", LIST, token=None, headers={"Cookie": cookie})
+    return api.request(
+        "POST",
+        f"{PRODUCT}/availability",
+        token=None,
+        content=f"access_token={token}&denomination=10&quantity=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )

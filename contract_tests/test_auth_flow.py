@@ -8,7 +8,8 @@ The model chooses the steps and says what a live token must get (200, 204); what
 revoked or misplaced token must get (401) is judged by the run's `rules.TokenLedger`, which the
 client runs on every exchange, so the lifecycle has one implementation. Only what the documents
 and ASSUMPTIONS.md fix is judged: a refreshed login's old access token is neither required to
-work nor to fail, so the flow never asks about it.
+work nor to fail, so the flow never asks about it. A live token refused (revoked by someone else
+mid-run) follows the run's one re-login policy: the model gives that login up and logs in again.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from octopus_qa.contract.client import ApiClient
 from octopus_qa.contract.fixtures import LIST
 from octopus_qa.contract.suite import Suite
 from octopus_qa.rules import expect_status
-from octopus_qa.target.session import LOGOUT_PATH, REFRESH_PATH
+from octopus_qa.target.session import LOGOUT_PATH, REFRESH_PATH, Tokens
 
 from .test_auth import ATTACKS, exactly_one_wins, jwt_attacks, refresh_at_once
 
 LIVE, SPENT, REVOKED = "live", "spent", "revoked"
+#: A live login whose access token was refused: revoked by someone else (an admin, a deployment),
+#: which the model cannot judge; it asks nothing more of it.
+GONE = "revoked elsewhere"
 MAX_LOGINS = 4
 
 
@@ -71,9 +75,25 @@ class AuthFlow(RuleBasedStateMachine):
     def use_access_token(self, data: Any) -> None:
         login = data.draw(sampled_from(self._of(LIVE) + self._of(REVOKED)))
         exchange = self.client.get(LIST, token=login.access, params={"limit": 1})
-        if login.state == LIVE:
+        if login.state == LIVE and exchange.status == 401:
+            self._log_in_again(login)
+        elif login.state == LIVE:
             self._expect(exchange, 200, "auth-required", "a live access token")
         # after logout: the ledger requires the 401 (logout-revokes-tokens)
+
+    def _log_in_again(self, refused: Login) -> None:
+        """A live access token refused: the run's one re-login policy (ApiClient.with_own_login,
+        as for the shared token). The model gives that login up and goes on with a new one whose
+        token works; refused too, a moment after its login, the run stops as not judged."""
+        refused.state = GONE
+
+        def working(tokens: Tokens) -> Tokens:
+            exchange = self.client.get(LIST, token=tokens.access_token, params={"limit": 1})
+            self.client.own_token_works(exchange)
+            return tokens
+
+        tokens = self.client.with_own_login(working)
+        self.logins.append(Login(tokens.access_token, tokens.refresh_token))
 
     @precondition(lambda self: bool(self.logins))
     @rule(data=data())

@@ -27,11 +27,26 @@ SLICE = ["-k", "test_catalog or test_pagination or test_properties"]
 BOUND_S = 150.0
 
 
-def _contract(tmp_path: Path, *chaos: str, selection: list[str] = SLICE) -> ContractResult:
-    with sandbox("--chaos", ",".join(chaos)) as url:
+def _contract(
+    tmp_path: Path,
+    *chaos: str,
+    selection: list[str] = SLICE,
+    faults: tuple[str, ...] = (),
+    timeout_s: float = BOUND_S,
+    seed: int | None = None,
+) -> ContractResult:
+    planted = [arg for fault in faults for arg in ("--fault", fault)]
+    seeded = ["--seed", str(seed)] if seed is not None else []
+    with sandbox("--chaos", ",".join(chaos), *planted) as url:
         return run_contract(
-            tmp_path, "--profile", "quick", "--target", url, "--", *selection, timeout_s=BOUND_S
+            tmp_path,
+            *("--profile", "quick", *seeded, "--target", url, "--", *selection),
+            timeout_s=timeout_s,
         )
+
+
+def _failed_rules(result: ContractResult) -> set[str]:
+    return {rule for rule, entry in result.summary["rules"].items() if entry["status"] == "fail"}
 
 
 def _assert_not_judged(result: ContractResult, *words: str) -> None:
@@ -77,13 +92,95 @@ def test_rate_limiting_is_waited_out_never_failed(tmp_path: Path, retry_after: s
     assert result.exit_code == 0, (stderr_lines(result)[-3:], result.stdout[-3000:])
 
 
+#: Revocations placed inside each test that logs in for itself, between its login and a request
+#: that needs that login's access token: (selection, N for revoke-after=N, seed). A revocation
+#: refuses every token issued before the request it lands on, counted from 0, the preflight's
+#: login. The stateful flow's steps come from hypothesis: for those seeds, the request recorded
+#: there uses a live login's access token (recorded with a counting sandbox; a change to the
+#: flow may move it, which would weaken this case, not fail it).
+JWT_ATTACK = "test_jwt_attack_is_refused_on_every_protected_operation and wrong-key-list"
+TOKEN_IN_QUERY = "test_a_token_anywhere_but_the_authorization_header_is_refused and query"
+OWN_LOGIN_REVOKED = {
+    "login then its token": ("test_login_issues_tokens", 2, None),
+    "JWT attack": (JWT_ATTACK, 2, None),
+    "JWT attack's control": (JWT_ATTACK, 3, None),
+    "refresh then the new token": ("test_refresh_issues_new_working_tokens", 3, None),
+    "token in a query, then in the header": (TOKEN_IN_QUERY, 3, None),
+    "auth flow, seed 2": ("test_auth_flow", 22, 2),
+    "auth flow, seed 5": ("test_auth_flow", 18, 5),
+}
+
+
+@pytest.mark.parametrize("where", OWN_LOGIN_REVOKED)
+def test_a_test_with_its_own_login_logs_in_again_after_a_revocation(
+    tmp_path: Path, where: str
+) -> None:
+    """Every test that logs in for itself follows the run's one re-login policy: its token
+    revoked mid-test means one new login and the test again from there, not a broken rule
+    (before: "auth-required: the login the attack was built from answered 401")."""
+    selection, after, seed = OWN_LOGIN_REVOKED[where]
+    result = _contract(tmp_path, f"revoke-after={after}", selection=["-k", selection], seed=seed)
+    assert result.exit_code == 0, (_failed_rules(result), result.stdout[-3000:])
+    assert result.summary["totals"]["passed"] >= 1  # the selection ran
+
+
+def test_a_test_whose_fresh_own_login_is_refused_too_stops_with_exit_2(tmp_path: Path) -> None:
+    """The policy's other half: the new login's token refused a moment after that login means
+    the target refuses fresh tokens, which no test can judge (exit 2, not a broken rule)."""
+    result = _contract(
+        tmp_path, "refuse-tokens-after=2", selection=["-k", "test_login_issues_tokens"]
+    )
+    _assert_not_judged(result, "refused a freshly issued")
+
+
+#: One request in 20 answered 429. `Retry-After: 0` keeps the whole quick profile at its usual
+#: half a minute; the waits are the same policy either way (the soak run below waits 1 s each).
+RATE_LIMITED = ("rate-limit=0.05", "retry-after=0")
+WHOLE_PROFILE: list[str] = []
+
+
+def test_quick_profile_under_429s_judges_each_exchange_once(tmp_path: Path) -> None:
+    """The 429s are retried and never judged, and the answer a retry ends on is judged once: a
+    validation repeated because a check's probe met a 429 no longer shows the ledgers one refresh
+    twice (refresh-token-single-use, request-id-generated). Zero false alarms: exit 0."""
+    result = _contract(tmp_path, *RATE_LIMITED, selection=WHOLE_PROFILE)
+    assert result.exit_code == 0, (_failed_rules(result), result.stdout[-3000:])
+
+
+def test_a_planted_fault_is_still_caught_under_429s(tmp_path: Path) -> None:
+    """Judging once does not forgive: a reusable refresh token is the one rule broken, found by
+    the tests that reuse one, and the property tests' refreshes raise no alarm of their own."""
+    result = _contract(
+        tmp_path, *RATE_LIMITED, selection=WHOLE_PROFILE, faults=("refresh-token-reusable",)
+    )
+    assert result.exit_code == 1, stderr_lines(result)[-3:]
+    assert _failed_rules(result) == {"refresh-token-single-use"}
+    failing = {
+        test["nodeid"]
+        for test in result.summary["rules"]["refresh-token-single-use"]["tests"]
+        if test["outcome"] == "failed"
+    }
+    assert failing and not [nodeid for nodeid in failing if "test_properties" in nodeid], failing
+
+
+@pytest.mark.soak
+def test_quick_profile_waits_out_one_second_retry_afters_without_a_false_alarm(
+    tmp_path: Path,
+) -> None:
+    """The issue's target: 5 % of requests answered 429 with `Retry-After: 1`, the whole quick
+    profile (about two minutes of waiting): exit 0."""
+    result = _contract(
+        tmp_path, "rate-limit=0.05", "retry-after=1", selection=WHOLE_PROFILE, timeout_s=400
+    )
+    assert result.exit_code == 0, (_failed_rules(result), result.stdout[-3000:])
+
+
 @pytest.mark.parametrize("chaos", ["html-502-after=60", "truncate-after=60", "empty-after=60"])
 def test_broken_answers_mid_run_are_named_contract_failures(tmp_path: Path, chaos: str) -> None:
     result = _contract(tmp_path, chaos)
     assert result.exit_code == 1, stderr_lines(result)[-3:]
     assert "Traceback" not in result.stderr
-    failed = [rule for rule, entry in result.summary["rules"].items() if entry["status"] == "fail"]
-    assert failed and result.summary["judged"] is True
+    assert _failed_rules(result) and result.summary["judged"] is True
 
 
 @pytest.mark.soak

@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import __version__, config
 from ..errors import OctoqaError
 
-SUBCOMMANDS = ("sandbox", "contract", "load", "capacity", "run", "init")
+SUBCOMMANDS = ("sandbox", "contract", "load", "capacity", "run", "init", "token")
 #: The subcommands that read the user-editable files (octopus_qa.config.FILES).
 CONFIGURED = ("contract", "load", "capacity", "run")
 #: The stages `octoqa run` starts, which take its written plan instead of deciding the run again.

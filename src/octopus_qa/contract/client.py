@@ -7,17 +7,20 @@ answer: authentication first, bounds of ids and bodies, unknown paths, product f
 run's `rules.TokenLedger` (refresh and logout as sequences), so every test checks those rules on
 every response for free.
 A 429 is "retry later" (ASSUMPTIONS E4): waited for and retried by the one policy of
-retry_later.py, never judged. A request that gets no HTTP answer (refused, reset, past the
-profile's request timeout) is no rule's failure: watch.py records that the target went away and
-the run stops as not judged. A second 401 right after logging in again stops it the same way.
+retry_later.py, never judged; the exchange is the final answer, judged once. A request that gets
+no HTTP answer (refused, reset, past the profile's request timeout) is no rule's failure:
+watch.py records that the target went away and the run stops as not judged. A second 401 right
+after logging in again stops it the same way.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,12 +33,13 @@ from ..rules import (
     login_rejects_bad_credentials,
     request_checks,
 )
+from ..rules.http_layer import NO_ANSWER
 from ..target.retry_later import RetryLaterPolicy
 from ..target.session import LOGIN_PATH, Tokens
 from .coverage import Coverage
 from .exchanges import from_httpx, unanswered_httpx
 from .tokens import Secrets, SharedLogin
-from .watch import TargetWatch
+from .watch import TargetLost, TargetWatch
 
 #: Sentinel: use the run's shared access token.
 SHARED = object()
@@ -43,6 +47,18 @@ SHARED = object()
 
 class RetryLater(Exception):
     """The target kept answering 429; the test cannot judge anything (E4)."""
+
+
+class OwnTokenRefused(Exception):
+    """A test's own access token got 401 where it must work: revoked or expired early by
+    someone else, which says nothing of the rule under test (ApiClient.with_own_login)."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation}: 401 for the test's own access token")
+        self.operation = operation
+
+
+T = TypeVar("T")
 
 
 class ApiClient:
@@ -109,13 +125,16 @@ class ApiClient:
             sent_headers["Authorization"] = f"Bearer {self.shared_login.renew()}"
             exchange = self._send(method, path, sent_headers, params, json, content, extensions)
             if exchange.status == 401 and path.startswith("/api/"):
-                raise self.watch.lost(
-                    f"{method} {path}",
-                    "401 for an access token issued a moment before; the run cannot go on",
-                    what="refused a freshly issued token",
-                )
+                raise self._fresh_token_refused(f"{method} {path}")
         self._judge(exchange, check)
         return exchange
+
+    def _fresh_token_refused(self, operation: str) -> TargetLost:
+        return self.watch.lost(
+            operation,
+            "401 for an access token issued a moment before; the run cannot go on",
+            what="refused a freshly issued token",
+        )
 
     def _judge(self, exchange: Exchange, check: bool) -> None:
         """The checks every exchange gets; with `check` off (a test that judges the answer
@@ -154,7 +173,10 @@ class ApiClient:
                 extensions=extensions,
             )
 
-        def once() -> Exchange:
+        #: An oversized request the HTTP layer closed without an answer: not the API's, not judged.
+        refused_unanswered: list[Exchange] = []
+
+        def once() -> httpx.Response:
             self.watch.before_request()
             try:
                 response = send()
@@ -163,22 +185,27 @@ class ApiClient:
                 # the resend got past (watch.py).
                 unanswered = unanswered_httpx(exc.request)
                 answer = self.watch.no_answer(unanswered, exc, self.timeout_s, send, self.base_url)
-                if answer is None:  # the HTTP layer refused an oversized request unanswered
-                    return unanswered
+                if answer is None:
+                    refused_unanswered.append(unanswered)
+                    return httpx.Response(NO_ANSWER, request=exc.request)  # no retry: not a 429
                 response = answer
-            self.recent.append(response.request)
             self.watch.answered(f"{method} {path}", response.elapsed.total_seconds())
-            exchange = from_httpx(response)
-            if exchange.path.startswith("/auth/"):
-                self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
-            self.coverage.record(exchange.method, exchange.path, exchange.status)
-            if self.on_exchange is not None:
-                self.on_exchange(exchange)
-            return exchange
+            return response
 
-        exchange = self.retry_later.call(
-            once, lambda e: e.status, lambda e: e.headers.get("retry-after")
+        # The 429s waited out are attempts, not exchanges: only the final answer is recorded
+        # (coverage, the curl lines) and judged.
+        response = self.retry_later.call(
+            once, lambda r: r.status_code, lambda r: r.headers.get("retry-after")
         )
+        if refused_unanswered:
+            return refused_unanswered[-1]
+        self.recent.append(response.request)
+        exchange = from_httpx(response)
+        if exchange.path.startswith("/auth/"):
+            self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
+        self.coverage.record(exchange.method, exchange.path, exchange.status)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
         if exchange.status == RETRY_LATER:
             raise RetryLater(
                 f"{method} {path} kept answering 429 for "
@@ -207,6 +234,29 @@ class ApiClient:
         assert exchange.status == 200, f"login for a test of its own answered {exchange.status}"
         return Tokens.from_login_body(exchange.json)
 
+    def with_own_login(self, test: Callable[[Tokens], T], tokens: Tokens | None = None) -> T:
+        """`test`, run with a login of its own (`tokens`, else a new one) under the run's one
+        re-login policy, the one `request` applies to the shared token: when `test` finds its
+        access token refused (`own_token_works`), revoked or expired early by someone else, it
+        runs once more from a new login; refused again, a moment after that login, the target
+        refuses fresh tokens and the run cannot go on (TargetLost, not judged)."""
+        try:
+            return test(tokens or self.own_tokens())
+        except OwnTokenRefused:
+            pass
+        try:
+            return test(self.own_tokens())
+        except OwnTokenRefused as refused:
+            raise self._fresh_token_refused(refused.operation) from None
+
+    def own_token_works(self, exchange: Exchange) -> Exchange:
+        """`exchange`, a request to /api/ with a test's own access token that must work, unless
+        the token was refused (401): then OwnTokenRefused, for `with_own_login` to log in again.
+        Any other answer is the test's to judge."""
+        if exchange.status == 401 and exchange.path.startswith("/api/"):
+            raise OwnTokenRefused(f"{exchange.method} {exchange.path}")
+        return exchange
+
     def _remember_tokens(self, exchange: Exchange) -> None:
         self.secrets.add_from_body(exchange.body)
 
@@ -217,9 +267,10 @@ class ApiClient:
 
 
 def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
-    """A curl line repeating `request`, the token read from $OCTOPUS_TOKEN (never its value);
-    `scrub` runs over every header value and the body before they are shell-quoted (quoting
-    changes how a secret is spelt, so scrubbing the finished line could miss it)."""
+    """A curl line repeating `request`, its bearer token read from the shell (never its value:
+    `bearer_header`); `scrub` runs over every other header value and the body before they are
+    shell-quoted (quoting changes how a secret is spelt, so scrubbing the finished line could
+    miss it)."""
     parts = ["curl", "-i", "-X", request.method, shlex.quote(str(request.url))]
     for name, value in request.headers.multi_items():
         lowered = name.lower()
@@ -227,7 +278,7 @@ def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
             continue
         if lowered == "authorization":
             if value.startswith("Bearer "):
-                parts += ["-H", '"Authorization: Bearer $OCTOPUS_TOKEN"']
+                parts += ["-H", bearer_header(str(request.url))]
             else:
                 parts += ["-H", shlex.quote("Authorization: <malformed, as the test sent it>")]
             continue
@@ -236,3 +287,60 @@ def curl_for(request: httpx.Request, scrub: Callable[[str], str] = str) -> str:
     if body:
         parts += ["--data-binary", shlex.quote(scrub(body.decode("utf-8", "replace")))]
     return " ".join(parts)
+
+
+def token_line(base_url: str) -> str:
+    """The shell line that sets $OCTOPUS_TOKEN for the curl lines: `octoqa token` logs in with
+    the account the suite resolved (OCTOPUS_USERNAME / OCTOPUS_PASSWORD, else the sandbox's
+    demo account), so no password is written here. The assignment, not `export VAR=$(...)`,
+    carries the command's exit status: a refused login stops the line with its error, non-zero."""
+    return f"OCTOPUS_TOKEN=$({_token_command(base_url)}) && export OCTOPUS_TOKEN"
+
+
+def bearer_header(url: str) -> str:
+    """`-H` value for a pasted request to `url`, in double quotes so the shell expands it:
+    $OCTOPUS_TOKEN (token_line); a refresh spends a refresh token, so it reads
+    $OCTOPUS_REFRESH_TOKEN, logging in for one the first time (later lines reuse it, as a
+    sequence of refreshes did); a logout revokes the token it is sent, so it logs in for its own
+    rather than spend $OCTOPUS_TOKEN, which the lines after it still need."""
+    path = urlsplit(url).path
+    base = _base_url(url)
+    if "/auth/refresh" in path:
+        token = f"${{OCTOPUS_REFRESH_TOKEN:=$({_token_command(base, refresh=True)})}}"
+    elif "/auth/logout" in path:
+        token = f"$({_token_command(base)})"
+    else:
+        token = "$OCTOPUS_TOKEN"
+    return f'"Authorization: Bearer {token}"'
+
+
+#: How schemathesis writes the masked header in its "Reproduce with" curl line (shlex-quoted, so a
+#: variable put in its place would never be expanded).
+MASKED_AUTHORIZATION = "'Authorization: [Filtered]'"
+_URL = re.compile(r"https?://[^\s'\"]+")
+
+
+def unmask_authorization(text: str) -> str:
+    """`text` with schemathesis's masked Authorization header turned into the token variables of
+    `bearer_header`: in a curl line, the whole shell word is replaced (its URL, written last,
+    says which token); anywhere else, the words read `Bearer $OCTOPUS_TOKEN`."""
+    if MASKED_AUTHORIZATION in text:
+        lines = text.splitlines(keepends=True)
+        for index, line in enumerate(lines):
+            urls = _URL.findall(line) if MASKED_AUTHORIZATION in line else []
+            if urls:
+                lines[index] = line.replace(MASKED_AUTHORIZATION, bearer_header(urls[-1]))
+        text = "".join(lines)
+    return text.replace("Authorization: [Filtered]", "Authorization: Bearer $OCTOPUS_TOKEN")
+
+
+def _base_url(url: str) -> str:
+    """The API's base URL from one of its operations' URLs (what precedes /auth/ or /api/)."""
+    parts = urlsplit(url)
+    prefix = re.split(r"/(?:auth|api)/", parts.path, maxsplit=1)[0]
+    return f"{parts.scheme}://{parts.netloc}{prefix}"
+
+
+def _token_command(base_url: str, *, refresh: bool = False) -> str:
+    kind = " --refresh" if refresh else ""
+    return f"octoqa token{kind} --target {shlex.quote(base_url)}"

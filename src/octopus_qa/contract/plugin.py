@@ -39,7 +39,7 @@ from ..rules import RULES, Rule, rules_broken_by
 from ..rules.evidence import Evidence, recording
 from ..verdicts import Verdict
 from .breaches import breaches_of
-from .client import ApiClient, RetryLater, curl_for
+from .client import ApiClient, RetryLater, curl_for, unmask_authorization
 from .deviations import Judgement
 from .failures import BriefOnConsole, exchange_line, violation_lines, write_log
 from .ledger import TestOutcome
@@ -267,8 +267,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 
 
 def _scrub(suite: Suite, value: Any) -> Any:
-    text = str(value).replace("Authorization: [Filtered]", "Authorization: Bearer $OCTOPUS_TOKEN")
-    return suite.secrets.scrub(text)
+    return suite.secrets.scrub(unmask_authorization(str(value)))
 
 
 _REPRO_MARKER = "--- octoqa: "

@@ -3,9 +3,10 @@
 Each adapter turns schemathesis's (case, response) into a `rules.Exchange` read from the request
 as it went on the wire (the coverage phase sends undeclared methods and mutated queries under an
 operation's label) and calls the one implementation in `octopus_qa.rules`. A 429 is "retry later"
-(ASSUMPTIONS E4), never judged. Under `--documented-only` a violation of an assumed rule is not
-reported. Bound to one run: the plugin hands `SuiteChecks(suite).all()` to each generated case
-(`additional_checks`), so nothing is registered globally and no check reads module state.
+(ASSUMPTIONS E4), never judged, and a response validated again is judged once (`_once`). Under
+`--documented-only` a violation of an assumed rule is not reported. Bound to one run: the plugin
+hands `SuiteChecks(suite).all()` to each generated case (`additional_checks`), so nothing is
+registered globally and no check reads module state.
 
 Each adapter names the rule checks it runs (`@adapts`), and judges the rules those are bound to
 (`@judges` in octopus_qa.rules): CHECKED_RULES, the property test's rules, is read from them.
@@ -13,6 +14,7 @@ Each adapter names the rule checks it runs (`@adapts`), and judges the rules tho
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
@@ -49,11 +51,38 @@ class SuiteChecks:
         self.suite = suite
         #: Every request id the property tests have seen, for freshness across the run (H3).
         self._request_ids = rules.RequestIdLedger()
+        #: The response judged last, and each check's verdict on it (None: it held).
+        self._judged: tuple[Any, dict[str, AssertionError | None]] = (None, {})
 
     def all(self) -> list[Callable[[Any, Any, Any], None]]:
         """Every check (each method declared with `@adapts`, in order), for
-        `case.validate_response(additional_checks=...)`."""
-        return [getattr(self, name) for name in ADAPTED]
+        `case.validate_response(additional_checks=...)`, each judging a response once."""
+        return [self._once(getattr(self, name)) for name in ADAPTED]
+
+    def _once(self, adapter: Callable[[Any, Any, Any], None]) -> Callable[[Any, Any, Any], None]:
+        """`adapter`, judging each response once: validated again (test_properties retries the
+        validation when a check's probe met a 429), the same response gets the verdict it got,
+        rather than being judged as a second exchange by the ledgers, which would see its
+        refresh token spent twice and its request id generated twice."""
+
+        @functools.wraps(adapter)  # schemathesis names a failed check by its function's name
+        def judged_once(ctx: Any, response: Any, case: Any) -> None:
+            judged, verdicts = self._judged
+            if judged is not response:
+                verdicts = {}
+                self._judged = (response, verdicts)
+            name = adapter.__name__
+            if name not in verdicts:
+                try:
+                    adapter(ctx, response, case)
+                except AssertionError as broken:
+                    verdicts[name] = broken
+                else:
+                    verdicts[name] = None
+            if (verdict := verdicts[name]) is not None:
+                raise verdict
+
+        return judged_once
 
     def _judge(self, response: Any, check: Callable[[Exchange], None]) -> None:
         exchange = from_schemathesis(response)

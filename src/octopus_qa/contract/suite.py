@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import UsageError
 from ..plan import RunPlan, preflight
@@ -23,7 +24,7 @@ from ..spec import load_spec
 from ..target.credentials import Credentials
 from ..target.retry_later import RetryLaterPolicy
 from ..target.session import Tokens
-from .client import ApiClient
+from .client import ApiClient, token_line
 from .coverage import Coverage
 from .deviations import Deviations, load_deviations
 from .ledger import RuleLedger
@@ -31,7 +32,7 @@ from .tokens import Secrets, SharedLogin
 from .watch import TargetWatch
 
 
-@dataclass(eq=False)  # hashable by identity: pytest registers it as a plugin object
+@dataclass(eq=False, repr=False)  # hashable by identity: pytest registers it as a plugin object
 class Suite:
     base_url: str
     target_label: str
@@ -129,14 +130,21 @@ class Suite:
         return RetryLaterPolicy(max_wait_s=self.profile.retry_after_max_s)
 
     def repro_hint(self) -> str:
-        """How to reproduce a failure without any secret in the text."""
-        return (
-            f"reproduce with --seed {self.seed} --profile {self.profile.name}; curl lines use "
-            "$OCTOPUS_TOKEN: export OCTOPUS_TOKEN=$(curl -s -X POST "
-            f"{self.base_url}/auth/login -H 'Content-Type: application/json' "
-            '-d \'{"username":"\'$OCTOPUS_USERNAME\'","password":"\'$OCTOPUS_PASSWORD\'"}\' '
-            "| python -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
-        )
+        """How to reproduce a failure, with no secret in the text: the seed and profile, then
+        the shell line that sets the token the curl lines read (client.token_line), each line
+        as it is pasted into a shell."""
+        lines = [
+            f"reproduce with --seed {self.seed} --profile {self.profile.name}; the curl lines "
+            "read the token from $OCTOPUS_TOKEN, set by this line:"
+        ]
+        if self.target_label == "embedded":
+            port = urlsplit(self.base_url).port
+            lines[0] += (
+                f" (the embedded sandbox stopped with the run: serve it again first, from "
+                f"another shell: octoqa sandbox --port {port})"
+            )
+        lines.append(token_line(self.base_url))
+        return "\n".join(lines)
 
     def rerun_command(self, nodeid: str) -> str:
         """The command that runs one test of this run again, against the same target: the
@@ -146,6 +154,15 @@ class Suite:
         return (
             f"octoqa contract{target} --profile {self.profile.name} --seed {self.seed} "
             f"-- -k {shlex.quote(test)}"
+        )
+
+    def __repr__(self) -> str:
+        """Short: hypothesis prints a failing example's arguments, this Suite among them, and
+        the whole dataclass (its ledgers grow with the run) passed 90 kB, which hypothesis warns
+        about; under the suite's `filterwarnings = error` that warning replaced the failure."""
+        return (
+            f"Suite(target={self.target_label!r}, url={self.base_url!r}, "
+            f"profile={self.profile.name!r}, seed={self.seed})"
         )
 
     def describe(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import os
 import random
 import signal
@@ -45,6 +46,7 @@ from typing import Any
 import jwt
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .middleware import header, request_id
 from .responses import send_error
 
 GATEWAY_PAGE = (
@@ -203,10 +205,15 @@ class ChaosMiddleware:
         self._clock = clock
         self._started = clock()
         self._served = 0
-        #: Tokens issued (`iat`, whole seconds) before this epoch second are refused
-        #: (revoke-after); ones from the revocation's own second survive, so a client that logs
-        #: in again right away is not refused.
+        #: revoke-after refuses every access token issued before it: those whose `iat` (whole
+        #: seconds) is before this epoch second, and those of its own second it saw issued
+        #: before it. One issued after it, in the same second, works: a client that logs in
+        #: again right away is not refused.
         self._revoked_before: int | None = None
+        self._revoked_in_its_second: frozenset[str] = frozenset()
+        #: Until the revocation: the access tokens issued in the latest second (by `iat`), all
+        #: that must be remembered to tell them from the ones issued after it.
+        self._issued_latest: tuple[int, set[str]] = (0, set())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._chaos.active:
@@ -234,9 +241,11 @@ class ChaosMiddleware:
             await _send_whole(send, 502, b"text/html", GATEWAY_PAGE)
             return
         if on(chaos.revoke_after) and self._revoked_before is None:
-            self._revoked_before = int(time.time())
+            self._revoke_issued_so_far()
+        if chaos.revoke_after is not None and self._revoked_before is None:
+            send = self._noting_issued(scope, send)
         if self._token_refused(scope, on(chaos.refuse_tokens_after)):
-            await send_error(send, 401, "Invalid or expired access token")
+            await send_error(_with_request_id(scope, send), 401, "Invalid or expired access token")
             return
         if on(chaos.reset_after):
             await self.app(scope, receive, _cutting(send, reset=True))
@@ -263,7 +272,45 @@ class ChaosMiddleware:
             issued = float(jwt.decode(token, options={"verify_signature": False})["iat"])
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             return False
-        return issued < self._revoked_before
+        return issued < self._revoked_before or token in self._revoked_in_its_second
+
+    def _revoke_issued_so_far(self) -> None:
+        now = int(time.time())
+        second, issued = self._issued_latest
+        self._revoked_before = now
+        self._revoked_in_its_second = frozenset(issued if second == now else ())
+        self._issued_latest = (0, set())
+
+    def _noting_issued(self, scope: Scope, send: Send) -> Send:
+        """`send`, noting the access token a login or refresh hands out (for revoke-after)."""
+        if scope["method"] != "POST" or not scope["path"].startswith(
+            ("/auth/login", "/auth/refresh")
+        ):
+            return send
+        chunks: list[bytes] = []
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self._note_issued(b"".join(chunks))
+            await send(message)
+
+        return noting
+
+    def _note_issued(self, body: bytes) -> None:
+        if self._revoked_before is not None:
+            return
+        try:
+            token = json.loads(body)["access_token"]
+            issued = int(jwt.decode(token, options={"verify_signature": False})["iat"])
+        except (ValueError, KeyError, TypeError, jwt.PyJWTError):
+            return  # not a login's answer (a 401, a planted fault's body): nothing issued
+        second, tokens = self._issued_latest
+        if issued > second:
+            self._issued_latest = (issued, {token})
+        elif issued == second:
+            tokens.add(token)
 
     async def _too_many_requests(self, send: Send) -> None:
         wait = self._chaos.retry_after_s
@@ -286,6 +333,20 @@ async def _hang(receive: Receive, limit_s: float = 3600.0) -> None:
         async with asyncio.timeout(limit_s):
             while (await receive())["type"] != "http.disconnect":
                 pass
+
+
+def _with_request_id(scope: Scope, send: Send) -> Send:
+    """`send`, adding the X-Request-Id the API gives every answer (H1-H3): a revoked or refused
+    token is answered by the API itself, and that is no contract bug, so neither is its 401."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            sent = await request_id(header(scope, b"x-request-id"))
+            extra = [(b"x-request-id", sent)] if sent is not None else []
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _bearer(scope: Scope) -> str | None:
