@@ -52,7 +52,7 @@ def violation_lines(error: BaseException | None, crash: str) -> list[str]:
     if len(lines) > MAX_LINES:
         kept.append(f"  … {len(lines) - MAX_LINES} more lines in JUnit and contract/{LOG_NAME}")
     if curl is not None:
-        kept.append(f"  reproduce: {_cut(curl)}")
+        kept.append(curl)  # whole and alone on its line: it is pasted as it stands
     return kept
 
 

@@ -405,7 +405,7 @@ def _brief(suite: Suite, item: pytest.Item, call: pytest.CallInfo[None], crash: 
     recent = suite.client.recent if "client" in suite.__dict__ else ()
     if recent and "test_properties" not in item.nodeid:
         request = curl_for(recent[-1], lambda text: _scrub(suite, text))
-        lines.append(f"  last request: {request}")
+        lines += ["  its last request:", request]  # alone on its line: pasted as it stands
         item.config.stash.setdefault(_REQUESTS, {})[item.nodeid] = request
     elif (generated := _generated_request(lines)) is not None:
         item.config.stash.setdefault(_REQUESTS, {})[item.nodeid] = generated
@@ -415,11 +415,7 @@ def _brief(suite: Suite, item: pytest.Item, call: pytest.CallInfo[None], crash: 
 
 def _generated_request(lines: list[str]) -> str | None:
     """Schemathesis's own curl line for a generated case, as the brief shows it."""
-    for line in lines:
-        text = line.strip().removeprefix("reproduce: ")
-        if text.startswith("curl "):
-            return text
-    return None
+    return next((line.strip() for line in lines if line.strip().startswith("curl ")), None)
 
 
 def _keep_whole(item: pytest.Item, report: pytest.TestReport, full: str) -> None:
@@ -473,7 +469,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_sep("=", f"octoqa: {len(broken)} broken rule(s)", red=True)
         for block in broken:
             terminalreporter.write_line(block)
-        terminalreporter.write_line(f"(curl lines: {suite.repro_hint()})")
+        terminalreporter.write_line(suite.repro_hint())  # the token line, once, pasteable
 
 
 def rules_headline(suite: Suite) -> str:
@@ -523,7 +519,7 @@ def broken_rules(suite: Suite, requests: Mapping[str, str] | None = None) -> lis
 
 
 def _request_line(request: str | None) -> list[str]:
-    return [] if request is None else [f"  request: {request}"]
+    return [] if request is None else ["  request:", request]
 
 
 def _artifacts(suite: Suite, failures_log: Path | None) -> dict[str, str]:
