@@ -209,7 +209,10 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     """The whole search; the verdict sentence is the last line printed."""
     _check_options(options)
     # The baseline before the plan: a bad one is one line, before anything starts or is sent.
-    baseline = capacity_gate.read_baseline(options.baseline) if options.baseline else None
+    try:
+        baseline = capacity_gate.read_baseline(options.baseline) if options.baseline else None
+    except capacity_gate.BaselineUnreadable as exc:
+        raise UsageError(f"--baseline {exc}") from None
     plan = plan_search(options)
     assert plan.load is not None and plan.load.slo is not None
     limits = plan.load.limits

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from ..errors import UsageError
 from ..verdicts import Verdict
 from .gates import AT_LEAST, AT_MOST, Gate
 
@@ -69,27 +68,31 @@ def decode_summary(data: bytes) -> CapacitySummary:
     return msgspec.json.decode(data, type=CapacitySummary)
 
 
+class BaselineUnreadable(ValueError):
+    """A baseline that is missing or not a capacity summary; the message names the path."""
+
+
 def baseline_file(path: Path) -> Path:
-    """The summary.json `--baseline` names: the file itself, or a run folder's capacity one."""
+    """The summary.json a baseline names: the file itself, or a run folder's capacity one."""
     if path.is_dir():
         for candidate in (path / "capacity" / SUMMARY_FILE, path / SUMMARY_FILE):
             if candidate.is_file():
                 return candidate
-        raise UsageError(f"--baseline {path}: no capacity/summary.json in that folder")
+        raise BaselineUnreadable(f"{path}: no capacity/summary.json in that folder")
     if not path.is_file():
-        raise UsageError(f"--baseline {path}: no such file or folder")
+        raise BaselineUnreadable(f"{path}: no such file or folder")
     return path
 
 
 def read_baseline(path: Path) -> tuple[Path, CapacitySummary]:
-    """The baseline's file and summary; a missing or malformed one is a UsageError (exit 2)."""
+    """The baseline's file and summary; BaselineUnreadable says why it is not one."""
     file = baseline_file(path)
     try:
         return file, decode_summary(file.read_bytes())
     except OSError as exc:
-        raise UsageError(f"--baseline {file}: {exc.strerror or 'cannot be read'}") from None
+        raise BaselineUnreadable(f"{file}: {exc.strerror or 'cannot be read'}") from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise UsageError(f"{file} is not a capacity summary.json: {exc}") from None
+        raise BaselineUnreadable(f"{file} is not a capacity summary.json: {exc}") from None
 
 
 def step_near(steps: Sequence[Step], rate: float) -> Step | None:
