@@ -300,49 +300,58 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
                     result.limit = "generator" if step.verdict == Verdict.INVALID else "error"
                     break
             held = low
+
+        def confirm(rate: float) -> str | None:
+            """One more step, at the baseline's capacity ("latency at the previous capacity"
+            needs one), within the search's bounds; or why it cannot run."""
+            nonlocal held, broke
+            if rate > maximum:
+                return f"above the highest rate allowed here, {maximum:g} req/s"
+            print(f"  confirming at the baseline's capacity, {rate:g} req/s", file=out)
+            step = run_step(rate)
+            if isinstance(step, str):
+                if step == OUT_OF_TIME:
+                    return "the time budget ended first"
+                return f"the profiles' [limits] refuse a step at {step}"
+            if (held or 0) < rate < (broke or math.inf):  # a bisection step after all
+                _note_broken(result, step)
+                if step.verdict == Verdict.PASS:
+                    held = rate
+                elif step.verdict == Verdict.FAIL:
+                    broke = rate
+            return None
+
         previous = baseline[1].capacity_rps if baseline is not None else None
         if (
             previous is not None
             and result.limit not in capacity_gate.UNFOUND
             and capacity_gate.step_near(result.steps, previous) is None
         ):
-            # "Latency at the previous capacity" needs a step there: one more, within bounds.
-            rate = round(previous, 1)
-            if rate > maximum:
-                unmeasured = f"above the highest rate allowed here, {maximum:g} req/s"
-            else:
-                print(f"  confirming at the baseline's capacity, {rate:g} req/s", file=out)
-                step = run_step(rate)
-                if isinstance(step, str):
-                    unmeasured = (
-                        "the time budget ended first"
-                        if step == OUT_OF_TIME
-                        else f"the profiles' [limits] refuse a step at {step}"
-                    )
-                elif (held or 0) < rate < (broke or math.inf):  # a bisection step after all
-                    _note_broken(result, step)
-                    if step.verdict == Verdict.PASS:
-                        held = rate
-                    elif step.verdict == Verdict.FAIL:
-                        broke = rate
+            unmeasured = confirm(round(previous, 1))
     result.capacity_rps = held
     result.knee_rps = knee(result.steps)
     result.verdict, result.exit_code = _verdict(result, broke, options.workers)
     if baseline is not None:
-        judged = capacity_gate.compare(
-            baseline[1],
-            str(baseline[0].resolve()),
-            result,
-            plan.load.slo.baseline.capacity_tolerance,
-            unmeasured,
-        )
-        result.baseline = judged
-        result.verdict = f"{result.verdict}; {judged.sentence}"
-        result.exit_code = capacity_gate.exit_code(result.exit_code, judged)
+        _judge_gate(result, *baseline, plan.load.slo.baseline.capacity_tolerance, unmeasured)
     (capacity_dir / "summary.json").write_text(
         json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8"
     )
     return result
+
+
+def _judge_gate(
+    result: CapacityResult,
+    file: Path,
+    baseline: CapacitySummary,
+    tolerance: float,
+    unmeasured: str | None,
+) -> None:
+    """The capacity gate's answer added to a finished search: its part of summary.json, of the
+    verdict sentence and of the exit code."""
+    judged = capacity_gate.compare(baseline, str(file.resolve()), result, tolerance, unmeasured)
+    result.baseline = judged
+    result.verdict = f"{result.verdict}; {judged.sentence}"
+    result.exit_code = capacity_gate.exit_code(result.exit_code, judged)
 
 
 def _stopped(result: CapacityResult, why: str) -> None:
