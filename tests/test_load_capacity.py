@@ -508,3 +508,17 @@ def test_the_capacity_gate_holds_on_the_same_build_and_fails_on_a_slower_one(
     assert "at the previous capacity, 50 req/s: " in last, last
     page = (tmp_path / "slower" / "capacity" / "index.html").read_text(encoding="utf-8")
     assert "This search (now) and the baseline" in page and escape(summary["verdict"]) in page
+
+
+def test_a_plan_that_is_not_a_search_s_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--plan` takes the search's own plan (`octoqa run` writes <run>/capacity/plan.json), not
+    the run's: a load profile's SLO overrides would judge the steps."""
+    from octopus_qa.plan import PlanOptions, build_plan, write_plan
+
+    run_plan = build_plan(PlanOptions(run_dir=tmp_path, load=True, load_profile="ramp"))
+    written = write_plan(run_plan)
+    assert octoqa(["capacity", "--plan", str(written)]) == 2
+    err = capsys.readouterr().err
+    assert "is not the plan of a capacity search" in err and err.count("\n") == 1
