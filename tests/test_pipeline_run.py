@@ -19,12 +19,14 @@ import time
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_report_samples import FAILING_RULE, FAKE_JWT, contract_summary, load_summary
 
 from octopus_qa import pipeline
 from octopus_qa.cli.run import Progress
+from octopus_qa.config import ConfigError
 from octopus_qa.pipeline import (
     PipelineConfig,
     RunOptions,
@@ -34,6 +36,9 @@ from octopus_qa.pipeline import (
     run_pipeline,
     stage_argv,
 )
+from octopus_qa.pipeline.capacity_stage import judge_capacity, latest_baseline
+from octopus_qa.pipeline.config import CAPACITY_COMMAND, CapacityStage
+from octopus_qa.plan import read_plan
 from octopus_qa.report import EXIT_CODES, leaks
 from octopus_qa.report.summaries import ContractSummary
 from octopus_qa.rules import RULES
@@ -366,3 +371,189 @@ def test_a_secret_in_a_stage_message_is_scrubbed_from_console_and_files(
     assert outcome.exit_code == 2 and "refused password" in reason
     assert password not in reason and FAKE_JWT not in reason
     assert leaks(outcome.run_dir, [password]) == []
+
+
+# --- The capacity stage (a profile's `capacity = { ... }`) ------------------------------------
+
+
+def capacity_summary(exit_code: int, target: str = "embedded") -> dict[str, Any]:
+    sentence = {
+        0: "holds 40 req/s ...; the capacity gate holds: within 15% of the baseline's 40 req/s",
+        1: "holds 20 req/s ...; the capacity gate fails: 50% below the baseline's 40 req/s",
+        2: "the load generator, not the API, set the limit at 40 req/s: rerun with --workers 2",
+    }[exit_code]
+    return {"stage": "capacity", "verdict": sentence, "exit_code": exit_code,
+            "capacity_rps": 40 if exit_code == 0 else 20, "limit": "api", "steps": [],
+            "target": target}  # fmt: skip
+
+
+def with_capacity(
+    config: PipelineConfig, tmp_path: Path, behaviour: int, baseline: str = "latest"
+) -> PipelineConfig:
+    """`config` whose profiles all have a capacity stage, played by FAKE_STAGE."""
+    summary = json.dumps(capacity_summary(behaviour)).replace("{", "{{").replace("}", "}}")
+    fake = ["{python}", str(tmp_path / "fake_stage.py"), "capacity", str(behaviour)]
+    profiles = {
+        name: replace(profile, capacity=CapacityStage(baseline=baseline, timeout_s=120))
+        for name, profile in config.profiles.items()
+    }
+    commands = {**config.commands, "capacity": [*fake, "{run_dir}", summary]}
+    return replace(config, profiles=profiles, commands=commands)
+
+
+def test_no_shipped_profile_runs_a_capacity_search_unless_asked() -> None:
+    """A search takes minutes: the release profile stays about five minutes by default."""
+    shipped = PipelineConfig.default()
+    assert all(profile.capacity is None for profile in shipped.profiles.values())
+    assert shipped.profile("release").stages == ("spec", "contract", "load", "report")
+    assert shipped.commands["capacity"][:4] == ("{octoqa}", "capacity", "--plan", "{capacity_plan}")
+
+
+def test_a_profile_asks_for_the_capacity_gate_in_pipeline_toml(tmp_path: Path) -> None:
+    shipped = (Path(pipeline.__file__).parent.parent / "pipeline.toml").read_text()
+    asked = tmp_path / "pipeline.toml"
+    asked.write_text(
+        shipped.replace(
+            '# capacity = { baseline = "latest" }', 'capacity = { baseline = "latest" }'
+        )
+    )
+    release = PipelineConfig.read(asked).profile("release")
+    assert release.capacity == CapacityStage(baseline="latest", timeout_s=660)
+    assert release.stages == ("spec", "contract", "load", "capacity", "report")
+    asked.write_text(shipped.replace("# capacity = {", "capacity = { timeout = 5,"))
+    with pytest.raises(ConfigError, match=r"profile\.release\.capacity.*timeout"):
+        PipelineConfig.read(asked)
+
+
+def test_a_capacity_regression_fails_the_run_with_the_gate_s_sentence(tmp_path: Path) -> None:
+    config = with_capacity(config_with_fake_stages(tmp_path, "0:pass", "0:pass"), tmp_path, 1)
+    starts: list[tuple[int, int, str]] = []
+    outcome = run_pipeline(
+        RunOptions(target="embedded", reports_root=tmp_path / "reports"),
+        config,
+        on_start=lambda index, count, name: starts.append((index, count, name)),
+    )
+    assert [s[2] for s in starts] == ["spec", "contract", "load", "capacity", "report"]
+    assert {s[1] for s in starts} == {5}
+    assert verdicts(outcome)["capacity"] == "fail" and outcome.exit_code == 1
+    capacity = outcome.stages[3]
+    assert capacity.reason == (
+        "no earlier passing capacity run of embedded in "
+        f"{tmp_path / 'reports'}: nothing compared (this run's is the next one's baseline); "
+        + capacity_summary(1)["verdict"]
+    )
+    summary = json.loads((outcome.run_dir / "summary.json").read_text())
+    assert summary["reason"] == f"capacity: {capacity.reason}"
+    linked = {a["label"]: a["path"] for a in summary["artifacts"] if a["stage"] == "run"}
+    assert linked["capacity_summary"] == "capacity/summary.json"
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "summary", "verdict"),
+    [(0, True, "pass"), (1, True, "fail"), (2, True, "error"), (0, False, "error"),
+     (1, False, "error"), (None, True, "error"), (3, True, "error")],
+)  # fmt: skip
+def test_the_capacity_stage_is_judged_by_exit_code_and_its_summary(
+    tmp_path: Path, exit_code: int | None, summary: bool, verdict: str
+) -> None:
+    if summary:
+        (tmp_path / "capacity").mkdir()
+        written = capacity_summary(exit_code if exit_code in (0, 1, 2) else 0)
+        (tmp_path / "capacity" / "summary.json").write_text(json.dumps(written))
+    judged, reason = judge_capacity("capacity", exit_code, tmp_path, "", 60.0)
+    assert judged == verdict
+    if summary and exit_code in (0, 1, 2):
+        assert reason == capacity_summary(exit_code)["verdict"]
+
+
+def earlier_run(root: Path, run_id: str, exit_code: int, target: str = "embedded") -> Path:
+    folder = root / run_id / "capacity"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps(capacity_summary(exit_code, target)))
+    return folder / "summary.json"
+
+
+def test_latest_is_the_newest_earlier_run_that_passed_against_the_same_target(
+    tmp_path: Path,
+) -> None:
+    """A regressed build is never the next one's baseline, nor is another deployment's run."""
+    passed = earlier_run(tmp_path, "20261201-100000-aaaa", 0)
+    earlier_run(tmp_path, "20261201-110000-bbbb", 1)  # its gate failed
+    earlier_run(tmp_path, "20261201-120000-cccc", 0, "http://127.0.0.1:8080")
+    (tmp_path / "20261201-123000-dddd").mkdir()  # no capacity stage
+    earlier_run(tmp_path, "20261201-140000-eeee", 0)  # after the run: not earlier
+    (tmp_path / "latest").symlink_to("20261201-140000-eeee")
+    this_run = tmp_path / "20261201-130000-ffff"
+    assert latest_baseline(this_run, "embedded") == passed
+    assert latest_baseline(tmp_path / "20261201-090000-0000", "embedded") is None
+
+
+def test_the_capacity_stage_plans_its_own_search_and_passes_the_baseline(tmp_path: Path) -> None:
+    """The release profile's ramp raises the list endpoint's throughput floor to 10 req/s; a
+    search's steps are judged without it (a 25 req/s step offers list less than that)."""
+    root = tmp_path / "reports"
+    before = earlier_run(root, "20261201-100000-aaaa", 0)
+    config = with_capacity(config_with_fake_stages(tmp_path, "0:pass", "0:pass"), tmp_path, 0)
+    outcome = run_pipeline(
+        RunOptions(target="embedded", profile="release", reports_root=root), config
+    )
+    assert verdicts(outcome)["capacity"] == "pass", outcome.stages[3].reason
+    assert outcome.stages[3].reason == capacity_summary(0)["verdict"]
+    command = (outcome.run_dir / "logs" / "capacity.log").read_text().splitlines()[0]
+    assert command.endswith(f"capacity 0 {outcome.run_dir} {json.dumps(capacity_summary(0))} "
+                            f"--baseline {before}")  # fmt: skip
+    run_plan = read_plan(outcome.run_dir / "plan.json")
+    search = read_plan(outcome.run_dir / "capacity" / "plan.json")
+    assert run_plan.load is not None and search.load is not None
+    assert run_plan.load.profile is not None and run_plan.load.profile.name == "ramp"
+    assert search.load.profile is None and search.load.reset_after_ramp
+    assert search.load.slo is not None and run_plan.load.slo is not None
+    assert run_plan.load.slo.endpoints["list"].min_rps == 10
+    assert search.load.slo.endpoints["list"].min_rps == 1
+    assert search.target == run_plan.target and search.seed == run_plan.seed
+
+
+def test_a_named_capacity_baseline_that_is_missing_stops_the_run_before_any_stage(
+    tmp_path: Path,
+) -> None:
+    config = with_capacity(
+        config_with_fake_stages(tmp_path, "0:pass", "0:pass"), tmp_path, 0, "no-such/summary.json"
+    )
+    root = tmp_path / "reports"
+    with pytest.raises(ConfigError, match=r"capacity\.baseline.*no-such/summary.json: no such"):
+        run_pipeline(RunOptions(target="embedded", reports_root=root), config)
+    assert not root.exists()
+
+
+@pytest.mark.slow
+def test_a_real_capacity_stage_compares_with_the_last_run_that_passed_it(tmp_path: Path) -> None:
+    """`octoqa capacity --plan` for real, against the run's embedded sandbox (the contract and
+    load stages played by the fake): the first run has nothing to compare with and says so, the
+    second compares with the first. A one-step search at 20 req/s keeps it short."""
+    config = config_with_fake_stages(tmp_path, "0:pass", "0:pass")
+    config = replace(
+        config,
+        profiles={
+            name: replace(profile, capacity=CapacityStage(timeout_s=150))
+            for name, profile in config.profiles.items()
+        },
+        commands={
+            **config.commands,
+            "capacity": [*CAPACITY_COMMAND, "--start-rps", "20", "--max-rps", "20", "--step-s",
+                         "3"],
+        },
+    )  # fmt: skip
+    options = RunOptions(target="embedded", reports_root=tmp_path / "reports")
+    first = run_pipeline(options, config)
+    assert verdicts(first)["capacity"] == "pass", first.stages[3].reason
+    assert (first.stages[3].reason or "").startswith("no earlier passing capacity run")
+    second = run_pipeline(options, config)
+    assert verdicts(second)["capacity"] == "pass", second.stages[3].reason
+    assert "the capacity gate holds: within 15% of the baseline's 20 req/s" in (
+        second.stages[3].reason or ""
+    )
+    summary = json.loads((second.run_dir / "capacity" / "summary.json").read_text())
+    assert summary["baseline"]["summary"] == str(
+        (first.run_dir / "capacity" / "summary.json").resolve()
+    )
+    assert (second.run_dir / "capacity" / "index.html").is_file()

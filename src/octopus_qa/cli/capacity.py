@@ -34,6 +34,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="run directory")
     parser.add_argument("--allow-any-host", action="store_true", help="see octoqa load")
     parser.add_argument("--load-dir", type=Path, default=DEFAULT_LOAD_DIR, metavar="DIR")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SUMMARY",
+        help="an earlier search's capacity summary.json (or its run folder): a capacity drop "
+        "beyond slo.toml's capacity_tolerance, or a gate broken at its capacity, fails (exit 1)",
+    )
+    # Not the --plan of contract and load (cli/__init__.py): the search's options still apply.
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="the search's plan written by `octoqa run` (<run>/capacity/plan.json): its target, "
+        "gates and limits; the search options above still apply",
+    )
 
 
 def _number(text: str, option: str) -> float:
@@ -56,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
         report_dir=args.report_dir,
         allow_any_host=args.allow_any_host,
         load_dir=args.load_dir,
+        baseline=args.baseline,
+        plan=args.plan,
     )
     result = run_capacity(options)
     if result.directory is not None:

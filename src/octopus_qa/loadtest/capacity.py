@@ -14,11 +14,17 @@ whole search by `max_time_s`; targets are loopback or allow-listed, as for `octo
 
 The knee is the highest rate whose p99 stayed within twice the p99 of the first (lightest) step:
 past it, queueing dominates the latency.
+
+With `--baseline` (an earlier search's summary.json) the search is also a gate: the capacity
+may not drop beyond slo.toml's `capacity_tolerance`, and every gate must still hold at the
+baseline's capacity (measured by one confirmation step when the search did not cross that
+rate): `capacity_gate.py`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -29,10 +35,12 @@ import msgspec
 
 from ..config import ConfigError
 from ..errors import UsageError
-from ..plan import PLAN_FILE, RunPlan, build_plan, preflight, write_plan
+from ..plan import PLAN_FILE, PlanOptions, RunPlan, build_plan, preflight, read_plan, write_plan
 from ..plan.load_profiles import arrival_profile, users_offering
 from ..rundir import point_latest_at
 from ..verdicts import Verdict
+from . import capacity_gate
+from .capacity_gate import CapacitySummary, Comparison
 from .gates import FAIL
 from .latency import RESPONSE
 from .runner import DEFAULT_LOAD_DIR, LoadOptions, LoadStep, Outcome, measure
@@ -63,6 +71,10 @@ class CapacityOptions:
     report_dir: Path | None = None
     allow_any_host: bool = False
     load_dir: Path = DEFAULT_LOAD_DIR
+    #: An earlier search's summary.json (or its run folder): the capacity gate.
+    baseline: Path | None = None
+    #: The search's plan, written by `octoqa run` (`<run>/capacity/plan.json`).
+    plan: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class Step:
     generator_problems: list[str]
     schedule: dict[str, Any] | None
     directory: str
+    #: The failed gates in full (measured value, limit): what the capacity gate names.
+    breaches: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -92,10 +106,15 @@ class CapacityResult:
     verdict: str = ""
     exit_code: int = 0
     directory: Path | None = None  # <run>/capacity: summary.json, the steps, the page
+    #: "embedded" or the target's URL: which deployment the capacity is of.
+    target: str | None = None
+    #: The capacity gate's answer, with `--baseline`.
+    baseline: Comparison | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "stage": "capacity",
+            "target": self.target,
             "capacity_rps": self.capacity_rps,
             "limit": self.limit,
             "bounded_by": self.bounded_by,
@@ -104,6 +123,7 @@ class CapacityResult:
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "steps": [asdict(step) for step in sorted(self.steps, key=lambda s: s.rate_rps)],
+            "baseline": self.baseline.as_dict() if self.baseline is not None else None,
         }
 
 
@@ -139,8 +159,11 @@ def knee(steps: list[Step]) -> float | None:
     return max(held) if held else None
 
 
-def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> CapacityResult:
-    """The whole search; the verdict sentence is the last line printed."""
+#: Why a step could not run when it was the time budget (else: the limits' refusal, in words).
+OUT_OF_TIME = "time"
+
+
+def _check_options(options: CapacityOptions) -> None:
     if not 0 < options.start_rps:
         raise UsageError("--start-rps must be more than 0")
     if not options.factor > 1.05:
@@ -151,22 +174,47 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
         raise UsageError("--refine must be from 0 to 10")
     if not 0 < options.max_time_s <= 24 * 3600:
         raise UsageError("--max-time must be more than 0 s and at most a day")
-    # The run, decided once: limits, gates, generator limits and allow-list; each step replaces
-    # only the profile it plays (no profile here: the steps are made below).
-    plan = build_plan(
-        replace(
-            LoadOptions(
-                target=options.target,
-                workers=options.workers,
-                report_dir=options.report_dir,
-                allow_any_host=options.allow_any_host,
-                load_dir=options.load_dir,
-                reset_after_ramp=True,  # each step is judged at its rate, not its users' logins
-            ).plan_options(),
-            load_profile=None,
-        )
+
+
+def search_plan_options(options: CapacityOptions) -> PlanOptions:
+    """The run a search is: limits, gates, generator limits and allow-list, and no load profile
+    (each step plays one of its own, so slo.toml's per-profile overrides do not apply)."""
+    return replace(
+        LoadOptions(
+            target=options.target,
+            workers=options.workers,
+            report_dir=options.report_dir,
+            allow_any_host=options.allow_any_host,
+            load_dir=options.load_dir,
+            reset_after_ramp=True,  # each step is judged at its rate, not its users' logins
+        ).plan_options(),
+        load_profile=None,
     )
-    assert plan.load is not None
+
+
+def plan_search(options: CapacityOptions) -> RunPlan:
+    """The search, decided once: read from `--plan` (`octoqa run` wrote it), or built."""
+    if options.plan is None:
+        return build_plan(search_plan_options(options))
+    plan = read_plan(options.plan)
+    if plan.load is None or plan.load.profile is not None or plan.run_dir is None:
+        raise UsageError(
+            f"{options.plan} is not the plan of a capacity search (`octoqa run` writes one "
+            "as <run>/capacity/plan.json)"
+        )
+    return plan
+
+
+def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> CapacityResult:
+    """The whole search; the verdict sentence is the last line printed."""
+    _check_options(options)
+    # The baseline before the plan: a bad one is one line, before anything starts or is sent.
+    try:
+        baseline = capacity_gate.read_baseline(options.baseline) if options.baseline else None
+    except capacity_gate.BaselineUnreadable as exc:
+        raise UsageError(f"--baseline {exc}") from None
+    plan = plan_search(options)
+    assert plan.load is not None and plan.load.slo is not None
     limits = plan.load.limits
     maximum = min(options.max_rps or limits.max_rate_rps, limits.max_rate_rps)
     if options.start_rps > maximum:
@@ -176,11 +224,13 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     result = CapacityResult(directory=capacity_dir)
     deadline = time.monotonic() + options.max_time_s
     locustfile = options.load_dir / "locustfile.py"
+    unmeasured: str | None = None
     with preflight(plan) as opened:
-        write_plan(opened.plan)
+        write_plan(opened.plan, options.plan)
         capacity_dir.mkdir(parents=True, exist_ok=True)
-        if options.report_dir is None:
+        if options.report_dir is None and options.plan is None:
             point_latest_at(run_dir)
+        result.target = opened.plan.target.label
         print(
             f"octoqa capacity: the scenario mix from {options.start_rps:g} up to {maximum:g} "
             f"req/s, {options.step_s:g} s a step, against {opened.url}; reports in "
@@ -188,19 +238,19 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
             file=out,
             flush=True,
         )
+        if baseline is not None:
+            print(_baseline_line(*baseline), file=out, flush=True)
 
-        def run_step(rate: float) -> Step | None:
+        def run_step(rate: float) -> Step | str:
+            """One step at `rate`; or why it could not run: OUT_OF_TIME, or the limits'
+            refusal in their own words."""
             ramp_s = users_for(rate, limits.max_users)[0] / SPAWN_PER_S
             if time.monotonic() + ramp_s + options.step_s + STEP_OVERHEAD_S > deadline:
-                result.limit = result.limit if result.limit != "none" else "time"
-                return None
+                return OUT_OF_TIME
             try:
                 step_plan = _step_plan(opened.plan, options, rate)
             except ConfigError as refused:  # what held so far is still the answer
-                result.bounded_by = f"{rate:g} req/s: {refused}"
-                if result.limit == "none":  # climbing; a bisection keeps the API's limit
-                    result.limit = "limits"
-                return None
+                return f"{rate:g} req/s: {refused}"
             step_dir = capacity_dir / f"step-{rate:g}"
             step_dir.mkdir(parents=True, exist_ok=True)
             plan_file = write_plan(step_plan, step_dir / PLAN_FILE)
@@ -209,16 +259,16 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
             step = _step(rate, load_step.profile.peak_users, outcome, step_dir, run_dir)
             result.steps.append(step)
             _print_step(out, step)
-            for gate in step.failed_gates:
-                result.broke_at.setdefault(gate, rate)
             return step
 
         held: float | None = None
         broke: float | None = None
         for rate in step_rates(options.start_rps, options.factor, maximum):
             step = run_step(rate)
-            if step is None:
+            if isinstance(step, str):
+                _stopped(result, step)
                 break
+            _note_broken(result, step)
             if step.verdict == Verdict.PASS:
                 held = rate
                 continue
@@ -238,8 +288,10 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
                     break
                 middle = round((low + broke) / 2, 1)
                 step = run_step(middle)
-                if step is None:
+                if isinstance(step, str):
+                    _stopped(result, step)
                     break
+                _note_broken(result, step)
                 if step.verdict == Verdict.PASS:
                     low = middle
                 elif step.verdict == Verdict.FAIL:
@@ -248,13 +300,80 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
                     result.limit = "generator" if step.verdict == Verdict.INVALID else "error"
                     break
             held = low
+
+        def confirm(rate: float) -> str | None:
+            """One more step, at the baseline's capacity ("latency at the previous capacity"
+            needs one), within the search's bounds; or why it cannot run."""
+            nonlocal held, broke
+            if rate > maximum:
+                return f"above the highest rate allowed here, {maximum:g} req/s"
+            print(f"  confirming at the baseline's capacity, {rate:g} req/s", file=out)
+            step = run_step(rate)
+            if isinstance(step, str):
+                if step == OUT_OF_TIME:
+                    return "the time budget ended first"
+                return f"the profiles' [limits] refuse a step at {step}"
+            if (held or 0) < rate < (broke or math.inf):  # a bisection step after all
+                _note_broken(result, step)
+                if step.verdict == Verdict.PASS:
+                    held = rate
+                elif step.verdict == Verdict.FAIL:
+                    broke = rate
+            return None
+
+        previous = baseline[1].capacity_rps if baseline is not None else None
+        if (
+            previous is not None
+            and result.limit not in capacity_gate.UNFOUND
+            and capacity_gate.step_near(result.steps, previous) is None
+        ):
+            unmeasured = confirm(round(previous, 1))
     result.capacity_rps = held
     result.knee_rps = knee(result.steps)
     result.verdict, result.exit_code = _verdict(result, broke, options.workers)
+    if baseline is not None:
+        _judge_gate(result, *baseline, plan.load.slo.baseline.capacity_tolerance, unmeasured)
     (capacity_dir / "summary.json").write_text(
         json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8"
     )
     return result
+
+
+def _judge_gate(
+    result: CapacityResult,
+    file: Path,
+    baseline: CapacitySummary,
+    tolerance: float,
+    unmeasured: str | None,
+) -> None:
+    """The capacity gate's answer added to a finished search: its part of summary.json, of the
+    verdict sentence and of the exit code."""
+    judged = capacity_gate.compare(baseline, str(file.resolve()), result, tolerance, unmeasured)
+    result.baseline = judged
+    result.verdict = f"{result.verdict}; {judged.sentence}"
+    result.exit_code = capacity_gate.exit_code(result.exit_code, judged)
+
+
+def _stopped(result: CapacityResult, why: str) -> None:
+    """A step could not run: the time budget or the limits end the climb (a bisection keeps
+    the API's limit, and what held so far is still the answer)."""
+    if why != OUT_OF_TIME:
+        result.bounded_by = why
+    if result.limit == "none":
+        result.limit = "time" if why == OUT_OF_TIME else "limits"
+
+
+def _note_broken(result: CapacityResult, step: Step) -> None:
+    """Where each gate broke first: the lowest rate of the search that broke it."""
+    for gate in step.failed_gates:
+        result.broke_at[gate] = min(step.rate_rps, result.broke_at.get(gate, step.rate_rps))
+
+
+def _baseline_line(file: Path, baseline: CapacitySummary) -> str:
+    held = baseline.capacity_rps
+    capacity = f"{held:,.0f} req/s" if held is not None else "no rate held"
+    target = f", target {baseline.target}" if baseline.target else ""
+    return f"baseline: {file} ({capacity}{target})"
 
 
 def _step_plan(plan: RunPlan, options: CapacityOptions, rate: float) -> RunPlan:
@@ -279,6 +398,7 @@ def _step(rate: float, users: int, outcome: Outcome, step_dir: Path, run_dir: Pa
     total = endpoints.get("total") or {}
     duration = max(float(outcome.summary.get("duration_s") or 0), 1e-9)
     requests = int(total.get("requests") or 0)
+    failed = [gate for gate in outcome.gates if gate.verdict == FAIL]
     return Step(
         rate_rps=rate,
         verdict=outcome.verdict,
@@ -287,12 +407,11 @@ def _step(rate: float, users: int, outcome: Outcome, step_dir: Path, run_dir: Pa
         error_rate=(total.get("failures", 0) / requests) if requests else None,
         latency=total.get(RESPONSE),
         service=total.get("service"),
-        failed_gates=[
-            f"{gate.endpoint} {gate.metric}" for gate in outcome.gates if gate.verdict == FAIL
-        ],
+        failed_gates=[f"{gate.endpoint} {gate.metric}" for gate in failed],
         generator_problems=outcome.saturated,
         schedule=outcome.summary.get("schedule"),
         directory=str(step_dir.relative_to(run_dir)),
+        breaches=[gate.as_dict() for gate in failed],
     )
 
 

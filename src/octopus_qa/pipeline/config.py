@@ -1,7 +1,8 @@
 """`pipeline.toml`, parsed: the pipeline profiles, the stage command lines and report settings.
 
 Data, not code: a profile names a contract profile and a load profile with a time limit for
-each stage, and `[commands]` is the command line of each stage that runs in its own process.
+each stage (and, when it asks for one, a capacity gate after the load stage), and `[commands]`
+is the command line of each stage that runs in its own process.
 """
 
 from __future__ import annotations
@@ -23,6 +24,24 @@ from ..rundir import REPORTS_ROOT
 
 Seconds = Annotated[float, Meta(gt=0, le=86_400 * 7)]
 Argv = Annotated[list[str], Meta(min_length=1)]
+#: `capacity.baseline = "latest"`: the newest earlier passing capacity run of the same target.
+LATEST = "latest"
+#: The capacity stage's command when pipeline.toml's [commands] names none (files written
+#: before the stage existed). `octoqa run` adds `--baseline FILE` when there is a baseline.
+CAPACITY_COMMAND = (
+    "{octoqa}", "capacity", "--plan", "{capacity_plan}", "--max-time", "{capacity_max_time}",
+)  # fmt: skip
+
+
+class CapacityStage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`capacity = { ... }` in a profile: the capacity gate (`octoqa capacity --baseline`) as a
+    stage after the load stage. Absent: no capacity stage (a search takes minutes)."""
+
+    #: LATEST, or a path (a capacity summary.json or a run folder), relative to where
+    #: `octoqa run` is started, like --baseline.
+    baseline: str = LATEST
+    #: The stage's time limit; the search's own budget ends a minute before it.
+    timeout_s: Annotated[float, Meta(ge=120, le=86_400)] = 660.0
 
 
 class _ProfileEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -33,6 +52,7 @@ class _ProfileEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contract_timeout_s: Seconds
     load_timeout_s: Seconds
     seed: Annotated[int, Meta(ge=0)] | None = None
+    capacity: CapacityStage | None = None
 
 
 class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -46,6 +66,7 @@ class _Report(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class _Commands(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     contract: Argv
     load: Argv
+    capacity: Argv = msgspec.field(default_factory=lambda: list(CAPACITY_COMMAND))
 
 
 class _PipelineFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -65,6 +86,14 @@ class Profile:
     load_timeout_s: float
     #: A fixed seed (pull requests: stable), or None: a fresh one every run (explore).
     seed: int | None = None
+    #: The capacity gate after the load stage, or None: no capacity stage.
+    capacity: CapacityStage | None = None
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages this profile runs, in order."""
+        capacity = ("capacity",) if self.capacity is not None else ()
+        return ("spec", "contract", "load", *capacity, "report")
 
 
 @dataclass(frozen=True)
@@ -100,7 +129,11 @@ class PipelineConfig:
                 name: Profile(name=name, **msgspec.structs.asdict(entry))
                 for name, entry in data.profile.items()
             },
-            commands={"contract": tuple(data.commands.contract), "load": tuple(data.commands.load)},
+            commands={
+                "contract": tuple(data.commands.contract),
+                "load": tuple(data.commands.load),
+                "capacity": tuple(data.commands.capacity),
+            },
             default_profile=data.default_profile,
             lint_timeout_s=data.spec.lint_timeout_s,
             trend_runs=data.report.trend_runs,

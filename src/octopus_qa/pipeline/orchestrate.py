@@ -2,7 +2,8 @@
 
 The plan (`config.plan_run`) is opened once by the preflight: the named URL, or ONE embedded
 sandbox started here for the whole run; the opened plan is written as `<run>/plan.json`, which
-each stage reads (`--plan`) instead of deciding the run again.
+each stage reads (`--plan`) instead of deciding the run again. A profile with a capacity gate
+runs it after the load stage (`capacity_stage.py`), planned here with the rest.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ from ..report.summaries import utc_started
 from ..rundir import point_latest_at
 from ..seeds import choose_seed
 from ..verdicts import Verdict
+from .capacity_stage import plan_capacity, run_capacity_stage
 from .config import PipelineConfig, Profile, RunOptions, plan_run
 from .outcome import RunOutcome, StageEnded, StageResult, StageStarted
 from .spec_stage import check_spec, spec_version_or_none
 from .stages import run_stage_command, stage_argv
 
+#: The stages of a run without a capacity gate (`Profile.stages`: those of a profile).
 STAGES = ("spec", "contract", "load", "report")
+#: What the report links when the capacity stage ran (it writes no typed stage summary).
+CAPACITY_ARTIFACTS = {
+    "capacity_page": "capacity/index.html",
+    "capacity_summary": "capacity/summary.json",
+}
 
 
 def _ignore(*_: object) -> None:
@@ -101,6 +109,8 @@ def run_planned(
     assert plan.contract is not None and plan.load is not None
     if plan.contract.deviations:
         load_deviations(Path(plan.contract.deviations))  # a bad file: exit 2, before any stage
+    capacity = plan_capacity(plan, config, profile)  # its files and baseline, before any stage
+    stages = profile.stages
     run_dir = plan.reports
     started_at = datetime.now(UTC)
     clock = time.monotonic()
@@ -118,19 +128,21 @@ def run_planned(
         }
         timeouts = {"contract": profile.contract_timeout_s, "load": profile.load_timeout_s}
         results: list[StageResult] = []
-        for index, name in enumerate(STAGES[:-1], start=1):
-            on_start(index, len(STAGES), name)
+        for index, name in enumerate(stages[:-1], start=1):
+            on_start(index, len(stages), name)
             if name == "spec":
                 result = check_spec(run_dir, config)
+            elif name == "capacity" and capacity is not None:
+                result = run_capacity_stage(capacity, opened, config, fields)
             else:
                 argv = stage_argv(config.commands[name], fields)
                 result = run_stage_command(name, argv, run_dir, timeouts[name])
             if result.reason:  # shown on the console too, where the file scrub cannot reach
                 result.reason = redact_text(result.reason, secrets)
             results.append(result)
-            on_end(index, len(STAGES), result)
+            on_end(index, len(stages), result)
 
-    on_start(len(STAGES), len(STAGES), "report")
+    on_start(len(stages), len(stages), "report")
     report_started = time.monotonic()
     run_duration = round(time.monotonic() - clock, 1)
     run = {
@@ -145,11 +157,15 @@ def run_planned(
         "started": utc_started(started_at),
         "duration_s": run_duration,
         "stages": [asdict(r) for r in results],
-        "artifacts": {"plan": "plan.json", **{f"{r.name}_log": r.log for r in results if r.log}},
+        "artifacts": {
+            "plan": "plan.json",
+            **{f"{r.name}_log": r.log for r in results if r.log},
+            **(CAPACITY_ARTIFACTS if capacity is not None else {}),
+        },
     }
     report_result, summary = write_report_stage(run_dir, run, secrets, config.trend_runs)
     report_result.duration_s = round(time.monotonic() - report_started, 2)
-    on_end(len(STAGES), len(STAGES), report_result)
+    on_end(len(stages), len(stages), report_result)
     if point_latest:
         point_latest_at(run_dir)
     all_results = [*results, report_result]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .. import config as user_config
@@ -19,6 +19,17 @@ from ..supervisor import run_bounded
 from ..verdicts import Verdict
 from .judging import judge_stage
 from .outcome import StageResult
+
+#: How a stage is judged from what its process left: (name, exit code or None when it was
+#: stopped, run folder, stderr, time limit) → (verdict, reason).
+StageJudge = Callable[[str, int | None, Path, str, float], tuple[str, str | None]]
+
+
+def judge_by_summary(
+    name: str, exit_code: int | None, run_dir: Path, stderr: str, timeout_s: float
+) -> tuple[str, str | None]:
+    """Contract and load: their typed `<stage>/summary.json` with the exit code."""
+    return judge_stage(name, exit_code, read_stage_summary(run_dir, name), stderr, timeout_s)
 
 
 def stage_argv(template: Sequence[str], fields: Mapping[str, str]) -> list[str]:
@@ -33,7 +44,11 @@ def stage_argv(template: Sequence[str], fields: Mapping[str, str]) -> list[str]:
 
 
 def run_stage_command(
-    name: str, argv: Sequence[str], run_dir: Path, timeout_s: float
+    name: str,
+    argv: Sequence[str],
+    run_dir: Path,
+    timeout_s: float,
+    judge: StageJudge = judge_by_summary,
 ) -> StageResult:
     """Run one stage's command; its output goes to `<run>/logs/<stage>.log`.
 
@@ -53,9 +68,7 @@ def run_stage_command(
     logs.mkdir(exist_ok=True)
     log = logs / f"{name}.log"
     log.write_text(f"$ {' '.join(argv)}\n{out}\n--- stderr ---\n{err}", encoding="utf-8")
-    verdict, reason = judge_stage(
-        name, exit_code, read_stage_summary(run_dir, name), err, timeout_s
-    )
+    verdict, reason = judge(name, exit_code, run_dir, err, timeout_s)
     return StageResult(
         name=name,
         verdict=verdict,

@@ -48,6 +48,9 @@ class BaselineTolerance(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     p95_tolerance: Annotated[float, Meta(ge=0, le=100)]
     throughput_tolerance: Fraction
     min_requests: Count
+    #: `octoqa capacity --baseline`: the capacity may drop by at most this fraction. Defaulted,
+    #: so a slo.toml written before the capacity gate existed still reads.
+    capacity_tolerance: Fraction = 0.15
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 One self-contained HTML file beside the search's summary.json (`<run>/capacity/index.html`),
 with the same inline SVG charts as the run report (`charts.py`): no script, opens from disk.
+With a baseline, a second chart draws this search's curve and the baseline's on one axis, and
+the capacity gate's answer is shown with the gates broken at the previous capacity.
 """
 
 from __future__ import annotations
@@ -18,23 +20,85 @@ PAGE = "index.html"
 CHARTED = (("p50", "p50_ms"), ("p90", "p90_ms"), ("p99", "p99_ms"), ("p99.9", "p999_ms"))
 
 
-def latency_chart(steps: list[Mapping[str, Any]]) -> str:
-    def series(label: str, key: str, clock: str = "latency") -> Series:
-        points = [
-            (float(step["rate_rps"]), float(step[clock][key]))
-            for step in steps
-            if step.get(clock) and isinstance(step[clock].get(key), int | float)
-        ]
-        return Series(label, points)
+def _series(label: str, steps: list[Mapping[str, Any]], key: str, clock: str = "latency") -> Series:
+    """One percentile of the steps against their offered rate (steps without it left out)."""
+    points = [
+        (float(step["rate_rps"]), float(step[clock][key]))
+        for step in steps
+        if step.get(clock) and isinstance(step[clock].get(key), int | float)
+    ]
+    return Series(label, points)
 
+
+def latency_chart(steps: list[Mapping[str, Any]]) -> str:
     return line_chart(
-        [*(series(label, key) for label, key in CHARTED), series("p99 sent", "p99_ms", "service")],
-        title="Latency against offered rate (from the intended start)",
+        [
+            *(_series(label, steps, key) for label, key in CHARTED),
+            _series("p99 sent", steps, "p99_ms", "service"),
+        ],
+        title="Latency against offered rate",
         x_label="offered rate, req/s",
         y_label="milliseconds",
-        width=640,
+        width=720,
         height=300,
     )
+
+
+def baseline_chart(steps: list[Mapping[str, Any]], before: list[Mapping[str, Any]]) -> str:
+    """This search's p50 and p99 and the baseline's, on one axis: the two curves."""
+    ordered = sorted(before, key=lambda s: float(s["rate_rps"]))
+    return line_chart(
+        [
+            _series("p50 now", steps, "p50_ms"),
+            _series("p99 now", steps, "p99_ms"),
+            _series("p50 then", ordered, "p50_ms"),
+            _series("p99 then", ordered, "p99_ms"),
+        ],
+        title="This search (now) and the baseline",
+        x_label="offered rate, req/s",
+        y_label="milliseconds",
+        width=720,
+        height=300,
+    )
+
+
+def _baseline_section(baseline: Mapping[str, Any], steps: list[Mapping[str, Any]]) -> str:
+    """The capacity gate: its answer, the two capacities, and what broke at the previous one."""
+    change, tolerance = baseline.get("change"), baseline.get("tolerance")
+    facts = (
+        f"baseline {escape(str(baseline.get('summary')))}: capacity "
+        f"{_cell(baseline.get('capacity_rps'))} req/s; change "
+        f"{'-' if change is None else f'{change:+.1%}'}; tolerance "
+        f"{'-' if tolerance is None else f'{tolerance:.0%}'}; gate: "
+        f"{escape(str(baseline.get('verdict')))}"
+    )
+    at = baseline.get("at_previous_capacity") or {}
+    broken = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{_cell(gate.get(key))}</td>"
+            for key in ("endpoint", "metric", "measured", "comparison", "limit")
+        )
+        + "</tr>"
+        for gate in at.get("gates_broken") or []
+    )
+    at_previous = (
+        f"<p>The step at the previous capacity ({_cell(at.get('rate_rps'))} req/s): "
+        f"{escape(str(at.get('verdict')))}.</p>"
+        if at
+        else ""
+    )
+    table = (
+        "<table><thead><tr><th>endpoint</th><th>metric</th><th>measured</th><th>must be</th>"
+        f"<th>limit</th></tr></thead><tbody>{broken}</tbody></table>"
+        if broken
+        else ""
+    )
+    return f"""<h2 id="baseline">Against the baseline</h2>
+<p class="verdict">{escape(str(baseline.get("sentence", "")))}</p>
+<p>{facts}</p>
+{baseline_chart(steps, list(baseline.get("steps") or []))}
+{at_previous}{table}"""
 
 
 def _cell(value: Any) -> str:
@@ -80,6 +144,7 @@ def render(summary: Mapping[str, Any]) -> str:
             *(label for label, _ in CHARTED), "max", "errors", "gates broken", "generator",
         )
     )  # fmt: skip
+    baseline = summary.get("baseline")
     facts = (
         f"capacity {_cell(summary.get('capacity_rps'))} req/s; limit: "
         f"{escape(str(summary.get('limit')))}; knee {_cell(summary.get('knee_rps'))} req/s "
@@ -94,6 +159,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em;
 <p class="verdict">{escape(str(summary.get("verdict", "")))}</p>
 <p>{facts}</p>
 {latency_chart(steps)}
+{_baseline_section(baseline, steps) if baseline else ""}
 <h2>Steps</h2>
 <table><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>
 <h2>Where each gate broke</h2>
