@@ -18,6 +18,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from octopus_qa.contract.deviations import Breach
+from octopus_qa.contract.exchanges import from_schemathesis
 from octopus_qa.contract.ledger import (
     BUILTIN_CHECK_RULES,
     OPERATION_INPUT_RULES,
@@ -122,6 +123,7 @@ def test_operation_keeps_the_contract(
             _rules_broken(group, case.operation.label),
             group.message,
             breaches=_breaches(group, case, response.status_code),
+            exchanges=(from_schemathesis(response),),
         ) from None
     either_reading_answered(response.status_code, undecided)
 

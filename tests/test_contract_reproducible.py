@@ -3,6 +3,7 @@ the lines a failure prints (token, curl, rerun) work when pasted into a plain sh
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from contract_runs import run_contract, sandbox
 from schemathesis.core import curl
+from test_report_har import assert_valid_har
 
 from octopus_qa.cli import main as octoqa
 from octopus_qa.contract.client import (
@@ -102,6 +104,12 @@ def test_a_failing_run_ends_with_each_broken_rule_and_how_to_rerun_it(tmp_path: 
     whole = (tmp_path / "contract" / "failures.log").read_text()
     assert whole.count("=" * 30) == failures and "Traceback" not in result.stdout
     assert "items_match_filters" in whole  # the code path, kept where a developer looks
+    # Every failing exchange as HAR 1.2 (devtools, Insomnia and Postman import it).
+    har = json.loads((tmp_path / "contract" / "failures.har").read_text())
+    assert_valid_har(har)
+    urls = [entry["request"]["url"] for entry in har["log"]["entries"]]
+    assert len(urls) >= failures and all(u.startswith(f"{url}/api/v1/products") for u in urls)
+    assert result.summary["artifacts"]["failures_har"] == "contract/failures.har"
 
 
 @pytest.mark.slow

@@ -84,8 +84,10 @@ class ApiClient:
         self.watch: TargetWatch = shared_login.watch
         self.timeout_s = timeout_s
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
-        #: The last requests sent, for the curl lines a failure report prints.
+        #: The last requests sent, for the curl lines a failure report prints, and the last
+        #: exchanges, for its HAR (report/har.py).
         self.recent: deque[httpx.Request] = deque(maxlen=3)
+        self.answered: deque[Exchange] = deque(maxlen=3)
 
     def close(self) -> None:
         self._http.close()
@@ -201,6 +203,7 @@ class ApiClient:
             return refused_unanswered[-1]
         self.recent.append(response.request)
         exchange = from_httpx(response)
+        self.answered.append(exchange)
         if exchange.path.startswith("/auth/"):
             self.secrets.add_from_body(exchange.body)  # login/refresh bodies carry tokens
         self.coverage.record(exchange.method, exchange.path, exchange.status)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..rules import rules_broken_by
+from ..rules import RulesBroken, RuleViolation, rules_broken_by
+from ..rules.exchange import Exchange
 
 #: At most this many lines of the violation's message, each at most this wide, on the console.
 MAX_LINES = 8
@@ -64,6 +65,17 @@ def exchange_line(error: BaseException | None) -> str | None:
     query = "&".join(f"{name}={value}" for name, value in exchange.query.items())
     where = f"{exchange.path}?{query}" if query else exchange.path
     return _cut(f"  exchange: {exchange.method} {where} → {exchange.status}")
+
+
+def exchanges_of(error: BaseException | None) -> list[Exchange]:
+    """The exchanges the violations of a failure name (a group's, each), for its HAR."""
+    if isinstance(error, RuleViolation) and isinstance(error.exchange, Exchange):
+        return [error.exchange]
+    if isinstance(error, RulesBroken):
+        return [exchange for exchange in error.exchanges if isinstance(exchange, Exchange)]
+    if isinstance(error, BaseExceptionGroup):
+        return [exchange for inner in error.exceptions for exchange in exchanges_of(inner)]
+    return []
 
 
 def _cut(line: str) -> str:

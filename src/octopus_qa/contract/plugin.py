@@ -31,17 +31,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from .. import __version__
 from ..errors import OctoqaError
 from ..plan import PlanOptions, RunPlan, build_plan, read_plan
 from ..plan.contract_profiles import DEFAULT_PROFILE
 from ..plan.contract_profiles import Profile as ContractProfile
+from ..report.har import har_entry, write_har
 from ..rules import RULES, Rule, rules_broken_by
 from ..rules.evidence import Evidence, recording
 from ..verdicts import Verdict
 from .breaches import breaches_of
 from .client import ApiClient, RetryLater, curl_for, unmask_authorization
 from .deviations import Judgement
-from .failures import BriefOnConsole, exchange_line, violation_lines, write_log
+from .failures import BriefOnConsole, exchange_line, exchanges_of, violation_lines, write_log
 from .ledger import TestOutcome
 from .schema import load_schema
 from .schemathesis_checks import SuiteChecks
@@ -60,6 +62,8 @@ _BRIEF = pytest.StashKey[str]()
 _FAILURES = pytest.StashKey[dict[str, str]]()
 #: Each failing test's request, as curl: the counter-example a broken rule's block shows.
 _REQUESTS = pytest.StashKey[dict[str, str]]()
+#: The failing exchanges as HAR entries (report/har.py), written to contract/failures.har.
+_HAR = pytest.StashKey[list[Mapping[str, Any]]]()
 _OWNS_SUITE = pytest.StashKey[bool]()
 
 
@@ -248,6 +252,7 @@ def _fresh_request_history(request: pytest.FixtureRequest) -> Iterator[None]:
     suite = suite_of(request.config)
     if suite is not None and "client" in suite.__dict__:
         suite.client.recent.clear()
+        suite.client.answered.clear()
     yield
 
 
@@ -340,6 +345,7 @@ def pytest_runtest_makereport(
         if report.failed:
             item.stash[_BRIEF] = _brief(suite, item, call, message)
             _keep_whole(item, report, full)
+            _keep_exchanges(suite, item, call, message)
     elif report.skipped and isinstance(report.longrepr, tuple):
         path, lineno, reason = report.longrepr
         report.longrepr = (path, lineno, _scrub(suite, reason))
@@ -416,6 +422,20 @@ def _brief(suite: Suite, item: pytest.Item, call: pytest.CallInfo[None], crash: 
 def _generated_request(lines: list[str]) -> str | None:
     """Schemathesis's own curl line for a generated case, as the brief shows it."""
     return next((line.strip() for line in lines if line.strip().startswith("curl ")), None)
+
+
+def _keep_exchanges(
+    suite: Suite, item: pytest.Item, call: pytest.CallInfo[None], crash: str
+) -> None:
+    """The failing exchanges of the test, for contract/failures.har: those its violations
+    name, else the last one its client saw."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    exchanges = exchanges_of(error)
+    if not exchanges and "client" in suite.__dict__ and suite.client.answered:
+        exchanges = [suite.client.answered[-1]]
+    comment = f"{item.nodeid}: {crash.splitlines()[0] if crash else ''}"[:500]
+    kept = item.config.stash.setdefault(_HAR, [])
+    kept.extend(har_entry(exchange, suite.base_url, comment=comment) for exchange in exchanges)
 
 
 def _keep_whole(item: pytest.Item, report: pytest.TestReport, full: str) -> None:
@@ -522,11 +542,12 @@ def _request_line(request: str | None) -> list[str]:
     return [] if request is None else ["  request:", request]
 
 
-def _artifacts(suite: Suite, failures_log: Path | None) -> dict[str, str]:
+def _artifacts(suite: Suite, *failures: Path | None) -> dict[str, str]:
     """The run's files, relative to the run directory (the report page links them)."""
     artifacts = {"junit": "contract/junit.xml", "summary": "contract/summary.json"}
-    if failures_log is not None:
-        artifacts["failures_log"] = f"contract/{failures_log.name}"
+    for path in failures:  # failures.log, failures.har: "failures_log", "failures_har"
+        if path is not None:
+            artifacts[path.name.replace(".", "_")] = f"contract/{path.name}"
     page = suite.schemathesis_report and suite.schemathesis_report / "index.html"
     if page and page.is_file():
         artifacts["schemathesis_html"] = "contract/schemathesis/index.html"
@@ -560,11 +581,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     failures_log = write_log(
         Path(path).parent, list(session.config.stash.get(_FAILURES, {}).items())
     )
+    har_entries: list[Mapping[str, Any]] = session.config.stash.get(_HAR, [])
+    failures_har = write_har(
+        Path(path).parent / "failures.har",
+        har_entries,
+        suite.secrets.scrub,
+        __version__,
+    )
     summary = build_summary(
         suite,
         exit_code=int(exitstatus),
         started=session.config.stash.get(_STARTED, _now()),
         documented_only=suite.documented_only,
-        artifacts=_artifacts(suite, failures_log),
+        artifacts=_artifacts(suite, failures_log, failures_har),
     )
     write_summary(Path(path), summary)

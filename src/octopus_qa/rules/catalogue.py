@@ -171,12 +171,18 @@ class RulesBroken(AssertionError):
     that no consumer has to parse `[rule-id]` back out of the message."""
 
     def __init__(
-        self, rules: Sequence[Rule | str], detail: str, breaches: Sequence[Any] = ()
+        self,
+        rules: Sequence[Rule | str],
+        detail: str,
+        breaches: Sequence[Any] = (),
+        exchanges: Sequence[Any] = (),
     ) -> None:
         self.rules = tuple(dict.fromkeys(rule_named(rule) for rule in rules))
         #: Where each rule broke (`deviations.Breach`: operation and status), when it is known;
         #: known deviations match on it (contract/breaches.py).
         self.breaches = tuple(breaches)
+        #: The exchanges that broke them (exchange.Exchange), for the failure's HAR.
+        self.exchanges = tuple(exchanges)
         shown = " ".join(f"[{rule.id}]" for rule in self.rules)
         super().__init__(f"rules broken: {shown}\n{detail}")
 
