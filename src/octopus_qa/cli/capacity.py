@@ -14,6 +14,7 @@ from ..loadtest.capacity import CapacityOptions, run_capacity
 from ..loadtest.runner import DEFAULT_LOAD_DIR
 from ..plan import duration_option
 from ..report.capacity import write_capacity_page
+from .load import add_metrics_port, metrics_port
 
 HELP = "step the arrival rate of the load mix until an SLO breaks: the capacity, with evidence"
 
@@ -34,6 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="run directory")
     parser.add_argument("--allow-any-host", action="store_true", help="see octoqa load")
     parser.add_argument("--load-dir", type=Path, default=DEFAULT_LOAD_DIR, metavar="DIR")
+    add_metrics_port(parser)
 
 
 def _number(text: str, option: str) -> float:
@@ -56,6 +58,7 @@ def main(args: argparse.Namespace) -> int:
         report_dir=args.report_dir,
         allow_any_host=args.allow_any_host,
         load_dir=args.load_dir,
+        metrics_port=metrics_port(args),
     )
     result = run_capacity(options)
     if result.directory is not None:

@@ -63,6 +63,8 @@ class CapacityOptions:
     report_dir: Path | None = None
     allow_any_host: bool = False
     load_dir: Path = DEFAULT_LOAD_DIR
+    #: Serve each step's figures live to Prometheus on this port (`metrics.py`).
+    metrics_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
                 allow_any_host=options.allow_any_host,
                 load_dir=options.load_dir,
                 reset_after_ramp=True,  # each step is judged at its rate, not its users' logins
+                metrics_port=options.metrics_port,
             ).plan_options(),
             load_profile=None,
         )
@@ -270,7 +273,9 @@ def _step_plan(plan: RunPlan, options: CapacityOptions, rate: float) -> RunPlan:
         limits=plan.load.limits,
         description=f"octoqa capacity step at {rate:g} req/s",
     )
-    load = msgspec.structs.replace(plan.load, profile=profile, run_time_s=profile.duration_s)
+    load = msgspec.structs.replace(
+        plan.load, profile=profile, run_time_s=profile.duration_s, capacity_step_rps=rate
+    )
     return msgspec.structs.replace(plan, load=load)
 
 

@@ -69,10 +69,11 @@ class LatencySummary:
         count = int(histogram.get_total_count())
         if not count:
             return None
-        values = {
-            key: _ms(histogram.get_value_at_percentile(percentile))
-            for key, percentile in PERCENTILES
-        }
+        # One walk of the counts for every percentile (hdrh walks them in Python: five separate
+        # `get_value_at_percentile` calls cost four times as much, which a live scrape and the
+        # abort watch pay every second); the values are the same.
+        at = histogram.get_percentile_to_value_dict([percentile for _, percentile in PERCENTILES])
+        values = {key: _ms(at[percentile]) for key, percentile in PERCENTILES}
         return cls(count=count, max_ms=_ms(histogram.get_max_value()), **values)
 
     def as_dict(self) -> dict[str, Any]:
