@@ -249,6 +249,13 @@ def test_the_dashboard_queries_only_what_the_exporter_serves_and_shows_all_of_it
             assert panel["datasource"]["uid"] == "${datasource}", "no data source hard-wired"
 
 
+def test_the_docs_name_every_metric_served() -> None:
+    docs = (ROOT / "docs" / "load.md").read_text(encoding="utf-8")
+    section = docs.split("## Watching a run live", 1)[1].split("\n## ", 1)[0]
+    missing = [f.sample_name for f in FAMILIES if f"`{f.sample_name}`" not in section]
+    assert not missing, f"docs/load.md § Watching a run live does not name {missing}"
+
+
 # --- Bad or busy ports: one line, exit 2, before anything runs ------------------------------------
 
 
