@@ -280,6 +280,25 @@ def test_a_bad_metrics_port_is_one_line_and_exit_2(command: str, port: str, tmp_
     assert not (tmp_path / "reports").exists()
 
 
+def test_the_port_travels_in_the_plan_of_a_pipeline_run_and_of_each_capacity_step(
+    tmp_path: Path,
+) -> None:
+    """`octoqa run` hands its stages the plan, `octoqa capacity` each step its own: the port
+    (and a step's rate, shown live) must be in them, since nothing else reaches Locust."""
+    from octopus_qa.loadtest.capacity import CapacityOptions, _step_plan
+    from octopus_qa.pipeline import PipelineConfig, RunOptions, plan_run
+    from octopus_qa.plan import PlanOptions, build_plan
+
+    pipeline = PipelineConfig.default()
+    options = RunOptions(report_dir=tmp_path / "run", metrics_port=9646)
+    planned = plan_run(pipeline, pipeline.profile(None), options)
+    assert planned.load is not None and planned.load.metrics_port == 9646
+    plan = build_plan(PlanOptions(run_dir=tmp_path, load=True, metrics_port=9646))
+    step = _step_plan(plan, CapacityOptions(step_s=8), 37.5)
+    assert step.load is not None
+    assert (step.load.metrics_port, step.load.capacity_step_rps) == (9646, 37.5)
+
+
 def test_a_busy_metrics_port_stops_the_run_before_anything_starts(tmp_path: Path) -> None:
     with socket.socket() as occupant:
         occupant.bind(("127.0.0.1", 0))
