@@ -83,7 +83,7 @@ class Family:
         labels = list(self.labels)
         if self.kind == "counter":
             return CounterMetricFamily(self.name, self.help, labels=labels)
-        if self.kind == "info":
+        if self.kind == "info":  # its labels come with its one sample, as a dict
             return InfoMetricFamily(self.name, self.help, labels=[])
         return GaugeMetricFamily(self.name, self.help, labels=labels)
 
@@ -297,6 +297,10 @@ class LiveFigures:
     finished: bool = False
 
 
+#: Adds one sample to this scrape: its family, label values (in the family's order) and value.
+Add = Callable[[Family, Iterable[str], float], None]
+
+
 def endpoint_label(name: str) -> str:
     """The endpoint key a Locust request name is reported under (bounded: `other` else)."""
     endpoint = endpoint_for_name(name)
@@ -361,9 +365,7 @@ class LiveRunCollector(Collector):
         self.final_scrapes += finished
         self.scraped_at = [*self.scraped_at[-1:], time.monotonic()]
 
-    def _latency(
-        self, book: LatencyBook, add: Callable[[Family, Iterable[str], float], None]
-    ) -> dict[tuple[str, str], LatencySummary]:
+    def _latency(self, book: LatencyBook, add: Add) -> dict[tuple[str, str], LatencySummary]:
         """Each endpoint's percentiles on both clocks, from its histograms merged; returned for
         the gates to judge without a second walk."""
         names: dict[str, list[str]] = defaultdict(list)
@@ -385,7 +387,7 @@ class LiveRunCollector(Collector):
         return summaries
 
     @staticmethod
-    def _counts(figures: LiveFigures, add: Callable[[Family, Iterable[str], float], None]) -> None:
+    def _counts(figures: LiveFigures, add: Add) -> None:
         requests: dict[str, int] = defaultdict(int)
         failures: dict[str, int] = defaultdict(int)
         limited: dict[str, int] = defaultdict(int)
@@ -420,7 +422,7 @@ class LiveRunCollector(Collector):
         return [*gates, judge("all", "rule_violations", levels.max_rule_violations, broken)]
 
     @staticmethod
-    def _gate(gate: Gate, add: Callable[[Family, Iterable[str], float], None]) -> None:
+    def _gate(gate: Gate, add: Add) -> None:
         labels = (gate.endpoint, gate.metric)
         add(GATE_BREACHED, labels, 1.0 if gate.verdict == FAIL else 0.0)
         measured, limit, unit = GATE_FAMILIES[gate.metric]
@@ -429,7 +431,7 @@ class LiveRunCollector(Collector):
         add(limit, labels, unit(gate.limit))
 
     @staticmethod
-    def _run(figures: LiveFigures, add: Callable[[Family, Iterable[str], float], None]) -> None:
+    def _run(figures: LiveFigures, add: Add) -> None:
         add(USERS, (), figures.users)
         add(ACHIEVED, (), round(figures.achieved_rps, 3))
         if figures.per_user_rps is not None:
@@ -442,7 +444,7 @@ class LiveRunCollector(Collector):
     def _health(
         process: str,
         health: ProcessHealth,
-        add: Callable[[Family, Iterable[str], float], None],
+        add: Add,
         *,
         schedule: bool,
     ) -> None:
