@@ -15,6 +15,7 @@ for an endpoint is the run summary's, within HDR's resolution, merged from both 
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 import socket
@@ -33,7 +34,15 @@ from prometheus_client.registry import CollectorRegistry
 from test_load_runs import CLEAN_ENV, sandbox
 
 from octopus_qa.loadtest.generator import ProcessHealth
-from octopus_qa.loadtest.latency import RESPONSE, SERVICE, LatencyBook
+from octopus_qa.loadtest.latency import (
+    HIGHEST_US,
+    RESPONSE,
+    SERVICE,
+    LatencyBook,
+    new_histogram,
+    to_us,
+    values_at,
+)
 from octopus_qa.loadtest.metrics import FAMILIES, LiveFigures, LiveRunCollector
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.plan.endpoints import ENDPOINTS, RATE_LIMITED_PREFIX
@@ -124,6 +133,28 @@ def test_a_scrape_reads_the_exact_percentiles_of_both_clocks() -> None:
     assert sample(
         samples, "octoqa_latency_seconds", endpoint="total", clock="intended-start", quantile="0.5"
     ) == pytest.approx(total.p50_ms / 1000)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_percentiles_in_one_pass_are_hdrs_own(seed: int) -> None:
+    """`latency.values_at` (a scrape's percentiles, summed in C) gives hdrh's own values, also
+    for histograms merged from encoded ones as a master's are."""
+    rng = random.Random(seed)
+    merged = new_histogram()
+    for part in range(3):
+        histogram = new_histogram()
+        for _ in range(rng.choice((1, 2, 17, 1000, 20_000))):
+            histogram.record_value(
+                to_us(rng.lognormvariate(rng.uniform(-2, 6), rng.uniform(0.1, 2)))
+            )
+        if part == 2:
+            histogram.record_value(HIGHEST_US)  # the range's very end
+        merged.decode_and_add(histogram.encode())
+        for candidate in (histogram, merged):
+            wanted = [0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0]
+            assert values_at(candidate, wanted) == {
+                p: candidate.get_value_at_percentile(p) for p in wanted
+            }
 
 
 def test_counts_are_by_endpoint_with_429s_and_broken_rules_apart() -> None:
