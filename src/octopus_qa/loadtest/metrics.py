@@ -16,7 +16,7 @@ rule id, a gate, a Locust process.
 The percentiles are HDR's own values (three significant digits), the ones summary.json shows:
 a scrape after the run's end reads the figures the run was judged by. So as Locust quits, the
 server stays up until one scrape has read those final figures (`octoqa_run_finished` 1), for at
-most twice the interval the scraper kept during the run (FINAL_SCRAPE_WAIT_S at most); a run
+most twice the interval the scraper kept during the run (5 to 20 s: FINAL_SCRAPE_WAIT_S); a run
 nobody scraped does not wait.
 
 The server is gevent's WSGI server running prometheus_client's WSGI app in the run's own event
@@ -59,8 +59,9 @@ __all__ = [
     "serve_metrics",
 ]
 
-#: The longest the server waits, as Locust quits, for a scrape of the final figures.
-FINAL_SCRAPE_WAIT_S = 20.0
+#: How long the server waits, as Locust quits, for a scrape of the final figures: twice the
+#: scraper's interval, within these bounds (a scraper late by a busy second is still waited for).
+FINAL_SCRAPE_WAIT_S = (5.0, 20.0)
 #: A request name `plan/endpoints.py` does not know (a locustfile of the user's own).
 OTHER = "other"
 #: Every endpoint's requests together, 429s aside (summary.json's "total").
@@ -496,15 +497,16 @@ class Exporter:
     def finish(self) -> None:
         """The run is over: serve until a scraper has read the final figures once, then stop.
 
-        Waits at most twice the interval the scraper kept (FINAL_SCRAPE_WAIT_S at most), and not
+        Waits at most twice the interval the scraper kept (within FINAL_SCRAPE_WAIT_S), and not
         at all when nothing scraped during the run."""
         import gevent
 
         self.finished = True
         collector = self.collector
+        shortest, longest = FINAL_SCRAPE_WAIT_S
         interval = collector.interval_s()
         if collector.scrapes:
-            wait_s = min(2 * interval, FINAL_SCRAPE_WAIT_S) if interval else FINAL_SCRAPE_WAIT_S
+            wait_s = min(max(2 * interval, shortest), longest) if interval else longest
             deadline = time.monotonic() + wait_s
             while not collector.final_scrapes and time.monotonic() < deadline:
                 gevent.sleep(0.05)
