@@ -366,31 +366,37 @@ def metrics_text(port: int) -> str:
 
 
 @pytest.mark.slow
-def test_plain_locust_serves_metrics_while_it_runs(tmp_path: Path) -> None:
+def test_plain_locust_serves_metrics_while_it_runs_and_its_final_figures_before_it_exits(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     slo = tmp_path / "slo.toml"  # throughput floors off: a 3-user run need not reach them
     text = (DEFAULT_LOAD_DIR / "slo.toml").read_text(encoding="utf-8")
     slo.write_text(re.sub(r"(?m)^min_rps = .*$", "min_rps = 0", text), encoding="utf-8")
-    with sandbox() as url:
+    log_path = tmp_path / "locust.log"
+    scrapes: list[str] = []
+    with sandbox() as url, log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "locust", "-f", str(DEFAULT_LOAD_DIR / "locustfile.py"),
                 "--host", url, "-u", "3", "-r", "3", "-t", "6s", "--headless", "--only-summary",
                 "--slo-file", str(slo), "--metrics-port", str(port),
             ],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-            env=CLEAN_ENV,
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=CLEAN_ENV,
         )  # fmt: skip
         try:
-            served = wait_for(
-                lambda: 'octoqa_requests_total{endpoint="list"}' in metrics_text(port), 20
-            )
-            running = process.poll() is None
-            output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while process.poll() is None and time.monotonic() < deadline:
+                scrapes.append(metrics_text(port))  # a scraper every 0.25 s
+                time.sleep(0.25)
         finally:
             if process.poll() is None:
                 process.kill()
-    assert served and running, output
+            process.wait()
+    output = log_path.read_text(encoding="utf-8")
+    running = [s for s in scrapes if "octoqa_run_finished 0.0" in s]
+    assert any('octoqa_requests_total{endpoint="list"}' in s for s in running), output
+    assert any("octoqa_run_finished 1.0" in s for s in scrapes), "no scrape read the final figures"
     assert process.returncode == 0, output
     assert not metrics_text(port), "the server stops with the run"
 
