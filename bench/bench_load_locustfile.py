@@ -10,7 +10,9 @@
   between "bare" and "validated" every `--window-ms` and books the process's CPU time and the
   requests finished in each window to that window's variant. Both variants then share the same
   moments of a shared machine, whose speed drifts by a quarter within minutes; separate runs
-  compare different moments.
+  compare different moments. With `--metrics-port P` (the locustfile's live metrics, served by
+  this process) each validated window starts with a scrape of this process's own `/metrics`, over
+  HTTP as Prometheus would: the export's whole cost, both ends of it, lands on the validated side.
 - Browser, CatalogCrawler, TokenChurner: the load scenario itself (`load/locustfile.py`),
   validation on; with `--load-profile bench` from the bench's own profiles file their pacing is
   close to zero, so they run as fast as the generator allows.
@@ -21,6 +23,7 @@ time, and writes them to `--bench-out` as JSON: requests per CPU-second is the r
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
@@ -106,6 +109,22 @@ class Windows:
         self.current: str | None = None  # None: warm-up, not metered
         self.finished = {variant: 0 for variant in self.VARIANTS}
         self.booked = {variant: {"requests": 0, "cpu_s": 0.0} for variant in self.VARIANTS}
+        #: The live metrics port to scrape at the start of each validated window (0: none).
+        self.scrape_port = 0
+        self.scrapes = {"count": 0, "wall_s": 0.0, "bytes": 0}
+
+    def scrape(self) -> None:
+        """GET this process's own /metrics, as Prometheus does (a greenlet: the window runs on)."""
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", self.scrape_port, timeout=10)
+        try:
+            connection.request("GET", "/metrics", headers={"Accept": "text/plain"})
+            body = connection.getresponse().read()
+        finally:
+            connection.close()
+        self.scrapes["count"] += 1
+        self.scrapes["wall_s"] += time.perf_counter() - started
+        self.scrapes["bytes"] += len(body)
 
     def count(self, variant: str) -> None:
         """A request of `variant` finished; it counts only if its window is still open."""
@@ -119,6 +138,8 @@ class Windows:
             variant = self.VARIANTS[turn % len(self.VARIANTS)]
             self.current = variant
             cpu, finished = time.process_time(), self.finished[variant]
+            if variant == "validated" and self.scrape_port:
+                gevent.spawn(self.scrape)
             gevent.sleep(window_s)
             # Only whole windows are booked: test_stop kills this greenlet mid-sleep.
             self.booked[variant]["cpu_s"] += time.process_time() - cpu
@@ -190,6 +211,7 @@ METER: dict[str, Any] = {}
 def start_meter(environment: Any, **_: Any) -> None:
     METER.update(wall=time.perf_counter(), cpu=time.process_time())
     window_s = environment.parsed_options.window_ms / 1000
+    WINDOWS.scrape_port = int(environment.parsed_options.metrics_port or 0)
     METER["alternating"] = gevent.spawn(WINDOWS.alternate, window_s)
 
 
@@ -203,6 +225,7 @@ def stop_meter(environment: Any, **_: Any) -> None:
         "wall_s": time.perf_counter() - METER["wall"],
         "cpu_s": time.process_time() - METER["cpu"],
         "windows": WINDOWS.booked,
+        "scrapes": WINDOWS.scrapes,
         "recorded": RECORDER.book.summary(RECORDER.book.names(), "service").count
         if RECORDER.book.names()
         else 0,

@@ -14,6 +14,7 @@ from ..loadtest.capacity import CapacityOptions, run_capacity
 from ..loadtest.runner import DEFAULT_LOAD_DIR
 from ..plan import duration_option
 from ..report.capacity import write_capacity_page
+from .load import add_metrics_port, metrics_port
 
 HELP = "step the arrival rate of the load mix until an SLO breaks: the capacity, with evidence"
 
@@ -49,6 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the search's plan written by `octoqa run` (<run>/capacity/plan.json): its target, "
         "gates and limits; the search options above still apply",
     )
+    add_metrics_port(parser)
 
 
 def _number(text: str, option: str) -> float:
@@ -73,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
         load_dir=args.load_dir,
         baseline=args.baseline,
         plan=args.plan,
+        metrics_port=metrics_port(args),
     )
     result = run_capacity(options)
     if result.directory is not None:

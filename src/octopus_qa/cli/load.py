@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from ..loadtest.runner import DEFAULT_LOAD_DIR, LoadOptions, run_load
+from ..plan import port_option
 
 HELP = "run the Locust load scenario with SLO gates (default target: an embedded sandbox)"
 
@@ -79,6 +80,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a load directory of your own: locustfile.py with its profiles.toml, slo.toml and "
         "allowed-hosts.toml beside it (its files are used, not --config's)",
     )
+    add_metrics_port(parser)
+
+
+def add_metrics_port(parser: argparse.ArgumentParser) -> None:
+    """`--metrics-port`, the same option on `octoqa load`, `capacity` and `run`."""
+    parser.add_argument(
+        "--metrics-port",
+        metavar="PORT",
+        help="serve the run's figures live in Prometheus' text format at /metrics on PORT "
+        "(every interface) while it runs: latency percentiles, counts, gates, generator health",
+    )
+
+
+def metrics_port(args: argparse.Namespace) -> int | None:
+    """The port `--metrics-port` names; a bad one is one line and exit 2."""
+    return port_option("--metrics-port", args.metrics_port) if args.metrics_port else None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -95,5 +112,6 @@ def main(args: argparse.Namespace) -> int:
             allow_any_host=args.allow_any_host,
             load_dir=args.load_dir,
             plan=args.plan,
+            metrics_port=metrics_port(args),
         )
     )

@@ -24,6 +24,7 @@ from ..pipeline import (
 )
 from ..report.findings import console_lines
 from ..seeds import choose_seed
+from .load import add_metrics_port, metrics_port
 
 HELP = "run spec checks, the contract suite, a load run with gates, and write the report"
 
@@ -61,6 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="known deviations (deviations.toml) for the contract stage: covered failures are "
         "reported as known deviations until their expiry date",
     )
+    add_metrics_port(parser)
 
 
 class Progress:
@@ -115,6 +117,7 @@ def main(args: argparse.Namespace) -> int:
         seed=choose_seed(args.seed, profile.seed),
         report_dir=args.report_dir,
         deviations=args.deviations,
+        metrics_port=metrics_port(args),
     )
     plan = plan_run(pipeline, profile, options)  # a broken file: one line, before the seed line
     print(f"octoqa run: profile {profile.name}, seed {plan.seed} (replay with --seed {plan.seed})")

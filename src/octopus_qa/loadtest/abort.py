@@ -5,15 +5,44 @@ of `slo.toml` on the run so far: exact percentiles from the recorder's merged hi
 rates from Locust's counts. An endpoint is judged once it has `abort_min_requests` requests. A
 breach that lasts `abort_after_s` without a pause stops the run; the runner then judges the
 partial run as usual (the breached gate fails it: exit 1) and says it was cut short.
+
+`live_gates` is that judgement as gates (`gates.Gate`: measured against limit, holding or
+breached); the live metrics (`metrics.py`) show the same gates a scrape at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..plan.endpoints import ENDPOINTS
 from ..plan.slo import LATENCY_METRICS, ServiceLevels
-from .latency import LatencyBook
+from .gates import FAIL, Gate, judge
+from .latency import LatencyBook, LatencySummary
+
+#: The gated clock's exact percentiles of one request name, so far (None: nothing recorded).
+SummaryOf = Callable[[str], LatencySummary | None]
+
+
+def live_gates(
+    levels: ServiceLevels,
+    summary_of: SummaryOf,
+    counts: Mapping[str, tuple[int, int]],
+) -> list[Gate]:
+    """The latency and error-rate gates of every endpoint with enough requests, on the run so
+    far (by request name counts: name → (requests, failures))."""
+    found = []
+    for key, objectives in levels.endpoints.items():
+        name = ENDPOINTS[key].name
+        requests, failures = counts.get(name, (0, 0))
+        if requests < levels.abort_min_requests:
+            continue
+        summary = summary_of(name)
+        for metric in LATENCY_METRICS:
+            measured = getattr(summary, metric) if summary is not None else None
+            if measured is not None:
+                found.append(judge(key, metric, getattr(objectives, metric), measured))
+        found.append(judge(key, "error_rate", objectives.max_error_rate, failures / requests))
+    return found
 
 
 def breaches(
@@ -21,25 +50,15 @@ def breaches(
     book: LatencyBook,
     counts: Mapping[str, tuple[int, int]],
 ) -> list[str]:
-    """The gates breached so far, as "endpoint metric measured > limit" (by request name counts:
-    name → (requests, failures))."""
-    found = []
-    for key, objectives in levels.endpoints.items():
-        name = ENDPOINTS[key].name
-        requests, failures = counts.get(name, (0, 0))
-        if requests < levels.abort_min_requests:
-            continue
-        summary = book.summary([name], levels.latency_clock)
-        for metric in LATENCY_METRICS:
-            measured = getattr(summary, metric) if summary is not None else None
-            limit = getattr(objectives, metric)
-            if measured is not None and measured > limit:
-                found.append(f"{key} {metric} {measured:g} > {limit:g}")
-        if failures / requests > objectives.max_error_rate:
-            found.append(
-                f"{key} error_rate {failures / requests:.3g} > {objectives.max_error_rate:g}"
-            )
-    return found
+    """The gates breached so far, as "endpoint metric measured > limit"."""
+    gates = live_gates(levels, lambda name: book.summary([name], levels.latency_clock), counts)
+    return [describe_breach(gate) for gate in gates if gate.verdict == FAIL]
+
+
+def describe_breach(gate: Gate) -> str:
+    assert gate.measured is not None, "only a judged gate is breached"
+    measured = f"{gate.measured:.3g}" if gate.metric == "error_rate" else f"{gate.measured:g}"
+    return f"{gate.endpoint} {gate.metric} {measured} > {gate.limit:g}"
 
 
 class BreachWatch:

@@ -75,6 +75,8 @@ class CapacityOptions:
     baseline: Path | None = None
     #: The search's plan, written by `octoqa run` (`<run>/capacity/plan.json`).
     plan: Path | None = None
+    #: Serve each step's figures live to Prometheus on this port (`metrics.py`).
+    metrics_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ def search_plan_options(options: CapacityOptions) -> PlanOptions:
             allow_any_host=options.allow_any_host,
             load_dir=options.load_dir,
             reset_after_ramp=True,  # each step is judged at its rate, not its users' logins
+            metrics_port=options.metrics_port,
         ).plan_options(),
         load_profile=None,
     )
@@ -389,7 +392,9 @@ def _step_plan(plan: RunPlan, options: CapacityOptions, rate: float) -> RunPlan:
         limits=plan.load.limits,
         description=f"octoqa capacity step at {rate:g} req/s",
     )
-    load = msgspec.structs.replace(plan.load, profile=profile, run_time_s=profile.duration_s)
+    load = msgspec.structs.replace(
+        plan.load, profile=profile, run_time_s=profile.duration_s, capacity_step_rps=rate
+    )
     return msgspec.structs.replace(plan, load=load)
 
 

@@ -21,8 +21,10 @@ file it writes.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +71,8 @@ class LatencySummary:
         count = int(histogram.get_total_count())
         if not count:
             return None
-        values = {
-            key: _ms(histogram.get_value_at_percentile(percentile))
-            for key, percentile in PERCENTILES
-        }
+        at = values_at(histogram, [percentile for _, percentile in PERCENTILES])
+        values = {key: _ms(at[percentile]) for key, percentile in PERCENTILES}
         return cls(count=count, max_ms=_ms(histogram.get_max_value()), **values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,6 +85,33 @@ class LatencySummary:
 
 def _ms(microseconds: int) -> float:
     return round(microseconds / 1000.0, 3)
+
+
+def values_at(histogram: HdrHistogram, percentiles: Iterable[float]) -> dict[float, int]:
+    """HDR's value at each percentile, exactly as `get_value_at_percentile` gives it.
+
+    hdrh walks its counts in Python, one method call per bucket and one walk per percentile: a
+    live scrape (`metrics.py`) and the abort watch pay that every second in the generator's
+    event loop. Here the counts up to the largest value recorded are summed once in C
+    (`accumulate`) and each percentile is a binary search: five percentiles of 16 histograms
+    (80,000 values) took 50-90 ms the first way on this project's shared machine, 5-6 ms this
+    way, with the same values (tests/test_load_metrics.py)."""
+    wanted = list(percentiles)
+    total = histogram.get_total_count()
+    last = histogram.get_counts_array_index(histogram.get_max_value()) + 1
+    cumulative = list(accumulate(histogram.counts[:last]))
+    if not total or not cumulative or cumulative[-1] < total:  # not what hdrh's own state says
+        return {p: int(histogram.get_value_at_percentile(p)) for p in wanted}
+    values = {}
+    for p in wanted:
+        index = bisect_left(cumulative, histogram.get_target_count_at_percentile(p))
+        value = histogram.get_value_from_index(index)
+        values[p] = int(
+            histogram.get_highest_equivalent_value(value)
+            if p  # hdrh's own rule: the 0th percentile is the lowest value of its bucket
+            else histogram.get_lowest_equivalent_value(value)
+        )
+    return values
 
 
 class LatencyBook:

@@ -15,6 +15,8 @@ alike:
   --master-host ADDR` plays the master's profile, seed and generator limits, as a `--processes`
   worker reading the same `--plan` does;
 - every process records exact latencies and its own health (`recorder.py`);
+- `--metrics-port PORT`: the master (or only process) serves the run's figures live to
+  Prometheus at `/metrics` (`metrics.py`);
 - as Locust quits, the master judges the run by the gates, prints them, sets the exit code, and
   writes the verdict as `--facts-file` (typed: `verdict.LoadFacts`).
 
@@ -39,10 +41,11 @@ from locust.runners import STATE_INIT, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from ..errors import OctoqaError
-from ..plan import PlanOptions, RunPlan, build_plan, read_plan
+from ..plan import PlanOptions, RunPlan, build_plan, port_option, read_plan
 from ..verdicts import Verdict
 from .gates import FULL_REACH, Reach
 from .locust_run import LocustRun, run_of
+from .metrics import serve_metrics
 from .recorder import RECORDER
 from .results import measurements_from_stats
 from .shapes import use_shape_if_chosen
@@ -120,6 +123,13 @@ def add_options(parser: Any) -> None:
         help="Write exact latency histograms and the generator's health as JSON to this path",
     )
     option("--facts-file", default="", help="Write the run's verdict and facts as JSON here")
+    option(
+        "--metrics-port",
+        default="",
+        metavar="PORT",
+        help="Serve the run's figures live in Prometheus' text format at /metrics on this port "
+        "(the master's, merged from its workers)",
+    )
 
 
 def plan_from_options(options: Any, host: str | None) -> RunPlan:
@@ -141,6 +151,11 @@ def plan_from_options(options: Any, host: str | None) -> RunPlan:
             generator_file=path(options.generator_file),
             baseline=path(options.slo_baseline),
             allow_any_host=options.allow_any_host,
+            metrics_port=(
+                port_option("--metrics-port", options.metrics_port)
+                if options.metrics_port
+                else None
+            ),
         )
     )
 
@@ -220,6 +235,22 @@ def note_starved_generator(environment: Environment, **_: Any) -> None:
     """A generator above ~90 % CPU measured itself, not the API: the summary must say so."""
     if (run := run_of(environment)) is not None:
         run.cpu_warning = True
+
+
+@on(events.init)
+def serve_live_metrics(environment: Environment, **_: Any) -> None:
+    """`--metrics-port`: the process that sees every worker's figures serves them until Locust
+    quits (after `open_the_run`, which opened the run); a busy port is exit 2, before traffic."""
+    run = run_of(environment)
+    if run is None or run.load.metrics_port is None:
+        return
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    try:
+        serve_metrics(environment, run, RECORDER)
+    except OctoqaError as exc:
+        logging.error("%s", exc)
+        sys.exit(exc.exit_code)
 
 
 @on(events.quitting)

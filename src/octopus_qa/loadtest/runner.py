@@ -113,6 +113,8 @@ class LoadOptions:
     reset_after_ramp: bool = False
     #: A plan written by `octoqa run` (its stages read it instead of deciding the run again).
     plan: Path | None = None
+    #: Serve the run's figures live to Prometheus on this port (`metrics.py`).
+    metrics_port: int | None = None
 
     @property
     def locustfile(self) -> Path:
@@ -143,6 +145,7 @@ class LoadOptions:
             slo_file=beside("slo.toml"),
             allowed_hosts_file=beside("allowed-hosts.toml"),
             generator_file=beside(GENERATOR_FILE),
+            metrics_port=self.metrics_port,
         )
 
 
@@ -169,6 +172,8 @@ def run_load(options: LoadOptions, out: TextIO = sys.stdout) -> int:
         if not options.plan and options.report_dir is None:
             point_latest_at(plan.reports)
         print(_announce(step), file=out, flush=True)
+        if step.load.metrics_port is not None:
+            print(live_metrics_line(step.load.metrics_port), file=out, flush=True)
         outcome = measure(step)
     lost = outcome.summary.get("target_lost")
     if lost is not None:
@@ -321,6 +326,14 @@ def _announce(step: LoadStep) -> str:
         f"octoqa load: profile {profile.name} ({model}, up to {profile.peak_users} users, "
         f"{step.run_time_s:g} s{workers}, seed {step.plan.seed}) against {step.plan.url}; "
         f"reports in {step.load_dir}"
+    )
+
+
+def live_metrics_line(port: int) -> str:
+    """Where to point Prometheus (the master listens on every interface; this is loopback's)."""
+    return (
+        f"live metrics: http://127.0.0.1:{port}/metrics (Prometheus text format, every "
+        "interface) while the run lasts"
     )
 
 

@@ -163,6 +163,8 @@ class RunOptions:
     reports_root: Path = REPORTS_ROOT
     #: Known deviations for the contract stage (`octoqa contract --deviations`).
     deviations: Path | None = None
+    #: The load stage serves its figures live to Prometheus on this port (`--metrics-port`).
+    metrics_port: int | None = None
 
 
 def plan_run(pipeline: PipelineConfig, profile: Profile, options: RunOptions) -> RunPlan:
@@ -181,6 +183,7 @@ def plan_run(pipeline: PipelineConfig, profile: Profile, options: RunOptions) ->
                 deviations=options.deviations,
                 load=True,
                 load_profile=profile.load,
+                metrics_port=options.metrics_port,
             )
         )
     except UnknownLoadProfile as exc:

@@ -5,7 +5,7 @@
 to the processes the run starts as `reports/<run-id>/plan.json`.
 """
 
-from .build import PlanOptions, build_plan, duration_option
+from .build import PlanOptions, build_plan, duration_option, port_option
 from .preflight import OpenRun, preflight
 from .run_plan import (
     PLAN_ENV,
@@ -31,6 +31,7 @@ __all__ = [
     "TargetPlan",
     "build_plan",
     "duration_option",
+    "port_option",
     "preflight",
     "read_plan",
     "write_plan",

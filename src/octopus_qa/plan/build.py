@@ -33,7 +33,7 @@ from .run_plan import (
 )
 from .slo import load_slo
 
-__all__ = ["PlanOptions", "build_plan", "duration_option"]
+__all__ = ["PlanOptions", "build_plan", "duration_option", "port_option"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class PlanOptions:
     generator_file: Path | None = None
     #: False: no gates (plain Locust's `--slo-file ""`): Locust's own exit code stands.
     gates: bool = True
+    #: `--metrics-port`: serve the run's figures live for Prometheus on this port.
+    metrics_port: int | None = None
 
 
 def build_plan(options: PlanOptions, environ: Mapping[str, str] | None = None) -> RunPlan:
@@ -168,6 +170,9 @@ def _load(options: PlanOptions) -> LoadPlan:
         master_bind_host=options.master_bind_host,
         baseline=str(options.baseline.resolve()) if options.baseline is not None else None,
         reset_after_ramp=options.reset_after_ramp,
+        metrics_port=(
+            None if options.metrics_port is None else _port("--metrics-port", options.metrics_port)
+        ),
     )
 
 
@@ -180,6 +185,21 @@ def _check_master_bind_host(host: str | None, workers: int) -> None:
         raise UsageError("--master-bind-host needs --workers N: how many workers will connect")
     if host != "*" and not HOST.match(host):
         raise UsageError(f"--master-bind-host {host!r} is not an address (an IP, a name or *)")
+
+
+def port_option(option: str, text: str) -> int:
+    """A port number from an option's text; a UsageError names the option."""
+    try:
+        return _port(option, int(text))
+    except ValueError:
+        raise UsageError(f"{option} must be a port number, got {text!r}") from None
+
+
+def _port(option: str, port: int) -> int:
+    """A port a server can listen on and a scraper can be told (0, any free port, cannot)."""
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{option} must be a port from 1 to 65535, got {port}")
+    return port
 
 
 def _run_time_s(

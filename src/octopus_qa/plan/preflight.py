@@ -9,12 +9,16 @@ for them) all open their target here, in this order:
 3. log in once: an unreachable target, refused credentials or a target that is not this API
    give one line and exit code 2 (the target part's errors).
 
+Before all of them, a load run's `--metrics-port` must be free: a run that could not serve its
+live metrics stops here, not after its users have run unwatched.
+
 What it yields is the opened plan (the URL filled in) and the preflight's tokens, which are
 secrets: the report scrubs them, and a contract run keeps them as its first login.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,12 +26,13 @@ from typing import Any
 
 import msgspec
 
+from ..errors import UsageError
 from ..target.credentials import Credentials
 from ..target.session import Tokens, login
 from .hosts import check_target_allowed
 from .run_plan import RunPlan, TargetPlan
 
-__all__ = ["OpenRun", "preflight"]
+__all__ = ["OpenRun", "check_port_free", "preflight"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ def preflight(
 ) -> Iterator[OpenRun]:
     """Open the plan's target for the block (stopping a sandbox it started afterwards)."""
     credentials = credentials or Credentials.from_env()
+    if plan.load is not None and plan.load.metrics_port is not None:
+        check_port_free("--metrics-port", plan.load.metrics_port)
     with _reach(plan.target, **sandbox_options) as url:
         if plan.load is not None:
             check_target_allowed(url, plan.load.allowed_hosts, plan.load.allow_any_host)
@@ -74,3 +81,14 @@ def _reach(target: TargetPlan, **sandbox_options: Any) -> Iterator[str]:
 
     with running_sandbox(**sandbox_options) as url:
         yield url
+
+
+def check_port_free(option: str, port: int) -> None:
+    """Refuse a port something else already listens on (every interface, as it will be served:
+    `loadtest/metrics.py`), before anything is started."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as exc:
+            raise UsageError(f"{option} {port}: cannot listen there ({exc.strerror})") from None

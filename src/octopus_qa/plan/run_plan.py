@@ -96,6 +96,11 @@ class LoadPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     baseline: str | None = None
     #: Judge only what follows the ramp (Locust's --reset-stats; the recorder resets too).
     reset_after_ramp: bool = False
+    #: `--metrics-port`: the process that sees every worker's figures serves them live in
+    #: Prometheus' text format at `/metrics` on this port (`loadtest/metrics.py`); None: no.
+    metrics_port: int | None = None
+    #: A capacity search's step: the rate it offers (`octoqa capacity`), shown live.
+    capacity_step_rps: float | None = None
 
 
 class RunPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
