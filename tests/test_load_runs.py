@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_report_har import assert_valid_har
 
 from octopus_qa.loadtest.results import read_stats
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
@@ -29,6 +30,8 @@ from octopus_qa.sandbox.server import sandbox_process, wait_listening
 from octopus_qa.target import free_port
 from octopus_qa.target.credentials import DEMO_PASSWORD
 
+#: What a JWT looks like: none may survive in a report.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 RUN_TIMEOUT_S = 180
 STARTUP_DEADLINE_S = 20.0
 #: The environment of a run: no target or credentials inherited from the caller's shell.
@@ -223,12 +226,23 @@ def test_server_errors_break_the_error_rate_gate(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_contract_fault_is_named_by_its_rule_under_load(tmp_path: Path) -> None:
+    """Across two worker processes: each broken response counted by its rule at the master,
+    and a sample of the failing requests, from both workers, written as HAR beside the JUnit."""
     with sandbox("--fault", "total-pages-off-by-one") as url:
-        code, summary, output = load_against(url, tmp_path / "run")
+        code, summary, output = load_against(url, tmp_path / "run", "--workers", "2")
     assert code == 1, output
     assert summary["rule_violations"].get("pagination-headers-consistent", 0) > 0
     assert ("all", "rule_violations") in failed_gates(summary)
     assert "[pagination-headers-consistent]" in output
+    har_text = (tmp_path / "run" / "load" / "failures.har").read_text(encoding="utf-8")
+    assert DEMO_PASSWORD not in har_text and not JWT.search(har_text)
+    har = json.loads(har_text)
+    assert_valid_har(har)
+    entries = har["log"]["entries"]
+    assert 1 <= len(entries) <= 25  # recorder.FAILURE_SAMPLE (importing it would bring gevent)
+    assert all("[pagination-headers-consistent]" in entry["comment"] for entry in entries)
+    assert all(entry["request"]["url"].startswith(f"{url}/api/v1/products") for entry in entries)
+    assert summary["artifacts"]["failures_har"] == "load/failures.har"
 
 
 @pytest.mark.slow

@@ -41,7 +41,8 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from ..plan.endpoints import RATE_LIMITED_PREFIX
 from ..plan.slo import ServiceLevels
-from ..rules import Rule
+from ..report.har import har_entry
+from ..rules import Exchange, Rule
 from .abort import BreachWatch, breaches
 from .generator import ProcessHealth
 from .latency import RESPONSE, LatencyBook, Timeline, complete_before, to_us
@@ -55,6 +56,9 @@ CPU_EVERY_S = 1.0
 LOCAL = "local"
 #: No HTTP answer for this long, only requests that got none: the target went away, stop the run.
 TARGET_SILENT_S = 5.0
+#: Failing requests kept per run as HAR entries (load/failures.har): the first ones, a sample
+#: bounded in size however long the run and however many fail.
+FAILURE_SAMPLE = 25
 
 
 class Recorder:
@@ -67,6 +71,9 @@ class Recorder:
         self._reported_upto: dict[str, int] = {}
         #: Responses that broke each rule, by rule id (a worker's: since its last report).
         self.broken: Counter[str] = Counter()
+        #: The first failing requests, as HAR entries (a worker's: since its last report).
+        self.failures: list[dict[str, Any]] = []
+        self._failures_seen = 0
         self.health = ProcessHealth()
         self.workers: dict[str, ProcessHealth] = {}
         self.interval_s: float | None = None  # open model: seconds between a user's task starts
@@ -170,6 +177,15 @@ class Recorder:
 
     def rule_broken(self, rule: Rule) -> None:
         self.broken[rule.id] += 1
+
+    def failed(self, exchange: Exchange, why: str) -> None:
+        """A request the run failed (a broken rule, an unexpected status): kept as a HAR entry
+        while the sample has room (report/har.py), with why it failed."""
+        if self._failures_seen >= FAILURE_SAMPLE:
+            return
+        self._failures_seen += 1
+        host = self._environment.host if self._environment is not None else ""
+        self.failures.append(har_entry(exchange, host or "", comment=why[:500]))
 
     def on_request(
         self,
@@ -296,12 +312,14 @@ class Recorder:
             "latency": self.book.encode(),
             "health": self.health.encode(),
             "broken": dict(self.broken),
+            "failures": self.failures,
             "silence": [time.monotonic() - self._last_answer, self._unanswered],
             # Every value recorded before `upto` (a whole second) is in `seconds`.
             "timeline": {"upto": int(time.time()), "seconds": self.timeline.take_open()},
         }
         self.book.reset()  # the master adds what each report carries: send each value once
         self.broken.clear()
+        self.failures = []
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         timing = data.get(REPORT_KEY)
@@ -312,6 +330,8 @@ class Recorder:
         self.broken.update(
             {str(rule): int(count) for rule, count in (timing.get("broken") or {}).items()}
         )
+        room = FAILURE_SAMPLE - len(self.failures)
+        self.failures.extend(list(timing.get("failures") or [])[: max(room, 0)])
         self.workers[client_id] = ProcessHealth.decode(timing.get("health") or {})
         silence = timing.get("silence")
         if isinstance(silence, list) and len(silence) == 2:
@@ -347,6 +367,7 @@ class Recorder:
             "processes": {name: h.encode() for name, h in self.processes().items()},
             "aborted": self.aborted,
             "rule_violations": dict(self.broken),
+            "failures": self.failures,
             "target_silent": self.target_silent,
         }
         Path(self.timing_file).write_text(json.dumps(data) + "\n", encoding="utf-8")

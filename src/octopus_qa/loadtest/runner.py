@@ -34,6 +34,7 @@ from typing import Any, TextIO
 import httpx
 import msgspec
 
+from .. import __version__
 from ..bundled import load_dir
 from ..errors import OctoqaError, UsageError
 from ..plan import (
@@ -49,9 +50,12 @@ from ..plan import (
 from ..plan.generator import GENERATOR_FILE
 from ..plan.load_profiles import Profile
 from ..plan.slo import ServiceLevels
+from ..report.har import write_har
+from ..report.redact import redact_text
 from ..report.summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..rundir import point_latest_at
 from ..supervisor import run_bounded
+from ..target.credentials import Credentials
 from ..verdicts import Verdict
 from .gates import FAIL, Gate
 from .latency import PERCENTILES, RESPONSE
@@ -264,10 +268,27 @@ def measure(step: LoadStep) -> Outcome:
     if timing.target_silent is not None:
         lost = stopped_early(lost, timing.target_silent, measured.no_answer)
     summary.target_lost = lost
+    if write_failures_har(load_dir, timing) is not None:
+        summary.artifacts["failures_har"] = f"load/{FAILURES_HAR}"
     write_summary(load_dir, summary)
     write_gates_junit(load_dir, gates, problem)
     return Outcome(
         verdict, gates, measured, facts, timing, saturated, problem, msgspec.to_builtins(summary)
+    )
+
+
+FAILURES_HAR = "failures.har"
+
+
+def write_failures_har(load_dir: Path, timing: Timing) -> Path | None:
+    """The run's sample of failing requests as HAR 1.2, beside its JUnit file; tokens and the
+    account's password scrubbed like every other report (report/redact.py)."""
+    secrets = Credentials.from_env().secrets()
+    return write_har(
+        load_dir / FAILURES_HAR,
+        timing.failures,
+        lambda text: redact_text(text, secrets),
+        __version__,
     )
 
 

@@ -35,6 +35,8 @@ class Timing:
     aborted: dict[str, Any] | None = None
     #: Responses that broke each rule, as the recorder counted them.
     rule_violations: dict[str, int] = field(default_factory=dict)
+    #: A sample of the failing requests, as HAR entries (recorder.FAILURE_SAMPLE at most).
+    failures: list[dict[str, Any]] = field(default_factory=list)
     #: Set when the run stopped because the target gave no HTTP answer (recorder.py).
     target_silent: dict[str, Any] | None = None
     #: The gated clock second by second (`latency.Timeline.rows`): at, count, p50_ms...
@@ -84,6 +86,9 @@ def read_timing(path: Path) -> Timing:
     broken = data.get("rule_violations")
     if isinstance(broken, dict):
         timing.rule_violations = {str(rule): int(count) for rule, count in broken.items()}
+    failures = data.get("failures")
+    if isinstance(failures, list):
+        timing.failures = [entry for entry in failures if isinstance(entry, dict)]
     timing.processes = {
         str(name): ProcessHealth.decode(health)
         for name, health in (data.get("processes") or {}).items()

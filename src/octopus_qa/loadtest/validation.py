@@ -141,10 +141,13 @@ def _judge(
             judge(exchange)
     except RuleViolation as violation:
         RECORDER.rule_broken(violation.rule)
+        RECORDER.failed(exchange, str(violation))
         response.failure(str(violation))
         return False
     if exchange.status != expect:
-        response.failure(f"HTTP {exchange.status} (expected {expect})")
+        why = f"HTTP {exchange.status} (expected {expect})"
+        RECORDER.failed(exchange, why)
+        response.failure(why)
         return False
     response.success()
     return True
