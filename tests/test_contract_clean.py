@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from contract_runs import run_contract, sandbox
+from contract_runs import ContractResult, run_contract, sandbox
 
 #: Two seeds in every run of this project's tests, five in the soak (tox -e soak): a default run
 #: is a minute or two, and CI's budget is shared by the whole suite.
@@ -34,12 +34,21 @@ def test_clean_sandbox_passes_the_default_profile(tmp_path: Path, seed: int) -> 
     assert list(untested) == ["expired-token-rejected"], f"rules nothing exercised: {untested}"
 
 
-def test_quick_run_against_the_embedded_sandbox_writes_its_reports(tmp_path: Path) -> None:
-    result = run_contract(tmp_path, "--profile", "quick")
+@pytest.fixture(scope="module")
+def quick_embedded_run(tmp_path_factory: pytest.TempPathFactory) -> ContractResult:
+    """One quick run against the embedded sandbox, read by the two tests below."""
+    return run_contract(tmp_path_factory.mktemp("quick"), "--profile", "quick")
+
+
+def test_quick_run_against_the_embedded_sandbox_writes_its_reports(
+    quick_embedded_run: ContractResult,
+) -> None:
+    result = quick_embedded_run
     assert result.exit_code == 0, result.stdout[-4000:]
     summary = result.summary
     assert summary["stage"] == "contract" and summary["target"] == "embedded"
-    assert (tmp_path / "contract" / "junit.xml").read_text().count('name="rule"') > 100
+    junit = result.report_dir / "contract" / "junit.xml"
+    assert junit.read_text().count('name="rule"') > 100
     operations = {(op["method"], op["path"]): op for op in summary["coverage"]["operations"]}
     for key in [
         ("GET", "/api/v1/products"),
@@ -50,12 +59,12 @@ def test_quick_run_against_the_embedded_sandbox_writes_its_reports(tmp_path: Pat
 
 
 def test_every_rule_the_quick_profile_passes_stands_on_exchanges_it_applied_to(
-    tmp_path: Path,
+    quick_embedded_run: ContractResult,
 ) -> None:
     """A pass is evidence, never a default: every rule held on exchanges its checks applied to,
     and the one rule quick cannot afford (expiry: the sandbox's tokens live 15 min) is untested,
     said so in the headline and with the reason, not counted as held."""
-    result = run_contract(tmp_path, "--profile", "quick")
+    result = quick_embedded_run
     assert result.exit_code == 0, result.stdout[-4000:]
     rules = result.summary["rules"]
     held = {rule: entry for rule, entry in rules.items() if entry["status"] == "pass"}

@@ -98,7 +98,7 @@ def test_reading_changes_the_answer_to_an_undecided_request(
     assert set(answers) <= {200, 400, 401}, answers
 
 
-@pytest.mark.slow
+@pytest.mark.soak  # twelve runs, six minutes: CI runs every reading at once, below
 @pytest.mark.parametrize("name", sorted(READINGS))
 def test_quick_profile_passes_against_the_reading(tmp_path: Path, name: str) -> None:
     with sandbox("--reading", name) as url:
