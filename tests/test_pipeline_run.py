@@ -119,7 +119,8 @@ def test_run_exits_0_only_when_every_stage_holds(tmp_path: Path) -> None:
 def test_a_failed_contract_makes_the_run_exit_1(tmp_path: Path) -> None:
     outcome = run_with(tmp_path, "1:fail", "0:pass")
     assert verdicts(outcome)["contract"] == "fail" and outcome.exit_code == 1
-    assert outcome.stages[1].reason == "1 failed, 0 errors"
+    # The stage line names the broken rule first, then the tests that showed it.
+    assert outcome.stages[1].reason == f"{FAILING_RULE} broken (1 failed, 0 errors)"
 
 
 def test_a_breached_gate_makes_the_run_exit_1(tmp_path: Path) -> None:

@@ -57,7 +57,10 @@ def judge_stage(
 def _failure_reason(name: str, summary: StageSummary) -> str:
     if isinstance(summary, ContractSummary):
         totals = summary.totals
-        return f"{totals.get('failed', '?')} failed, {totals.get('errors', 0)} errors"
+        tests = f"{totals.get('failed', '?')} failed, {totals.get('errors', 0)} errors"
+        # The rules a reader acts on first, then the tests that showed it.
+        rules = [rule for rule, result in summary.rules.items() if result.status == Verdict.FAIL]
+        return f"{', '.join(rules)} broken ({tests})" if rules else tests
     if isinstance(summary, LoadSummary):
         breached = [g for g in summary.gates if g.verdict != Verdict.PASS]
         broken = sum(summary.rule_violations.values())
