@@ -13,8 +13,6 @@ lost.
 from __future__ import annotations
 
 import contextlib
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 from contract_runs import ContractResult, run_contract, sandbox
 
-from octopus_qa.sandbox.server import SHUTDOWN_TIMEOUT, base_url, wait_listening
+from octopus_qa.sandbox.server import server_process
 from octopus_qa.target.ports import free_port
 
 AIOHTTP_TARGET = Path(__file__).with_name("aiohttp_target.py")
@@ -35,21 +33,9 @@ SEEDS = [1, pytest.param(2, marks=pytest.mark.soak)]
 def aiohttp_target(*args: str) -> Iterator[str]:
     """tests/aiohttp_target.py on a free loopback port for the block; yields its URL."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(AIOHTTP_TARGET), "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_listening(port, process, 30.0)
-        yield base_url("127.0.0.1", port)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [sys.executable, str(AIOHTTP_TARGET), "--port", str(port), *args]
+    with server_process(command, port) as url:
+        yield url
 
 
 STACKS = {

@@ -148,8 +148,20 @@ def sandbox_process(
     (its account, for instance); on exit the sandbox gets Ctrl-C, then is killed if it lingers.
     """
     port = free_port()
+    command = [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port), *cli_args]
+    with server_process(command, port, env=env, timeout=timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(
+    command: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30.0
+) -> Iterator[str]:
+    """`command`, a server that listens on loopback `port`, in its own process for the block;
+    yield its URL. On exit it gets Ctrl-C, then is killed if it lingers: the one way every
+    server a test or benchmark starts is stopped (the sandbox, the aiohttp target)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port), *cli_args],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=None if env is None else dict(env),
