@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from load_dirs import load_dir_with
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 from test_load_runs import CLEAN_ENV, sandbox
@@ -469,12 +470,7 @@ hold_s = 11
 @pytest.fixture
 def load_dir(tmp_path: Path) -> Path:
     """A copy of `load/` with the test's profile, and gates judged live from 5 requests on."""
-    directory = tmp_path / "load-dir"
-    shutil.copytree(
-        DEFAULT_LOAD_DIR, directory, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    with (directory / "profiles.toml").open("a", encoding="utf-8") as handle:
-        handle.write(LIVE_PROFILE)
+    directory = load_dir_with(tmp_path, LIVE_PROFILE)
     slo = directory / "slo.toml"
     text = slo.read_text(encoding="utf-8")
     slo.write_text(text.replace("abort_min_requests = 50", "abort_min_requests = 5"), "utf-8")

@@ -26,7 +26,7 @@ from test_report_har import assert_valid_har
 
 from octopus_qa.loadtest.results import read_stats
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
-from octopus_qa.sandbox.server import sandbox_process, wait_listening
+from octopus_qa.sandbox.server import sandbox_process, server_process
 from octopus_qa.target import free_port
 from octopus_qa.target.credentials import DEMO_PASSWORD
 
@@ -40,24 +40,6 @@ CLEAN_ENV = {
     for key, value in os.environ.items()
     if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
 }
-
-
-@contextmanager
-def serving(command: list[str], port: int) -> Iterator[str]:
-    """Run a loopback server that is not the sandbox (a plain HTTP server) for the block."""
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CLEAN_ENV
-    )
-    try:
-        wait_listening(port, process, STARTUP_DEADLINE_S)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -295,7 +277,7 @@ def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_a_target_that_is_not_the_api_is_one_line_and_exit_2(tmp_path: Path) -> None:
     port = free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-    with serving(command, port) as url:
+    with server_process(command, port, env=CLEAN_ENV, timeout=STARTUP_DEADLINE_S) as url:
         result = octoqa_load("--target", url, cwd=tmp_path)
     assert_refused(result, "does not look like the Octopus Cards API")
 

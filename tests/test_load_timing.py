@@ -19,7 +19,6 @@ import json
 import math
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from load_dirs import load_dir_with
 
 from octopus_qa.cli import main as octoqa
 from octopus_qa.errors import UsageError
@@ -300,13 +300,7 @@ def test_a_freeze_stops_the_server_once_for_its_duration() -> None:
 @pytest.fixture
 def load_dir(tmp_path: Path) -> Path:
     """A copy of `load/` with this test's profiles appended."""
-    directory = tmp_path / "load-dir"
-    shutil.copytree(
-        DEFAULT_LOAD_DIR, directory, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    with (directory / "profiles.toml").open("a", encoding="utf-8") as handle:
-        handle.write(TEST_PROFILES)
-    return directory
+    return load_dir_with(tmp_path, TEST_PROFILES)
 
 
 def octoqa_load(
