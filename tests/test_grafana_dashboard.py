@@ -324,7 +324,7 @@ def test_the_latency_panels_show_the_summarys_percentiles(watched: Watched) -> N
 
 
 def test_the_gate_panels_show_the_summarys_gates(watched: Watched) -> None:
-    gates = {
+    gates: dict[tuple[str, ...], dict[str, Any]] = {
         (gate["endpoint"], gate["metric"]): gate
         for gate in watched.summary["gates"]
         if gate["metric"] != "rps"  # throughput floors: a whole-run mean, judged at the end only
