@@ -54,6 +54,7 @@ from test_load_runs import CLEAN_ENV, octoqa_load, sandbox
 
 from octopus_qa.loadtest.runner import (
     DEFAULT_LOAD_DIR,
+    LOCUST_MASTER_PORT,
     STARTUP_GRACE_S,
     LoadOptions,
     LoadStep,
@@ -271,7 +272,10 @@ def test_master_bind_host_makes_locust_a_master_waiting_for_that_many_workers(
     assert "--processes" not in command
     local = plan_load(LoadOptions(target="http://127.0.0.1:1", workers=3, report_dir=tmp_path))
     command = locust_command(LoadStep(local, tmp_path, write_plan(local)))
-    assert "--master" not in command and command[-2:] == ["--processes", "3"]
+    assert "--master" not in command and command[-6:-4] == ["--processes", "3"]
+    # Its own port for its forked workers, not Locust's default that another run may hold.
+    assert command[-4] == "--master-bind-port" and command[-2] == "--master-port"
+    assert command[-3] == command[-1] != str(LOCUST_MASTER_PORT)
     # Workers that never connected: Locust gives up unjudged, and the one line says what to check.
     problem = locust_problem(1, None, LoadStep(plan, tmp_path, tmp_path / "plan.json"))
     assert problem is not None and "3 workers must connect to 10.0.0.5:5557 within 30 s" in problem

@@ -55,6 +55,7 @@ from ..report.redact import redact_text
 from ..report.summaries import EndpointResult, GateResult, LoadSummary, utc_started
 from ..rundir import point_latest_at
 from ..supervisor import run_bounded
+from ..target import free_port
 from ..target.credentials import Credentials
 from ..verdicts import Verdict
 from .gates import FAIL, Gate
@@ -392,7 +393,13 @@ def worker_options(load: LoadPlan) -> list[str]:
             "--expect-workers", str(load.workers),
             "--expect-workers-max-wait", f"{STARTUP_GRACE_S:.0f}",
         ]  # fmt: skip
-    return ["--processes", str(load.workers)] if load.workers else []
+    if not load.workers:
+        return []
+    # The forked workers find their master on 127.0.0.1 at --master-port: a free port of this
+    # run's own, not Locust's default 5557, so two runs on one machine never join each other's
+    # workers (seen on a shared CI machine: a run merged 4 workers' figures, 2 of them not its own).
+    port = str(free_port())
+    return ["--processes", str(load.workers), "--master-bind-port", port, "--master-port", port]
 
 
 def hard_limit_s(step: LoadStep) -> float:
