@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from contract_runs import ContractResult, run_contract, sandbox
 
-#: Two seeds in every run of this project's tests, five in the soak (tox -e soak): a default run
-#: is a minute or two, and CI's budget is shared by the whole suite.
-SEEDS = [1, 2, *(pytest.param(seed, marks=pytest.mark.soak) for seed in (3, 20240601, 987654321))]
+#: One seed in every run of this project's tests, five in the soak (tox -e soak): a default run
+#: is a minute or two, and CI's budget is shared by the whole suite (the default profile also
+#: runs on seed 2 against every reading at once, tests/test_contract_readings.py).
+SEEDS = [1, *(pytest.param(seed, marks=pytest.mark.soak) for seed in (2, 3, 20240601, 987654321))]
 
 
 @pytest.mark.slow

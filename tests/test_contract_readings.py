@@ -108,7 +108,7 @@ def test_quick_profile_passes_against_the_reading(tmp_path: Path, name: str) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [2, 3])
+@pytest.mark.parametrize("seed", [2, pytest.param(3, marks=pytest.mark.soak)])
 def test_default_profile_passes_against_every_reading_at_once(tmp_path: Path, seed: int) -> None:
     with sandbox(*ALL_READINGS) as url:
         result = run_contract(
