@@ -17,7 +17,9 @@ with the signals a step already measures deciding each move instead of a fixed g
 - **doubt**: a break with no sign of saturation (the step served its offer, no queue built, and
   no gate went past `NOISE_PRESSURE` × its limit: a few slow answers in a short step, as a busy
   machine's stall makes) is measured once more at the same rate before the search believes
-  it, at most `RETRIES` times a search; the second reading decides.
+  it, at most `RETRIES` times a search, and only where believing it could cost more than twice
+  the resolution (in the climb, or a bracket still wider than that); the second reading
+  decides.
 - **stop** when the bracket is within `resolution` of the rate that held, after `refine`
   bisections, or at `maximum`.
 
@@ -112,7 +114,8 @@ class Search:
         """A measured step; a step inside the bracket counts as one of the `refine`. False when
         the search doubts a break and will measure its rate again (`doubtful`)."""
         again, self._again = self._again, None
-        if again is None and reading.doubtful and len(self._retried) < RETRIES:
+        doubt = reading.doubtful and self._worth_doubting()
+        if again is None and doubt and len(self._retried) < RETRIES:
             self._again = reading.rate_rps
             self._retried.append(reading.rate_rps)
             return False
@@ -131,6 +134,13 @@ class Search:
         if bracketing:
             self.bisections += 1
         return True
+
+    def _worth_doubting(self) -> bool:
+        """A break is measured again only where believing it could cost more than twice the
+        resolution: during the climb, or in a bracket still wider than that."""
+        if self.ceiling is None or self.held is None:
+            return True
+        return self.ceiling - self.held > 2 * self.resolution * self.held
 
     def _climb(self, last: Reading) -> float | None:
         if last.rate_rps >= self.maximum:
