@@ -231,7 +231,18 @@ def test_users_offer_the_rate_at_four_task_runs_a_second_each_within_the_cap() -
 def test_a_ramp_never_spawns_faster_than_the_limit(users: int, cap: float) -> None:
     ramp_s = ramp_for(users, cap)
     assert ramp_s >= 1.0 and users / ramp_s <= cap + 1e-9
-    assert round(ramp_s, 1) == ramp_s
+    assert ramp_s == int(ramp_s)
+
+
+def test_a_step_is_judged_from_a_second_after_its_last_users_arrived(tmp_path: Path) -> None:
+    """The same users in a second stage at another spawn rate: Locust spawns none and resets
+    its statistics there, so the ramp's login burst is not judged."""
+    plan = _step_plan(build_plan(PlanOptions(run_dir=tmp_path, load=True)), CapacityOptions(), 600)
+    assert plan.load is not None and plan.load.profile is not None
+    ramp, hold = plan.load.profile.stages
+    assert (ramp.until_s, ramp.users, ramp.spawn_rate) == (2.0, 150, 75.0)
+    assert (hold.until_s, hold.users) == (6.0, 150) and hold.spawn_rate != ramp.spawn_rate
+    assert plan.load.run_time_s == 6.0
 
 
 def plan_with(tmp_path: Path, limits: Limits) -> RunPlan:
@@ -376,7 +387,7 @@ def test_a_search_under_a_low_spawn_limit_ramps_slower_instead_of_stopping(
     tmp_path: Path,
 ) -> None:
     """At most 25 users a second (the shipped 200): a step at 120 req/s needs 30 users, and
-    ramps over 1.2 s instead of being refused (the search used to end there, "limits")."""
+    ramps over 2 s instead of being refused (the search used to end there, "limits")."""
     config = tmp_path / "config"
     assert octoqa(["init", str(config)]) == 0
     profiles = config / "load-profiles.toml"
@@ -404,6 +415,7 @@ def test_a_search_under_a_low_spawn_limit_ramps_slower_instead_of_stopping(
     plan = json.loads((tmp_path / "run" / "capacity" / "step-120" / "plan.json").read_text())
     stages = plan["load"]["profile"]["stages"]
     assert max(stage["spawn_rate"] for stage in stages) <= 25 and stages[-1]["users"] == 30
+    assert stages[0]["until_s"] == 2  # 30 users at 25 a second: two seconds
 
 
 @pytest.mark.slow
@@ -668,9 +680,10 @@ def test_the_capacity_gate_holds_on_the_same_build_and_fails_on_a_slower_one(
     """A sandbox that starts at most 250 requests a second holds 10 and 50 req/s; searched
     again, the same sandbox passes the gate. One capped at 20 (a slower build: 25 req/s is past
     what it can start at all, and its queue breaks the gates) fails it, naming the drop and what
-    broke at the baseline's 50 req/s. Its climb (×2.5: 10, 25) ends below 50: the confirmation
-    step measures there. The rates are low so that a busy two-core machine's generator keeps its
-    schedule (at 100 req/s it did not, once: exit 2, the generator measured).
+    broke at the baseline's 50 req/s. Its climb (by up to ×2.5 from 10) breaks below 50: the
+    confirmation step measures there. The rates are low so that a busy two-core machine's
+    generator keeps its schedule (at 100 req/s it did not, once: exit 2, the generator
+    measured).
 
     The gates are slo.toml's without its throughput floors: in two-second steps at 20 req/s an
     endpoint called a few times a second may, by chance, be called once, and this test is about
@@ -713,7 +726,7 @@ def test_the_capacity_gate_holds_on_the_same_build_and_fails_on_a_slower_one(
     summary = json.loads((tmp_path / "slower" / "capacity" / "summary.json").read_text())
     gate = summary["baseline"]
     assert gate["verdict"] == "fail" and gate["capacity_rps"] == 50 and gate["tolerance"] == 0.15
-    assert summary["capacity_rps"] in (None, 10, 25) and gate["change"] <= -0.5
+    assert (summary["capacity_rps"] or 0) < 25 and gate["change"] <= -0.5
     assert gate["at_previous_capacity"]["rate_rps"] == 50
     assert gate["at_previous_capacity"]["gates_broken"]  # over its cap, 50 req/s queues
     last = slower.stdout.strip().splitlines()[-1]
