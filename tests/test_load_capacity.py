@@ -342,6 +342,8 @@ def test_no_rate_held_is_exit_1() -> None:
     ("arguments", "complaint"),
     [
         (["--factor", "1"], "--factor must be more than 1.05"),
+        (["--confirm-s", "0.5"], "--confirm-s must be 0 (no confirmation) or from 1 to 3600"),
+        (["--confirm-s", "soon"], "--confirm-s must be a number"),
         (["--start-rps", "abc"], "--start-rps must be a number"),
         (["--start-rps", "5000"], "--start-rps is above the highest rate allowed"),
         (["--max-time", "soon"], "is not a duration"),
