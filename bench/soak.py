@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from octopus_qa import config as user_config
-from octopus_qa.loadtest.capacity import SPAWN_PER_S, users_for
+from octopus_qa.loadtest.capacity import ramp_for, users_for
 from octopus_qa.plan.load_profiles import load_profiles
 from octopus_qa.sandbox import create_app
 from octopus_qa.sandbox.server import running_sandbox
@@ -88,8 +88,9 @@ def arrival_config(directory: Path, rate_rps: float, minutes: float) -> Path:
         for file in mine.glob("*.toml"):
             shutil.copy(file, directory / file.name)
     in_force = user_config.path("load-profiles.toml")
-    users, per_user = users_for(rate_rps, load_profiles(in_force).limits.max_users)
-    ramp_s = max(1.0, round(users / SPAWN_PER_S, 1))
+    limits = load_profiles(in_force).limits
+    users, per_user = users_for(rate_rps, limits.max_users)
+    ramp_s = ramp_for(users, limits.max_spawn_rate)
     shipped = in_force.read_text(encoding="utf-8")
     (directory / "load-profiles.toml").write_text(
         shipped

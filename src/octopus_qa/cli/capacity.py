@@ -21,13 +21,27 @@ HELP = "step the arrival rate of the load mix until an SLO breaks: the capacity,
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", metavar="URL", help="base URL (default: an embedded sandbox)")
-    parser.add_argument("--start-rps", default="25", help="first rate, req/s (default 25)")
+    parser.add_argument("--start-rps", default="50", help="first rate, req/s (default 50)")
     parser.add_argument(
         "--max-rps", help="highest rate to try (default and cap: profiles.toml's max_rate_rps)"
     )
-    parser.add_argument("--factor", default="1.5", help="each step's rate over the last (1.5)")
-    parser.add_argument("--step-s", default="10", help="seconds each step runs (default 10)")
-    parser.add_argument("--refine", default="2", help="bisection steps after the break (2)")
+    parser.add_argument(
+        "--factor",
+        default="2",
+        help="the climb's largest step, far from every gate; smaller as the latency nears "
+        "them (default 2)",
+    )
+    parser.add_argument(
+        "--step-s", default="4", help="seconds each exploratory step holds its rate (default 4)"
+    )
+    parser.add_argument(
+        "--confirm-s",
+        default="10",
+        help="seconds the rate found is held once more to confirm it (default 10; 0: none)",
+    )
+    parser.add_argument(
+        "--refine", default="4", help="bisection steps at most, once a step broke (default 4)"
+    )
     parser.add_argument(
         "--max-time", default="10m", help="time budget for the whole search (default 10m)"
     )
@@ -67,6 +81,7 @@ def main(args: argparse.Namespace) -> int:
         max_rps=_number(args.max_rps, "--max-rps") if args.max_rps else None,
         factor=_number(args.factor, "--factor"),
         step_s=_number(args.step_s, "--step-s"),
+        confirm_s=_number(args.confirm_s, "--confirm-s"),
         refine=int(_number(args.refine, "--refine")),
         max_time_s=duration_option("--max-time", args.max_time),
         workers=args.workers,

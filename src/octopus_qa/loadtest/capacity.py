@@ -1,16 +1,21 @@
 """`octoqa capacity`: how much traffic does this deployment hold within its SLOs?
 
-Steps the arrival rate of the load scenario's mix (Browser, CatalogCrawler, TokenChurner, with
-their weights) upwards, geometrically from `start_rps` by `factor`. Each step is a full
-open-model run: a ramp at SPAWN_PER_S users/s (not judged), then `step_s` at the rate, judged
-like `octoqa load`: the gates of `slo.toml` on exact latencies from the intended start, and the
-generator's own limits. The first step that breaks a gate ends the climb; `refine` bisection
-steps between the last rate that held and the first that broke narrow it. A step whose
-generator could not keep the schedule ends the search too: the limit found is the generator's,
-not the API's (exit 2, suggesting `--workers N`).
+Measures the arrival rate of the load scenario's mix (Browser, CatalogCrawler, TokenChurner,
+with their weights) at a sequence of rates chosen as it goes (`search.py`): a quick probe at
+`start_rps`, a climb by up to `factor` a step that shrinks as the latency nears its gates, a
+bisection of the bracket between the last rate that held and the first that broke (narrowed at
+once to what a target bound by its throughput achieved), to within 5 %. Each step is a full
+open-model run of `step_s` (a ramp at SPAWN_PER_S users/s first, not judged), judged like
+`octoqa load`: the gates of `slo.toml` on exact latencies from the intended start, and the
+generator's own limits. The rate found is then held once more for `confirm_s` (longer: a
+short step can miss a slow queue); if that breaks, the search steps down and confirms again.
+A step whose generator could not keep the schedule ends the search: the limit found is the
+generator's, not the API's (exit 2, suggesting `--workers N`).
 
-Bounded: every step is capped by the profiles file's `[limits]` (rate, users, duration), the
-whole search by `max_time_s`; targets are loopback or allow-listed, as for `octoqa load`.
+Bounded: every step is made to fit the profiles file's `[limits]` (users: each offers more
+than PER_USER_RPS when the cap is reached; spawn rate: a slower ramp; duration: a shorter
+hold; rate: the search's maximum), the whole search by `max_time_s`; a step that cannot fit
+ends the search with what held. Targets are loopback or allow-listed, as for `octoqa load`.
 
 The knee is the highest rate whose p99 stayed within twice the p99 of the first (lightest) step:
 past it, queueing dominates the latency.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -36,7 +42,7 @@ import msgspec
 from ..config import ConfigError
 from ..errors import UsageError
 from ..plan import PLAN_FILE, PlanOptions, RunPlan, build_plan, preflight, read_plan, write_plan
-from ..plan.load_profiles import arrival_profile, users_offering
+from ..plan.load_profiles import Profile, Stage, arrival_profile, users_offering
 from ..rundir import point_latest_at
 from ..verdicts import Verdict
 from . import capacity_gate
@@ -44,28 +50,44 @@ from .capacity_gate import CapacitySummary, Comparison
 from .gates import FAIL
 from .latency import RESPONSE
 from .runner import DEFAULT_LOAD_DIR, LoadOptions, LoadStep, Outcome, measure
+from .search import NOISE_PRESSURE, Reading, Search
 
-#: Task runs per second each simulated user makes; more users only at higher rates.
-PER_USER_RPS = 2.0
+#: Task runs per second each simulated user makes; more users only at higher rates. Four, not
+#: one or two: a step's users each log in as they arrive, and fewer of them ramp up sooner (a
+#: step at 1,000 req/s needs 250 users, not 500, the shipped user cap).
+PER_USER_RPS = 4.0
+#: Users a step has at least (within the cap): the mix's weights (8:1:1) need ten to be kept.
+MIN_USERS = 10
 #: A step's users arrive at this many per second (each logs in first), within at least a second:
-#: a hundred logins in one instant would judge the login burst, not the rate.
-SPAWN_PER_S = 50.0
-#: What a step costs beyond its run time (Locust start-up and shut-down), for the time budget.
-STEP_OVERHEAD_S = 6.0
+#: a hundred logins in one instant would judge the login burst, not the rate. Never faster than
+#: the profiles' `max_spawn_rate`: the ramp is slower instead.
+SPAWN_PER_S = 100.0
+MIN_RAMP_S = 1.0
+#: What a step costs beyond its ramp and hold, for the time budget: Locust's start-up (about
+#: 0.8 s), its last stats tick and reports as it quits (1.5 s), reading them back (0.4 s),
+#: measured on this project's 2-core machines, with room for a busy one.
+STEP_OVERHEAD_S = 4.0
 #: A knee: the p99 has grown past this multiple of the lightest step's.
 KNEE_FACTOR = 2.0
 #: Stop bisecting when the bracket is this narrow, relative to the rate that held.
 BRACKET_RESOLUTION = 0.05
+#: A failed confirmation steps down by this much and confirms again, at most CONFIRM_TRIES times.
+CONFIRM_STEP_DOWN = 0.05
+CONFIRM_TRIES = 3
 
 
 @dataclass(frozen=True)
 class CapacityOptions:
     target: str | None = None
-    start_rps: float = 25.0
+    start_rps: float = 50.0
     max_rps: float | None = None  # default: the profiles file's max_rate_rps
-    factor: float = 1.5
-    step_s: float = 10.0
-    refine: int = 2
+    #: The climb's largest step (far from every gate); it shrinks near them.
+    factor: float = 2.0
+    #: Each exploratory step's hold; `confirm_s` the confirmation's at the rate found (0: none).
+    step_s: float = 4.0
+    confirm_s: float = 10.0
+    #: Bisection steps at most, once a step broke (the bracket is narrowed to 5 % anyway).
+    refine: int = 4
     max_time_s: float = 600.0
     workers: int = 0
     report_dir: Path | None = None
@@ -129,22 +151,23 @@ class CapacityResult:
         }
 
 
-def step_rates(start: float, factor: float, maximum: float) -> list[float]:
-    """The climb: start, start × factor, ... up to and including `maximum`."""
-    rates, rate = [], start
-    while rate < maximum:
-        rates.append(round(rate, 1))
-        rate *= factor
-    rates.append(round(maximum, 1))
-    return rates
-
-
 def users_for(rate_rps: float, max_users: int) -> tuple[int, float]:
-    """(users, per-user rate) offering `rate_rps`: 2 task runs/s each, at most `max_users`.
+    """(users, per-user rate) offering `rate_rps`: PER_USER_RPS task runs/s each, at least
+    MIN_USERS and at most `max_users` (each then offers more).
 
     The profile counts its users back with `users_offering`, which gives `users` again."""
-    users = min(max_users, users_offering(rate_rps, PER_USER_RPS))
+    wanted = max(MIN_USERS, users_offering(rate_rps, PER_USER_RPS))
+    users = min(max_users, wanted)
     return users, rate_rps / users
+
+
+def ramp_for(users: int, max_spawn_rate: float) -> float:
+    """Seconds over which `users` arrive: SPAWN_PER_S a second, slower where the profiles'
+    `max_spawn_rate` is lower, and at least MIN_RAMP_S; whole seconds (Locust dispatches a
+    second's users at once, and its shape moves on only on a whole second), rounded up so that
+    the spawn rate the profile computes back stays within the limit."""
+    seconds = max(MIN_RAMP_S, users / min(SPAWN_PER_S, max_spawn_rate))
+    return float(math.ceil(seconds - 1e-9))
 
 
 def knee(steps: list[Step]) -> float | None:
@@ -172,6 +195,8 @@ def _check_options(options: CapacityOptions) -> None:
         raise UsageError("--factor must be more than 1.05")
     if not 1 <= options.step_s <= 600:
         raise UsageError("--step-s must be from 1 to 600")
+    if not (options.confirm_s == 0 or 1 <= options.confirm_s <= 3600):
+        raise UsageError("--confirm-s must be 0 (no confirmation) or from 1 to 3600")
     if not 0 <= options.refine <= 10:
         raise UsageError("--refine must be from 0 to 10")
     if not 0 < options.max_time_s <= 24 * 3600:
@@ -225,8 +250,7 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     run_dir = plan.reports
     capacity_dir = run_dir / "capacity"
     result = CapacityResult(directory=capacity_dir)
-    deadline = time.monotonic() + options.max_time_s
-    locustfile = options.load_dir / "locustfile.py"
+    search = Search(options.start_rps, options.factor, maximum, BRACKET_RESOLUTION, options.refine)
     unmeasured: str | None = None
     with preflight(plan) as opened:
         write_plan(opened.plan, options.plan)
@@ -234,112 +258,193 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
         if options.report_dir is None and options.plan is None:
             point_latest_at(run_dir)
         result.target = opened.plan.target.label
+        confirm = f", {options.confirm_s:g} s to confirm" if options.confirm_s else ""
         print(
             f"octoqa capacity: the scenario mix from {options.start_rps:g} up to {maximum:g} "
-            f"req/s, {options.step_s:g} s a step, against {opened.url}; reports in "
+            f"req/s, {options.step_s:g} s a step{confirm}, against {opened.url}; reports in "
             f"{capacity_dir}",
             file=out,
             flush=True,
         )
         if baseline is not None:
             print(_baseline_line(*baseline), file=out, flush=True)
-
-        def run_step(rate: float) -> Step | str:
-            """One step at `rate`; or why it could not run: OUT_OF_TIME, or the limits'
-            refusal in their own words."""
-            ramp_s = users_for(rate, limits.max_users)[0] / SPAWN_PER_S
-            if time.monotonic() + ramp_s + options.step_s + STEP_OVERHEAD_S > deadline:
-                return OUT_OF_TIME
-            try:
-                step_plan = _step_plan(opened.plan, options, rate)
-            except ConfigError as refused:  # what held so far is still the answer
-                return f"{rate:g} req/s: {refused}"
-            step_dir = capacity_dir / f"step-{rate:g}"
-            step_dir.mkdir(parents=True, exist_ok=True)
-            plan_file = write_plan(step_plan, step_dir / PLAN_FILE)
-            load_step = LoadStep(step_plan, step_dir, plan_file, locustfile)
-            outcome = measure(load_step)
-            step = _step(rate, load_step.profile.peak_users, outcome, step_dir, run_dir)
-            result.steps.append(step)
-            _print_step(out, step)
-            return step
-
-        held: float | None = None
-        broke: float | None = None
-        for rate in step_rates(options.start_rps, options.factor, maximum):
-            step = run_step(rate)
-            if isinstance(step, str):
-                _stopped(result, step)
-                break
-            _note_broken(result, step)
-            if step.verdict == Verdict.PASS:
-                held = rate
-                continue
-            broke = rate
-            break
-        else:
-            result.limit = "max-rate"
-        last = result.steps[-1] if result.steps else None
-        if last is not None and last.verdict in (Verdict.INVALID, Verdict.ERROR):
-            result.limit = "generator" if last.verdict == Verdict.INVALID else "error"
-        elif broke is not None:
-            result.limit = "api"
-            low = held
-            for _ in range(options.refine if held is not None else 0):
-                assert low is not None
-                if broke - low <= BRACKET_RESOLUTION * low:
-                    break
-                middle = round((low + broke) / 2, 1)
-                step = run_step(middle)
-                if isinstance(step, str):
-                    _stopped(result, step)
-                    break
-                _note_broken(result, step)
-                if step.verdict == Verdict.PASS:
-                    low = middle
-                elif step.verdict == Verdict.FAIL:
-                    broke = middle
-                else:
-                    result.limit = "generator" if step.verdict == Verdict.INVALID else "error"
-                    break
-            held = low
-
-        def confirm(rate: float) -> str | None:
-            """One more step, at the baseline's capacity ("latency at the previous capacity"
-            needs one), within the search's bounds; or why it cannot run."""
-            nonlocal held, broke
-            if rate > maximum:
-                return f"above the highest rate allowed here, {maximum:g} req/s"
-            print(f"  confirming at the baseline's capacity, {rate:g} req/s", file=out)
-            step = run_step(rate)
-            if isinstance(step, str):
-                if step == OUT_OF_TIME:
-                    return "the time budget ended first"
-                return f"the profiles' [limits] refuse a step at {step}"
-            if (held or 0) < rate < (broke or math.inf):  # a bisection step after all
-                _note_broken(result, step)
-                if step.verdict == Verdict.PASS:
-                    held = rate
-                elif step.verdict == Verdict.FAIL:
-                    broke = rate
-            return None
-
+        steps = _Steps(opened.plan, options, result, out, time.monotonic() + options.max_time_s)
+        _explore(steps, search, result)
+        if result.limit == "api" and search.held is not None and options.confirm_s:
+            _confirm_found(steps, search, result)
         previous = baseline[1].capacity_rps if baseline is not None else None
         if (
             previous is not None
             and result.limit not in capacity_gate.UNFOUND
             and capacity_gate.step_near(result.steps, previous) is None
         ):
-            unmeasured = confirm(round(previous, 1))
-    result.capacity_rps = held
+            unmeasured = _measure_previous(steps, search, round(previous, 1), maximum)
+    result.capacity_rps = search.held
     result.knee_rps = knee(result.steps)
-    result.verdict, result.exit_code = _verdict(result, broke, options.workers)
+    result.verdict, result.exit_code = _verdict(result, search.broke, options.workers)
     if baseline is not None:
         _judge_gate(result, *baseline, plan.load.slo.baseline.capacity_tolerance, unmeasured)
     (capacity_dir / "summary.json").write_text(
         json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8"
     )
     return result
+
+
+@dataclass
+class _Steps:
+    """Runs the search's steps: each a Locust run of its own plan and folder, within the time
+    budget and the profiles' [limits], added to the result and printed as it ends."""
+
+    plan: RunPlan
+    options: CapacityOptions
+    result: CapacityResult
+    out: TextIO
+    deadline: float
+
+    def run(self, rate: float, hold_s: float, folder: str = "step") -> tuple[Step, Reading] | str:
+        """One step at `rate`, held `hold_s`; or why it could not run: OUT_OF_TIME, or the
+        limits' refusal in their own words."""
+        assert self.plan.load is not None and self.result.directory is not None
+        limits = self.plan.load.limits
+        ramp_s = ramp_for(users_for(rate, limits.max_users)[0], limits.max_spawn_rate)
+        if time.monotonic() + ramp_s + hold_s + STEP_OVERHEAD_S > self.deadline:
+            return OUT_OF_TIME
+        try:
+            step_plan = _step_plan(self.plan, self.options, rate, hold_s)
+        except ConfigError as refused:  # what held so far is still the answer
+            return f"{rate:g} req/s: {refused}"
+        step_dir = self.result.directory / f"{folder}-{rate:g}"
+        step_dir.mkdir(parents=True, exist_ok=True)
+        plan_file = write_plan(step_plan, step_dir / PLAN_FILE)
+        locustfile = self.options.load_dir / "locustfile.py"
+        load_step = LoadStep(step_plan, step_dir, plan_file, locustfile)
+        outcome = measure(load_step)
+        step = _step(rate, load_step.profile.peak_users, outcome, step_dir, self.plan.reports)
+        self.result.steps.append(step)
+        _print_step(self.out, step)
+        return step, _reading(step, outcome, hold_s)
+
+
+DOUBT = (
+    "a break with no sign of saturation (its offer served, no queue, every gate within "
+    f"{NOISE_PRESSURE:g}× its limit)"
+)
+
+
+def _explore(steps: _Steps, search: Search, result: CapacityResult) -> None:
+    """The climb and the bisection, as `search` chooses their rates, with short holds."""
+    again = False
+    while (rate := search.next_rate()) is not None:
+        ran = steps.run(rate, steps.options.step_s, folder="again" if again else "step")
+        if isinstance(ran, str):
+            _stopped(result, ran)
+            return
+        step, reading = ran
+        if step.verdict in (Verdict.INVALID, Verdict.ERROR):
+            result.limit = "generator" if step.verdict == Verdict.INVALID else "error"
+            return
+        again = not search.record(reading)
+        if again:
+            print(f"  {DOUBT}: measuring {rate:g} req/s again", file=steps.out, flush=True)
+            continue
+        _note_broken(result, step)
+        if not reading.held:
+            result.limit = "api"
+    if result.limit == "none":
+        result.limit = "max-rate"
+
+
+def _confirm_found(steps: _Steps, search: Search, result: CapacityResult) -> None:
+    """Hold the rate found for `confirm_s`: a short step can pass over a queue that builds
+    slowly. A break steps down by CONFIRM_STEP_DOWN and confirms again; when every try broke,
+    the capacity is the highest rate below them that held a (shorter) step."""
+    assert search.held is not None
+    rate = search.held
+    for _ in range(CONFIRM_TRIES):
+        hold_s = steps.options.confirm_s
+        print(f"  confirming {rate:g} req/s for {hold_s:g} s", file=steps.out, flush=True)
+        ran = steps.run(rate, hold_s, folder="confirm")
+        if isinstance(ran, str):
+            return  # out of time, or the limits: the exploratory figure stands
+        step, _ = ran
+        _note_broken(result, step)
+        if step.verdict == Verdict.PASS:
+            search.held = rate
+            return
+        search.broke = min(search.broke or rate, rate)
+        search.held = _held_below(result.steps, rate)
+        if step.verdict != Verdict.FAIL:
+            result.limit = "generator" if step.verdict == Verdict.INVALID else "error"
+            return
+        rate = round(rate * (1 - CONFIRM_STEP_DOWN), 1)
+        if search.held is not None and rate <= search.held:
+            return  # stepped down to a rate that already held
+
+
+def _held_below(steps: list[Step], rate: float) -> float | None:
+    return max((s.rate_rps for s in steps if s.verdict == Verdict.PASS and s.rate_rps < rate),
+               default=None)  # fmt: skip
+
+
+def _measure_previous(steps: _Steps, search: Search, rate: float, maximum: float) -> str | None:
+    """One more step, at the baseline's capacity ("latency at the previous capacity" needs
+    one), within the search's bounds; or why it cannot run."""
+    if rate > maximum:
+        return f"above the highest rate allowed here, {maximum:g} req/s"
+    print(f"  confirming at the baseline's capacity, {rate:g} req/s", file=steps.out)
+    ran = steps.run(rate, steps.options.step_s)
+    if isinstance(ran, str):
+        if ran == OUT_OF_TIME:
+            return "the time budget ended first"
+        return f"the profiles' [limits] refuse a step at {ran}"
+    step, _ = ran
+    if (search.held or 0) < rate < (search.broke or math.inf):  # a bisection step after all
+        _note_broken(steps.result, step)
+        if step.verdict == Verdict.PASS:
+            search.held = rate
+        elif step.verdict == Verdict.FAIL:
+            search.broke = rate
+    return None
+
+
+#: A latency whose p50 over the hold's last seconds is this many times its first seconds', and
+#: at least QUEUE_MS more (half the tightest p50 gate shipped: a busy machine's stall moves a
+#: second's p50 by tens of ms), was queueing: the rate is at the target's edge.
+QUEUE_GROWTH = 2.0
+QUEUE_MS = 50.0
+
+
+def _reading(step: Step, outcome: Outcome, hold_s: float) -> Reading:
+    """What the search reads of a step: how near its latency came to the gates, what it
+    served, and whether a queue was building through the hold."""
+    pressures = [
+        gate.measured / gate.limit
+        for gate in outcome.gates
+        if gate.metric.endswith("_ms")
+        and gate.source == "slo"
+        and gate.verdict != Verdict.SKIP
+        and gate.measured is not None
+        and gate.limit > 0
+    ]
+    return Reading(
+        rate_rps=step.rate_rps,
+        held=step.verdict == Verdict.PASS,
+        pressure=max(pressures, default=0.0),
+        achieved_rps=step.achieved_rps,
+        queue_growing=queue_growing(outcome.timing.timeline, hold_s),
+    )
+
+
+def queue_growing(timeline: list[dict[str, Any]], hold_s: float) -> bool:
+    """Whether the p50 rose through the hold (its last whole seconds of the timeline): the
+    first half's median p50 against the second half's."""
+    seconds = [row for row in timeline if row.get("count", 0) >= 5][-math.ceil(hold_s) :]
+    if len(seconds) < 4:
+        return False
+    p50 = [float(row.get("p50_ms") or 0.0) for row in seconds]
+    half = len(p50) // 2
+    first, last = statistics.median(p50[:half]), statistics.median(p50[half:])
+    return last >= QUEUE_GROWTH * first and last - first >= QUEUE_MS
 
 
 def _judge_gate(
@@ -379,23 +484,55 @@ def _baseline_line(file: Path, baseline: CapacitySummary) -> str:
     return f"baseline: {file} ({capacity}{target})"
 
 
-def _step_plan(plan: RunPlan, options: CapacityOptions, rate: float) -> RunPlan:
-    """The run plan of one step: the search's plan, playing an arrival profile at `rate`."""
+def _step_plan(
+    plan: RunPlan, options: CapacityOptions, rate: float, hold_s: float | None = None
+) -> RunPlan:
+    """The run plan of one step: the search's plan, playing an arrival profile at `rate` held
+    `hold_s` (default: `step_s`), made to fit the profiles' [limits]: the users within
+    max_users (`users_for`), their ramp within max_spawn_rate (`ramp_for`), the hold shortened
+    to fit max_duration_s. A step that still cannot fit is refused (ConfigError)."""
     assert plan.load is not None
-    users, per_user = users_for(rate, plan.load.limits.max_users)
+    limits = plan.load.limits
+    users, per_user = users_for(rate, limits.max_users)
+    ramp_s = ramp_for(users, limits.max_spawn_rate)
+    hold = float(options.step_s if hold_s is None else hold_s)
+    if ramp_s + hold > limits.max_duration_s:
+        hold = max(1.0, math.floor((limits.max_duration_s - ramp_s) * 10) / 10)
     profile = arrival_profile(
         f"capacity-{rate:g}",
         rate_rps=rate,
         per_user_rps=per_user,
-        ramp_s=max(1.0, round(users / SPAWN_PER_S, 1)),
-        hold_s=float(options.step_s),
-        limits=plan.load.limits,
+        ramp_s=ramp_s,
+        hold_s=hold,
+        limits=limits,
         description=f"octoqa capacity step at {rate:g} req/s",
     )
     load = msgspec.structs.replace(
-        plan.load, profile=profile, run_time_s=profile.duration_s, capacity_step_rps=rate
+        plan.load,
+        profile=_judged_after_the_ramp(profile, ramp_s),
+        run_time_s=profile.duration_s,
+        capacity_step_rps=rate,
     )
     return msgspec.structs.replace(plan, load=load)
+
+
+def _judged_after_the_ramp(profile: Profile, ramp_s: float) -> Profile:
+    """The step's one stage split at the end of its ramp, the same users on both sides.
+
+    Locust spawns a second's users at once and resets its statistics (and the recorder its
+    histograms) as soon as they are dispatched, before their logins are answered: the whole
+    ramp's login burst was judged, and at the edge of a target's capacity it broke the login
+    gate first (109 logins in a 5 s step at 296 req/s, 74 of them the burst). The second stage
+    asks Locust for the same users at another spawn rate: it dispatches none, and resets again,
+    a second after the last of them arrived. The hold is then judged, and only the hold."""
+    (stage,) = profile.stages
+    return replace(
+        profile,
+        stages=(
+            Stage(ramp_s, stage.users, stage.spawn_rate),
+            Stage(stage.until_s, stage.users, stage.spawn_rate / 2),
+        ),
+    )
 
 
 def _step(rate: float, users: int, outcome: Outcome, step_dir: Path, run_dir: Path) -> Step:
