@@ -45,12 +45,18 @@ SERIAL_MS = 5.0
 SERIAL_SHARE = 0.5
 #: ... and its own concurrency weighs this many times the rest of the load's.
 OWN_OVER_OTHERS = 3.0
-#: Evidence a fit needs: requests in all, and requests met by a second one of their own.
+#: Evidence enough for the fit alone: requests in all, and requests met by one of their own.
 MIN_REQUESTS = 50
 MIN_CONCURRENT = 10
+#: Less evidence (a smoke run: a few requests ever overlap) is read only against requests sent
+#: alone, at least this many: the concurrent ones must all take longer than the slowest of them,
+#: and each request ahead must cost between half and one and a half of one alone (a lock's
+#: waiting; a slow outlier is out of proportion).
+MIN_ALONE = 8
+PROPORTION_BAND = (0.5, 1.5)
 #: Failures under concurrency: z of the two shares, failures above the split, ratio of shares.
 ERRORS_Z = 4.0
-ERRORS_MIN = 5
+ERRORS_MIN = 3
 ERRORS_RATIO = 3.0
 #: Latency grew with the rate: past this multiple of the lightest step's p50, and by this much.
 GREW_FACTOR = 2.0
@@ -95,7 +101,8 @@ def nonnegative_fit(
 ) -> list[float] | None:
     """Weighted least squares of y on the features (x, y, weight), the coefficients listed in
     `bounded` kept at 0 or above: a bounded one that comes out negative is dropped (held at 0)
-    and the rest refitted, the most negative first."""
+    and the rest refitted, the most negative first; when the system is singular, the first of
+    `bounded` still in is dropped."""
     width = len(samples[0][0]) if samples else 0
     active = list(range(width))
     while active:
@@ -109,11 +116,12 @@ def nonnegative_fit(
                     normal[i][j] += w * xi * xj
         solution = solve(normal, right)
         if solution is None:
-            # A feature with no spread (every request met the same level): drop the last one.
-            dropped = [i for i in active if i in bounded]
+            # Features without spread (a single level met, or two: k - 1 and k (k - 1) are
+            # then one): drop the first bounded one left in `bounded`'s order of preference.
+            dropped = [i for i in bounded if i in active]
             if not dropped:
                 return None
-            active.remove(dropped[-1])
+            active.remove(dropped[0])
             continue
         coefficients = [0.0] * width
         for i, value in zip(active, solution, strict=True):
@@ -169,30 +177,44 @@ def latency_fit(cells: Mapping[tuple[int, int], list[float]]) -> dict[str, float
         for (own, others), cell in cells.items()
         if cell[0] > 0
     ]
-    requests = sum(cell[0] for cell in cells.values())
     concurrent = sum(cell[0] for (own, _), cell in cells.items() if own > 1)
-    if requests < MIN_REQUESTS or concurrent < MIN_CONCURRENT:
+    alone = sum(cell[0] for (own, _), cell in cells.items() if own == 1)
+    if concurrent < 1 or alone < MIN_ALONE:
         return None
-    fit = nonnegative_fit(samples, bounded=(1, 2, 3))
+    fit = nonnegative_fit(samples, bounded=(2, 3, 1))  # coherency goes first, then others
     if fit is None:
         return None
     a, b, c, d = fit
+    concurrent_ms = sum(cell[1] for (own, _), cell in cells.items() if own > 1)
     return {
         "alone_ms": round(a, 3),
         "per_own_ms": round(b, 3),
         "coherency_ms": round(c, 5),
         "per_other_ms": round(d, 3),
+        "requests": int(alone + concurrent),
+        "concurrent": int(concurrent),
+        "concurrent_mean_ms": round(concurrent_ms / concurrent, 3),
     }
 
 
-def serialises(fit: Mapping[str, float] | None) -> bool:
+def serialises(fit: Mapping[str, float] | None, slowest_alone_ms: float | None) -> bool:
+    """Latency in proportion to the endpoint's own concurrency, and not the load's (module
+    docstring); on little evidence, also beyond every request sent alone and in proportion."""
     if fit is None:
         return False
-    b = fit["per_own_ms"]
+    a, b = max(fit["alone_ms"], 0.0), fit["per_own_ms"]
+    proportional = (
+        b >= SERIAL_MS and b >= SERIAL_SHARE * a and b >= OWN_OVER_OTHERS * fit["per_other_ms"]
+    )
+    if not proportional:
+        return False
+    if fit["requests"] >= MIN_REQUESTS and fit["concurrent"] >= MIN_CONCURRENT:
+        return True
+    low, high = PROPORTION_BAND
     return (
-        b >= SERIAL_MS
-        and b >= SERIAL_SHARE * max(fit["alone_ms"], 0.0)
-        and b >= OWN_OVER_OTHERS * fit["per_other_ms"]
+        slowest_alone_ms is not None
+        and fit["concurrent_mean_ms"] > slowest_alone_ms
+        and low * a <= b <= high * a
     )
 
 
@@ -276,6 +298,10 @@ def level_table(book: ConcurrencyBook, key: str) -> list[dict[str, Any]]:
     return table
 
 
+def _slowest(hist: Mapping[float, int] | None) -> float | None:
+    return max(hist) if hist else None
+
+
 def endpoint_concurrency(
     book: ConcurrencyBook, key: str, rate_rps: float | None = None
 ) -> dict[str, Any]:
@@ -298,7 +324,7 @@ def endpoint_concurrency(
         "levels": level_table(book, key),
         "fit": fit,
         "usl": asdict(model) if model is not None else None,
-        "serialises": serialises(fit),
+        "serialises": serialises(fit, _slowest(book.levels.get(key, {}).get(1))),
         "errors_under_concurrency": asdict(split) if split is not None else None,
     }
 
@@ -379,7 +405,8 @@ def step_endpoints(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def grew_first(steps: Sequence[Any]) -> dict[str, Any] | None:
     """The endpoint whose p50 first passed GREW_FACTOR x its p50 at the lightest step (and by
-    GREW_MIN_MS at least), with the rate; None when none grew so."""
+    GREW_MIN_MS at least) and stayed past it at every higher rate, with that rate; None when
+    none grew so (a burst of logins at one step is not growth with the rate)."""
     ordered = sorted(steps, key=lambda s: s.rate_rps)
     if not ordered:
         return None
@@ -389,9 +416,10 @@ def grew_first(steps: Sequence[Any]) -> dict[str, Any] | None:
         start = figures.get("p50_ms")
         if not start:
             continue
-        for step in ordered[1:]:
-            now = (step.endpoints.get(key) or {}).get("p50_ms")
-            if now and now > max(GREW_FACTOR * start, start + GREW_MIN_MS):
+        limit = max(GREW_FACTOR * start, start + GREW_MIN_MS)
+        later = [(s, (s.endpoints.get(key) or {}).get("p50_ms")) for s in ordered[1:]]
+        for i, (step, now) in enumerate(later):
+            if now and all(p50 and p50 > limit for _, p50 in later[i:]):
                 growth = now / start
                 if (
                     first is None
@@ -439,7 +467,7 @@ def grew_sentence(grew: Mapping[str, Any] | None) -> str | None:
     if not grew:
         return None
     return (
-        f"{label(grew['endpoint'])}'s latency grew first with the rate: p50 "
+        f"the latency of {label(grew['endpoint'])} grew first with the rate: p50 "
         f"{grew['lightest_p50_ms']:.3g} ms at the lightest step, {grew['p50_ms']:.3g} ms at "
         f"{grew['rate_rps']:,.0f} req/s"
     )
