@@ -40,20 +40,21 @@ from typing import Any
 from .concurrency import CONCURRENCY_FILE, ConcurrencyBook, read_book
 
 #: Each request of its own in flight adds at least this much to a serialising endpoint's latency.
-SERIAL_MS = 5.0
+SERIAL_MS = 10.0
 #: ... and at least this share of what one request alone takes ("in proportion").
 SERIAL_SHARE = 0.5
 #: ... and its own concurrency weighs this many times the rest of the load's.
-OWN_OVER_OTHERS = 3.0
+OWN_OVER_OTHERS = 5.0
 #: Evidence enough for the fit alone: requests in all, and requests met by one of their own.
 MIN_REQUESTS = 50
 MIN_CONCURRENT = 10
-#: Less evidence (a smoke run: a few requests ever overlap) is read only against requests sent
-#: alone, at least this many: the concurrent ones must all take longer than the slowest of them,
-#: and each request ahead must cost between half and one and a half of one alone (a lock's
-#: waiting; a slow outlier is out of proportion).
-MIN_ALONE = 8
+#: Each request of its own ahead costs between half and one and a half of one alone: waiting for
+#: it costs at most what it takes. More is out of proportion: a slow outlier, pages of very
+#: different sizes, or a generator (one thread) busy checking the answer that came before.
 PROPORTION_BAND = (0.5, 1.5)
+#: Less evidence (a smoke run: a few requests ever overlap) is read only against requests sent
+#: alone, at least this many: the concurrent ones must on average take longer than the slowest.
+MIN_ALONE = 8
 #: Failures under concurrency: z of the two shares, failures above the split, ratio of shares.
 ERRORS_Z = 4.0
 ERRORS_MIN = 3
@@ -181,16 +182,21 @@ def latency_fit(cells: Mapping[tuple[int, int], list[float]]) -> dict[str, float
     alone = sum(cell[0] for (own, _), cell in cells.items() if own == 1)
     if concurrent < 1 or alone < MIN_ALONE:
         return None
-    fit = nonnegative_fit(samples, bounded=(2, 3, 1))  # coherency goes first, then others
-    if fit is None:
+    # The USL's form (coherency dropped first when the levels cannot tell it apart), and the
+    # straight line whose slope is said: ms per concurrent request, over every level met.
+    curve = nonnegative_fit(samples, bounded=(2, 3, 1))
+    line = nonnegative_fit([((x[0], x[1], x[3]), y, w) for x, y, w in samples], bounded=(2, 1))
+    if curve is None or line is None:
         return None
-    a, b, c, d = fit
+    a, b, d = line
     concurrent_ms = sum(cell[1] for (own, _), cell in cells.items() if own > 1)
     return {
         "alone_ms": round(a, 3),
         "per_own_ms": round(b, 3),
-        "coherency_ms": round(c, 5),
         "per_other_ms": round(d, 3),
+        "usl_alone_ms": round(curve[0], 3),
+        "usl_per_own_ms": round(curve[1], 3),
+        "coherency_ms": round(curve[2], 5),
         "requests": int(alone + concurrent),
         "concurrent": int(concurrent),
         "concurrent_mean_ms": round(concurrent_ms / concurrent, 3),
@@ -206,16 +212,12 @@ def serialises(fit: Mapping[str, float] | None, slowest_alone_ms: float | None) 
     proportional = (
         b >= SERIAL_MS and b >= SERIAL_SHARE * a and b >= OWN_OVER_OTHERS * fit["per_other_ms"]
     )
-    if not proportional:
+    low, high = PROPORTION_BAND
+    if not (proportional and low * a <= b <= high * a):
         return False
     if fit["requests"] >= MIN_REQUESTS and fit["concurrent"] >= MIN_CONCURRENT:
         return True
-    low, high = PROPORTION_BAND
-    return (
-        slowest_alone_ms is not None
-        and fit["concurrent_mean_ms"] > slowest_alone_ms
-        and low * a <= b <= high * a
-    )
+    return slowest_alone_ms is not None and fit["concurrent_mean_ms"] > slowest_alone_ms
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,7 @@ def endpoint_concurrency(
     sum_ms = sum(cell[1] for cell in cells.values())
     seen = sum((own - 1) * cell[0] for (own, _), cell in cells.items())
     fit = latency_fit(cells)
-    model = usl(fit["alone_ms"], fit["per_own_ms"], fit["coherency_ms"]) if fit else None
+    model = usl(fit["usl_alone_ms"], fit["usl_per_own_ms"], fit["coherency_ms"]) if fit else None
     split = error_split(cells)
     mean_ms = sum_ms / requests if requests else 0.0
     return {
