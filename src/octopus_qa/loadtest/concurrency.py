@@ -113,7 +113,7 @@ def read_book(path: Path) -> ConcurrencyBook:
 class _Sending:
     """One request in flight: counted in on entry, out on exit (also when the check raised)."""
 
-    __slots__ = ("_counts", "_key", "_owner")
+    __slots__ = ("_key", "_owner")
 
     def __init__(self, owner: InFlight, key: str) -> None:
         self._owner, self._key = owner, key
