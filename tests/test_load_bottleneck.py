@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from octopus_qa.loadtest.bottleneck import (
+    analyse,
     error_split,
     grew_first,
     latency_fit,
@@ -151,6 +152,18 @@ def test_failures_above_six_in_flight_are_named_with_the_split() -> None:
     assert split.rate_above == pytest.approx(7 / 200, rel=0.01)
 
 
+def test_the_crawlers_pages_fail_with_the_listings_and_are_read_with_them() -> None:
+    book = failures_book(lambda total, i: total > 6 and i % 66 == 0)
+    book.cells["crawl"] = {levels: list(cell) for levels, cell in book.cells["list"].items()}
+    named = analyse(book, {})
+    assert named["endpoints"]["crawl"]["errors_under_concurrency"] is None
+    assert named["endpoints"]["list"]["errors_under_concurrency"]["failed_above"] == 2 * 24
+    assert named["findings"] == [
+        "listings fail under concurrency: 2.0% of requests sent with more than 6 in flight "
+        "failed, 0.0% with 6 or fewer"
+    ]
+
+
 def test_failures_spread_evenly_or_none_are_not_named() -> None:
     assert error_split(failures_book(lambda total, i: i % 33 == 0).cells["list"]) is None
     assert error_split(failures_book(lambda total, i: False).cells["list"]) is None
@@ -204,13 +217,24 @@ def test_a_capacity_run_names_the_availability_lock(tmp_path: Path) -> None:
     peak = named["endpoints"]["availability"]["usl"]["peak_rps"]
     assert 15 <= peak <= 40, peak  # one at a time for 40 ms: 25 a second
     assert summary["steps"][0]["endpoints"]["availability"]["p50_ms"] >= 40
+    # Little's law: the time-average in flight (rate x mean latency) is what arrivals saw.
+    for step in summary["steps"]:
+        entry = step_summary(tmp_path, step)["concurrency"]["endpoints"]["availability"]
+        if entry["in_flight_littles_law"] >= 0.3:
+            ratio = entry["in_flight_seen"] / entry["in_flight_littles_law"]
+            assert 0.5 <= ratio <= 2, (step["rate_rps"], entry)
+
+
+def step_summary(report_dir: Path, step: dict[str, Any]) -> dict[str, Any]:
+    path = report_dir / step["directory"] / "summary.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 @pytest.mark.slow
 def test_a_capacity_run_names_listings_that_fail_under_concurrency(tmp_path: Path) -> None:
     with sandbox_process("--fault", "listings-fail-under-load", env=CLEAN_ENV) as url:
         lines, summary = capacity(
-            url, tmp_path, "--start-rps", "60", "--factor", "1.3", "--step-s", "8"
+            url, tmp_path, "--start-rps", "60", "--factor", "1.3", "--step-s", "10"
         )
     assert "listings fail under concurrency" in lines[-1], lines
     split = summary["bottleneck"]["endpoints"]["list"]["errors_under_concurrency"]
