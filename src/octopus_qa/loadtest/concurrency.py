@@ -18,7 +18,6 @@ it. In a distributed run the levels are each process's own: a share of what the 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,17 @@ Cell = list[float]  # [requests, sum of ms, failed requests]
 
 
 def bucket_ms(ms: float) -> float:
-    """A latency rounded to two significant digits: the per-level histograms' resolution."""
-    return float(f"{ms:.2g}")
+    """A latency rounded to two significant digits (up to 100 s, then to the second): the
+    per-level histograms' resolution. Comparisons, not string formatting: it runs per request."""
+    if ms < 10:
+        return round(ms, 1)
+    if ms < 100:
+        return float(round(ms))
+    if ms < 1000:
+        return float(round(ms, -1))
+    if ms < 10000:
+        return float(round(ms, -2))
+    return float(round(ms, -3))
 
 
 class ConcurrencyBook:
@@ -44,11 +52,17 @@ class ConcurrencyBook:
 
     def __init__(self) -> None:
         self.cells: dict[str, dict[tuple[int, int], Cell]] = {}
-        self.levels: dict[str, dict[int, Counter[float]]] = {}
+        self.levels: dict[str, dict[int, dict[float, int]]] = {}
 
     def record(self, key: str, own: int, others: int, ms: float, failed: bool) -> None:
-        own, others = min(own, MAX_LEVEL), min(others, MAX_LEVEL)
-        cells = self.cells.setdefault(key, {})
+        if own > MAX_LEVEL:
+            own = MAX_LEVEL
+        if others > MAX_LEVEL:
+            others = MAX_LEVEL
+        cells = self.cells.get(key)
+        if cells is None:
+            cells = self.cells[key] = {}
+            self.levels[key] = {}
         cell = cells.get((own, others))
         if cell is None:
             cell = cells[(own, others)] = [0.0, 0.0, 0.0]
@@ -56,7 +70,12 @@ class ConcurrencyBook:
         cell[1] += ms
         if failed:
             cell[2] += 1
-        self.levels.setdefault(key, {}).setdefault(own, Counter())[bucket_ms(ms)] += 1
+        by_level = self.levels[key]
+        hist = by_level.get(own)
+        if hist is None:
+            hist = by_level[own] = {}
+        bucket = bucket_ms(ms)
+        hist[bucket] = hist.get(bucket, 0) + 1
 
     def reset(self) -> None:
         self.cells.clear()
@@ -95,9 +114,9 @@ class ConcurrencyBook:
         for key, by_level in (data.get("levels") or {}).items():
             levels = self.levels.setdefault(str(key), {})
             for own, hist in (by_level if isinstance(by_level, dict) else {}).items():
-                counter = levels.setdefault(int(own), Counter())
+                counter = levels.setdefault(int(own), {})
                 for ms, n in (hist if isinstance(hist, dict) else {}).items():
-                    counter[float(ms)] += int(n)
+                    counter[float(ms)] = counter.get(float(ms), 0) + int(n)
 
 
 def read_book(path: Path) -> ConcurrencyBook:
