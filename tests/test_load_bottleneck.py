@@ -217,6 +217,8 @@ def test_a_capacity_run_names_the_availability_lock(tmp_path: Path) -> None:
     peak = named["endpoints"]["availability"]["usl"]["peak_rps"]
     assert 15 <= peak <= 40, peak  # one at a time for 40 ms: 25 a second
     assert summary["steps"][0]["endpoints"]["availability"]["p50_ms"] >= 40
+    assert named["grew_first"]["endpoint"] == "availability", named["grew_first"]
+    assert any(line.strip().startswith("the latency of availability grew first") for line in lines)
     # Little's law: the time-average in flight (rate x mean latency) is what arrivals saw.
     for step in summary["steps"]:
         entry = step_summary(tmp_path, step)["concurrency"]["endpoints"]["availability"]
