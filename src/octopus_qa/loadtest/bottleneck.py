@@ -380,9 +380,11 @@ def findings(
 
 def serial_sentence(key: str, entry: Mapping[str, Any], share: float | None) -> str:
     fit, model = entry["fit"], entry.get("usl") or {}
+    # "alone": what the requests sent alone took, measured (the line's intercept is a fit).
+    alone = next((lv["mean_ms"] for lv in entry.get("levels") or [] if lv["in_flight"] == 1), None)
     sentence = (
         f"{label(key)} serialises: +{fit['per_own_ms']:.0f} ms per concurrent request "
-        f"({fit['alone_ms']:.0f} ms alone)"
+        f"({alone if alone is not None else fit['alone_ms']:.0f} ms alone)"
     )
     peak = model.get("peak_rps")
     if peak:
