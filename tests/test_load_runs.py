@@ -170,6 +170,11 @@ def test_workers_run_in_locusts_distributed_mode_and_results_merge(tmp_path: Pat
     assert summary["workers"] == 2
     assert summary["workers_reported"] == 2
     assert summary["endpoints"]["total"]["requests"] > 50
+    # Each worker's in-flight book reached the master: every request of an endpoint counted.
+    concurrency = summary["concurrency"]["endpoints"]
+    for key in ("list", "detail"):
+        assert concurrency[key]["requests"] == summary["endpoints"][key]["requests"], key
+    assert summary["concurrency"]["findings"] == []  # the clean sandbox is named nothing
 
 
 @pytest.mark.slow

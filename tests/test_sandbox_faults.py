@@ -1,8 +1,10 @@
 """The fault catalogue: each planted bug breaks the rule it names, and only with the fault on.
 
-For every fault, the probe of its rule (sandbox_probes.py) passes against the clean sandbox and
-raises a RuleViolation of exactly that rule against the sandbox with the fault. That is what
-lets the contract suite prove it can fail.
+For every contract fault, the probe of its rule (sandbox_probes.py) passes against the clean
+sandbox and raises a RuleViolation of exactly that rule against the sandbox with the fault. That
+is what lets the contract suite prove it can fail. The performance faults break no rule (every
+probe holds against them, one request at a time): a capacity run must name them instead
+(tests/test_load_bottleneck.py).
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ import octopus_qa.sandbox
 from octopus_qa.rules import RULES, RuleViolation
 from octopus_qa.sandbox import create_app
 from octopus_qa.sandbox.app import planted_seams
-from octopus_qa.sandbox.faults import FAULTS
+from octopus_qa.sandbox.faults import FAULTS, listing, products
+from octopus_qa.sandbox.faults.catalogue import CAPACITY, CONTRACT
 from octopus_qa.sandbox.readings import READINGS
 from octopus_qa.sandbox.seams import Seams
 
+#: The faults the contract suite must catch, and the performance faults a capacity run must name.
+CONTRACT_FAULTS = sorted(name for name, fault in FAULTS.items() if fault.caught_by == CONTRACT)
+PERFORMANCE_FAULTS = sorted(name for name, fault in FAULTS.items() if fault.caught_by == CAPACITY)
+#: The part of the API each performance fault slows, whose rules must still hold.
+PERFORMANCE_PARTS = {"availability-serialised": products, "listings-fail-under-load": listing}
 SANDBOX_DIR = Path(octopus_qa.sandbox.__file__).parent
 #: Where fault and reading names may be written: their catalogues, nowhere else in the sandbox.
 CATALOGUES = {SANDBOX_DIR / "faults", SANDBOX_DIR / "readings.py"}
@@ -44,9 +52,10 @@ def create_app_options(sandbox_args: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("name", sorted(FAULTS))
+@pytest.mark.parametrize("name", CONTRACT_FAULTS)
 def test_fault_breaks_exactly_the_rule_it_names(name: str, make_api: Callable[..., Api]) -> None:
     fault = FAULTS[name]
+    assert fault.rule is not None
     probe = PROBES[fault.rule]
     options = create_app_options(fault.sandbox_args)
 
@@ -57,13 +66,34 @@ def test_fault_breaks_exactly_the_rule_it_names(name: str, make_api: Callable[..
     assert broken.value.rule.id == fault.rule, str(broken.value)
 
 
+@pytest.mark.parametrize("name", PERFORMANCE_FAULTS)
+def test_a_performance_fault_breaks_no_rule_one_request_at_a_time(
+    name: str, make_api: Callable[..., Api]
+) -> None:
+    """What makes it a performance fault: the probes of the part of the API it slows (the
+    rules the contract faults of that part break) hold against it, one request at a time."""
+    fault = FAULTS[name]
+    assert fault.rule is None and fault.slo and fault.profile == CAPACITY
+    for planted in PERFORMANCE_PARTS[name].catalogue.faults:
+        assert planted.rule is not None
+        # Each probe with the options it is run with for its own faults (a short token ttl...).
+        options = create_app_options((*fault.sandbox_args, *planted.sandbox_args))
+        PROBES[planted.rule](make_api(faults=[name], **options))
+
+
+def test_the_two_performance_faults_of_issue_19_are_catalogued() -> None:
+    assert PERFORMANCE_FAULTS == ["availability-serialised", "listings-fail-under-load"]
+
+
 def test_every_rule_is_broken_by_at_least_one_fault() -> None:
     unbroken = set(RULES) - {fault.rule for fault in FAULTS.values()}
     assert not unbroken, f"rules no fault breaks: {sorted(unbroken)}"
 
 
 def test_every_fault_names_a_catalogued_rule() -> None:
-    unknown = {fault.name: fault.rule for fault in FAULTS.values() if fault.rule not in RULES}
+    unknown = {
+        name: FAULTS[name].rule for name in CONTRACT_FAULTS if FAULTS[name].rule not in RULES
+    }
     assert not unknown, f"faults naming no rule of octopus_qa.rules.RULES: {unknown}"
 
 

@@ -94,7 +94,8 @@ def test_list_faults_names_each_fault_and_its_rule(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:] if line.strip()}
     for fault in FAULTS.values():
-        assert rows[fault.name] == [fault.rule, fault.profile]  # the profile that catches it
+        # The rule (or "slo:..." for a performance fault) and the profile that catches it.
+        assert rows[fault.name] == [fault.breaks, fault.profile]
 
 
 def test_list_readings_names_each_reading_and_its_question(

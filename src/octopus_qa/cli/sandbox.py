@@ -271,12 +271,12 @@ def _fault_table() -> str:
     from ..sandbox.faults import FAULTS
 
     width = max(len(name) for name in FAULTS)
-    rule_width = max(len(fault.rule) for fault in FAULTS.values())
-    lines = [f"{'FAULT':<{width}}  {'BREAKS RULE':<{rule_width}}  CAUGHT BY  DESCRIPTION"]
+    rule_width = max(len(fault.breaks) for fault in FAULTS.values())
+    lines = [f"{'FAULT':<{width}}  {'BREAKS':<{rule_width}}  CAUGHT BY  DESCRIPTION"]
     for fault in FAULTS.values():
         extra = f" [needs {' '.join(fault.sandbox_args)}]" if fault.sandbox_args else ""
         lines.append(
-            f"{fault.name:<{width}}  {fault.rule:<{rule_width}}  {fault.profile:<9}  "
+            f"{fault.name:<{width}}  {fault.breaks:<{rule_width}}  {fault.profile:<9}  "
             f"{fault.description}{extra}"
         )
     return "\n".join(lines) + "\n\n" + _chaos_table()

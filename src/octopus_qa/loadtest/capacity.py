@@ -45,7 +45,7 @@ from ..plan import PLAN_FILE, PlanOptions, RunPlan, build_plan, preflight, read_
 from ..plan.load_profiles import Profile, Stage, arrival_profile, users_offering
 from ..rundir import point_latest_at
 from ..verdicts import Verdict
-from . import capacity_gate
+from . import bottleneck, capacity_gate
 from .capacity_gate import CapacitySummary, Comparison
 from .gates import FAIL
 from .latency import RESPONSE
@@ -69,6 +69,8 @@ MIN_RAMP_S = 1.0
 STEP_OVERHEAD_S = 4.0
 #: A knee: the p99 has grown past this multiple of the lightest step's.
 KNEE_FACTOR = 2.0
+#: The steps whose concurrency is read for the bottleneck: those the generator kept up with.
+JUDGED = (Verdict.PASS, Verdict.FAIL)
 #: Stop bisecting when the bracket is this narrow, relative to the rate that held.
 BRACKET_RESOLUTION = 0.05
 #: A failed confirmation steps down by this much and confirms again, at most CONFIRM_TRIES times.
@@ -116,6 +118,8 @@ class Step:
     directory: str
     #: The failed gates in full (measured value, limit): what the capacity gate names.
     breaches: list[dict[str, Any]] = field(default_factory=list)
+    #: Per endpoint: rate, p50/p99, errors, in flight, ms per own request in flight (bottleneck.py).
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -134,6 +138,8 @@ class CapacityResult:
     target: str | None = None
     #: The capacity gate's answer, with `--baseline`.
     baseline: Comparison | None = None
+    #: What serialises or fails under concurrency, and whose latency grew first (bottleneck.py).
+    bottleneck: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +154,7 @@ class CapacityResult:
             "exit_code": self.exit_code,
             "steps": [asdict(step) for step in sorted(self.steps, key=lambda s: s.rate_rps)],
             "baseline": self.baseline.as_dict() if self.baseline is not None else None,
+            "bottleneck": self.bottleneck,
         }
 
 
@@ -282,6 +289,9 @@ def run_capacity(options: CapacityOptions, out: TextIO = sys.stdout) -> Capacity
     result.capacity_rps = search.held
     result.knee_rps = knee(result.steps)
     result.verdict, result.exit_code = _verdict(result, search.broke, options.workers)
+    result.bottleneck = bottleneck.name_bottleneck(result.steps, run_dir, JUDGED)
+    result.verdict = "; ".join([result.verdict, *result.bottleneck["findings"]])
+    _print_bottleneck(out, result.bottleneck)
     if baseline is not None:
         _judge_gate(result, *baseline, plan.load.slo.baseline.capacity_tolerance, unmeasured)
     (capacity_dir / "summary.json").write_text(
@@ -554,6 +564,7 @@ def _step(rate: float, users: int, outcome: Outcome, step_dir: Path, run_dir: Pa
         schedule=outcome.summary.get("schedule"),
         directory=str(step_dir.relative_to(run_dir)),
         breaches=[gate.as_dict() for gate in failed],
+        endpoints=bottleneck.step_endpoints(outcome.summary),
     )
 
 
@@ -572,6 +583,15 @@ def _print_step(out: TextIO, step: Step) -> None:
         file=out,
         flush=True,
     )
+
+
+def _print_bottleneck(out: TextIO, named: dict[str, Any]) -> None:
+    """The report's lines: what the steps' concurrency says, and whose latency grew first."""
+    for finding in named["findings"]:
+        print(f"  bottleneck: {finding}", file=out)
+    grew = bottleneck.grew_sentence(named["grew_first"])
+    if grew:
+        print(f"  {grew}", file=out)
 
 
 def _verdict(result: CapacityResult, broke: float | None, workers: int) -> tuple[str, int]:

@@ -44,6 +44,7 @@ from ..plan.slo import ServiceLevels
 from ..report.har import har_entry
 from ..rules import Exchange, Rule
 from .abort import BreachWatch, breaches
+from .concurrency import IN_FLIGHT
 from .generator import ProcessHealth
 from .latency import RESPONSE, LatencyBook, Timeline, complete_before, to_us
 from .schedule import ArrivalSchedule
@@ -108,6 +109,7 @@ class Recorder:
         self.levels = levels
         self.pace(per_user_rps=per_user_rps, late_after_ms=late_after_ms)
         self.timing_file = timing_file
+        IN_FLIGHT.install(environment, timing_file)  # in flight per endpoint (concurrency.py)
         self.timeline = Timeline(
             levels.latency_clock if levels is not None else RESPONSE,
             closes_behind=not isinstance(environment.runner, WorkerRunner),

@@ -58,6 +58,7 @@ from ..supervisor import run_bounded
 from ..target import free_port
 from ..target.credentials import Credentials
 from ..verdicts import Verdict
+from .bottleneck import analyse_run
 from .gates import FAIL, Gate
 from .latency import PERCENTILES, RESPONSE
 from .results import Measurements, read_measurements
@@ -269,6 +270,7 @@ def measure(step: LoadStep) -> Outcome:
     if timing.target_silent is not None:
         lost = stopped_early(lost, timing.target_silent, measured.no_answer)
     summary.target_lost = lost
+    summary.concurrency = analyse_run(load_dir, {k: e.rps for k, e in measured.endpoints.items()})
     if write_failures_har(load_dir, timing) is not None:
         summary.artifacts["failures_har"] = f"load/{FAILURES_HAR}"
     write_summary(load_dir, summary)
@@ -549,6 +551,8 @@ def report(out: TextIO, outcome: Outcome, summary_path: Path, levels: ServiceLev
         )
     for rule, count in measurements.rule_violations.items():
         print(f"rule violated under load: [{rule}] × {count}", file=out)
+    for finding in (outcome.summary.get("concurrency") or {}).get("findings") or []:
+        print(f"bottleneck: {finding}", file=out)  # named even when every gate held
     if measurements.rate_limited:
         print(f"rate limited (429, not failures): {measurements.rate_limited}", file=out)
     for name, health in timing.processes.items():

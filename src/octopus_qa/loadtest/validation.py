@@ -25,6 +25,7 @@ import gevent
 from locust.contrib.fasthttp import FastHttpSession
 
 from octopus_qa.ksuids import new_ksuid
+from octopus_qa.loadtest.concurrency import IN_FLIGHT
 from octopus_qa.loadtest.recorder import RECORDER
 from octopus_qa.plan.endpoints import Endpoint, rate_limited_name
 from octopus_qa.rules import (
@@ -80,14 +81,18 @@ def send(
         headers = {**(headers or {}), "X-Request-Id": request_id}
     url = f"{path}?{urlencode(query)}" if query else path
     retry_after = None
-    with client.request(
-        endpoint.method,
-        url,
-        name=endpoint.name,
-        headers=headers,
-        json=body,
-        catch_response=True,
-    ) as response:
+    with (
+        IN_FLIGHT.sending(endpoint.key) as in_flight,
+        client.request(
+            endpoint.method,
+            url,
+            name=endpoint.name,
+            headers=headers,
+            json=body,
+            catch_response=True,
+            context=in_flight,
+        ) as response,
+    ):
         status = response.status_code
         if not status:
             response.failure(f"no HTTP response: {type(response.error).__name__}")

@@ -109,6 +109,50 @@ def _cell(value: Any) -> str:
     return escape(str(value))
 
 
+def _bottleneck_section(named: Mapping[str, Any] | None) -> str:
+    """What the steps' concurrency says: the findings, whose latency grew first, and per
+    endpoint the fit against its own in-flight count (loadtest/bottleneck.py)."""
+    if not named:
+        return ""
+    said = "".join(f"<li>{escape(str(finding))}</li>" for finding in named.get("findings") or [])
+    grew = named.get("grew_first")
+    if grew:
+        said += (
+            f"<li>the latency of {escape(str(grew['endpoint']))} grew first with the rate: p50 "
+            f"{_cell(grew['lightest_p50_ms'])} ms at the lightest step, {_cell(grew['p50_ms'])} "
+            f"ms at {_cell(grew['rate_rps'])} req/s</li>"
+        )
+    rows = []
+    for key, entry in sorted((named.get("endpoints") or {}).items()):
+        fit, model = entry.get("fit") or {}, entry.get("usl") or {}
+        split = entry.get("errors_under_concurrency")
+        cells = (
+            escape(key),
+            _cell(entry.get("requests")),
+            _cell(fit.get("alone_ms")),
+            _cell(fit.get("per_own_ms")),
+            _cell(fit.get("per_other_ms")),
+            _cell(model.get("sigma")),
+            _cell(model.get("kappa")),
+            _cell(model.get("peak_rps")),
+            "yes" if entry.get("serialises") else "no",
+            f"above {split['above']}: {split['rate_above']:.1%}" if split else "-",
+        )
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    header = "".join(
+        f"<th>{escape(h)}</th>"
+        for h in (
+            "endpoint", "requests", "alone ms", "ms per own in flight", "ms per other in flight",
+            "USL sigma", "USL kappa", "peak req/s", "serialises", "fails under concurrency",
+        )
+    )  # fmt: skip
+    return f"""<h2>Bottleneck</h2>
+<ul>{said or "<li>no endpoint serialises or fails under concurrency</li>"}</ul>
+<table><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+<p>Latency against each endpoint's own requests in flight when it was sent, over the steps the
+generator kept up with (docs/capacity.md, Bottleneck).</p>"""
+
+
 def render(summary: Mapping[str, Any]) -> str:
     steps = sorted(summary.get("steps") or [], key=lambda s: float(s["rate_rps"]))
     rows = []
@@ -162,6 +206,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em;
 {_baseline_section(baseline, steps) if baseline else ""}
 <h2>Steps</h2>
 <table><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+{_bottleneck_section(summary.get("bottleneck"))}
 <h2>Where each gate broke</h2>
 <table><thead><tr><th>gate</th><th>first broken at, req/s</th></tr></thead>
 <tbody>{broke or '<tr><td colspan="2">no gate broke</td></tr>'}</tbody></table>

@@ -198,6 +198,9 @@ class LoadSummary(_StageSummary, kw_only=True):
     aborted: dict[str, Any] | None = None
     #: Set when the target stopped answering during the run (what was measured is kept).
     target_lost: dict[str, Any] | None = None
+    #: Latency and failures against each endpoint's own in-flight count, and the findings
+    #: (an endpoint that serialises or fails under concurrency): loadtest/bottleneck.py.
+    concurrency: dict[str, Any] | None = None
     #: Locust's stats history, second by second (t, at, users, rps, p50_ms, p95_ms,
     #: failures_per_s); its percentiles are Locust's rounded ones.
     history: list[dict[str, Any]] = msgspec.field(default_factory=list)

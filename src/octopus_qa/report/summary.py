@@ -291,6 +291,8 @@ def build_run_summary(run_dir: Path, run: Mapping[str, Any]) -> RunSummary:
             "aborted": load.aborted if load else None,
             "latency_clock": load.latency_clock if load else None,
             "schedule": load.schedule if load else None,
+            # An endpoint that serialises or fails under concurrency (loadtest/bottleneck.py).
+            "bottleneck": list(((load.concurrency or {}).get("findings") or []) if load else []),
         },
         artifacts=artifacts_list(
             run_dir,

@@ -121,6 +121,16 @@ async def refresh_tokens(tokens: TokenAuthority, token: str) -> IssuedTokens | N
     return tokens.refresh(token)
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def serve(operation: str, request: Request, handler: Handler) -> Response:
+    """How an operation is served: at once, whatever else is in flight (no document limits
+    concurrency). The default is never called: `Endpoints.routes` routes straight to the
+    handler unless a fault planted another `serve` (a lock, failures under load)."""
+    return await handler(request)
+
+
 def routing_status(status: int) -> int:
     """E2, E4: a path with no operation is a 404, a known path called with another method too
     (405 is undocumented); anything else the router raises is the request's fault (400)."""
@@ -147,6 +157,8 @@ class EndpointSeams:
     malformed_login: Callable[[ApiError], ApiError] = malformed_login
     refresh_tokens: Callable[[TokenAuthority, str], Awaitable[IssuedTokens | None]] = refresh_tokens
     routing_status: Callable[[int], int] = routing_status
+    #: Around every operation (its name: list, detail, availability, login, refresh, logout).
+    serve: Callable[[str, Request, Handler], Awaitable[Response]] = serve
 
 
 # --- The operations -----------------------------------------------------------------------------
@@ -175,18 +187,33 @@ class Endpoints:
 
     def routes(self) -> list[Route]:
         # The hot path first: Starlette tries routes in order.
+        served = self._served
         return [
-            Route("/api/v1/products", self.list_products, methods=["GET"]),
-            Route("/api/v1/products/{product_id}", self.get_product, methods=["GET"]),
+            Route("/api/v1/products", served("list", self.list_products), methods=["GET"]),
+            Route(
+                "/api/v1/products/{product_id}", served("detail", self.get_product), methods=["GET"]
+            ),
             Route(
                 "/api/v1/products/{product_id}/availability",
-                self.check_availability,
+                served("availability", self.check_availability),
                 methods=["POST"],
             ),
-            Route("/auth/login", self.login, methods=["POST"]),
-            Route("/auth/refresh", self.refresh, methods=["POST"]),
-            Route("/auth/logout", self.logout, methods=["POST"]),
+            Route("/auth/login", served("login", self.login), methods=["POST"]),
+            Route("/auth/refresh", served("refresh", self.refresh), methods=["POST"]),
+            Route("/auth/logout", served("logout", self.logout), methods=["POST"]),
         ]
+
+    def _served(self, operation: str, handler: Handler) -> Handler:
+        """The handler, through the `serve` seam only when a fault planted one (a clean
+        sandbox pays nothing per request for it)."""
+        planted = self.seams.serve
+        if planted is serve:
+            return handler
+
+        async def through_seam(request: Request) -> Response:
+            return await planted(operation, request, handler)
+
+        return through_seam
 
     # --- Authentication (A1-A3) ---------------------------------------------------------------
 

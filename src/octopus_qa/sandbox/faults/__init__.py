@@ -1,4 +1,5 @@
-"""The sandbox's catalogue of planted bugs: each fault breaks one documented rule.
+"""The sandbox's catalogue of planted bugs: each fault breaks one documented rule, or (the
+performance faults, `performance.py`) one service level that a load or capacity run must name.
 
 A contract suite proves it can fail only by failing: `octoqa sandbox --fault NAME` serves the API
 with one rule broken, and the suite run against it must report that rule (tests/
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from . import auth, errors, headers, listing, products
+from . import auth, errors, headers, listing, performance, products
 from .catalogue import Fault
 
 __all__ = ["FAULTS", "Fault", "unknown_faults"]
@@ -28,7 +29,7 @@ __all__ = ["FAULTS", "Fault", "unknown_faults"]
 FAULTS: Mapping[str, Fault] = MappingProxyType(
     {
         fault.name: fault
-        for part in (auth, errors, headers, listing, products)
+        for part in (auth, errors, headers, listing, products, performance)
         for fault in part.catalogue.faults
     }
 )

@@ -1,0 +1,284 @@
+"""The bottleneck named: in flight per endpoint (loadtest/concurrency.py), what the levels say
+(loadtest/bottleneck.py), and real runs on loopback against the two performance faults of the
+sandbox's catalogue and against the clean sandbox.
+
+The pure parts are pinned on made-up books: a lock's latency (40 ms per request ahead) is named,
+a busy server's (latency growing with everything in flight) and an out-of-proportion one are
+not; failures above an in-flight count are named, failures spread evenly are not. The slow tests
+run short capacity searches (seconds a step) and a smoke load run, and read the verdict line,
+the report lines and summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from octopus_qa.loadtest.bottleneck import (
+    analyse,
+    error_split,
+    grew_first,
+    latency_fit,
+    serialises,
+    solve,
+    usl,
+)
+from octopus_qa.loadtest.capacity import Step
+from octopus_qa.loadtest.concurrency import CONTEXT_KEY, ConcurrencyBook, InFlight
+from octopus_qa.report import write_report
+from octopus_qa.sandbox.server import sandbox_process
+
+#: Smoke runs tried until one has overlapping availability checks (about 13 s each).
+SMOKE_TRIES = 10
+CLEAN_ENV = {
+    key: value
+    for key, value in os.environ.items()
+    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
+}
+
+
+def book_of(latency: Any, requests: int = 40, levels: int = 6, others: int = 3) -> ConcurrencyBook:
+    """A book with `requests` at each own level 1..levels and others 0..others-1 alike, each
+    taking latency(own, others) ms."""
+    book = ConcurrencyBook()
+    for own in range(1, levels + 1):
+        for other in range(others):
+            for _ in range(requests):
+                book.record("availability", own, other, latency(own, other), failed=False)
+    return book
+
+
+# --- In flight, counted -------------------------------------------------------------------------
+
+
+def test_a_request_carries_the_levels_it_met_and_is_counted_out_even_when_its_check_raised() -> (
+    None
+):
+    in_flight = InFlight()
+    with in_flight.sending("list") as first, in_flight.sending("detail") as second:
+        assert first[CONTEXT_KEY] == ("list", 1, 0)
+        assert second[CONTEXT_KEY] == ("detail", 1, 1)
+        with pytest.raises(ValueError), in_flight.sending("list") as third:
+            assert third[CONTEXT_KEY] == ("list", 2, 1)
+            raise ValueError("a check that blew up")
+    assert in_flight.counts == {"list": 0, "detail": 0} and in_flight.total == 0
+
+
+def test_the_request_event_books_the_latency_under_the_levels_and_skips_429s() -> None:
+    in_flight = InFlight()
+    in_flight.on_request("GET /x", 12.0, {CONTEXT_KEY: ("list", 2, 3)}, exception=None)
+    in_flight.on_request("GET /x", 30.0, {CONTEXT_KEY: ("list", 2, 3)}, exception=RuntimeError())
+    in_flight.on_request("429 GET /x", 1.0, {CONTEXT_KEY: ("list", 1, 0)})
+    in_flight.on_request("GET /y", 1.0, {})  # sent by something else than `send`: not booked
+    assert in_flight.book.cells == {"list": {(2, 3): [2.0, 42.0, 1.0]}}
+
+
+def test_workers_books_add_up_on_the_master() -> None:
+    worker, other, master = ConcurrencyBook(), ConcurrencyBook(), ConcurrencyBook()
+    worker.record("list", 1, 0, 2.0, failed=False)
+    other.record("list", 1, 0, 4.0, failed=True)
+    other.record("crawl", 3, 1, 10.0, failed=False)
+    for book in (worker, other):
+        master.add_encoded(json.loads(json.dumps(book.encode())))
+    assert master.cells["list"][(1, 0)] == [2.0, 6.0, 1.0]
+    assert master.levels["list"][1] == {2.0: 1, 4.0: 1}
+    assert master.cells["crawl"][(3, 1)] == [1.0, 10.0, 0.0]
+
+
+# --- What the levels say ------------------------------------------------------------------------
+
+
+def test_a_lock_held_40_ms_serialises_and_its_throughput_tops_out_near_25_a_second() -> None:
+    book = book_of(lambda own, others: 40.0 * own + 1.0)
+    fit = latency_fit(book.cells["availability"])
+    assert fit is not None and fit["per_own_ms"] == pytest.approx(40.0, abs=0.5)
+    assert serialises(fit, slowest_alone_ms=41.0)
+    model = usl(fit["usl_alone_ms"], fit["usl_per_own_ms"], fit["coherency_ms"])
+    assert model is not None and model.peak_rps == pytest.approx(1000 / 41, rel=0.1)
+
+
+def test_a_busy_server_slows_with_everything_in_flight_and_is_not_called_serialising() -> None:
+    book = book_of(lambda own, others: 5.0 + 12.0 * (own - 1 + others))
+    fit = latency_fit(book.cells["availability"])
+    assert fit is not None and fit["per_other_ms"] == pytest.approx(12.0, abs=0.5)
+    assert not serialises(fit, slowest_alone_ms=30.0)
+
+
+def test_latency_out_of_proportion_to_one_alone_is_not_a_lock() -> None:
+    # +8 ms per request ahead on 4 ms alone (a clean sandbox's crawl pages, seen on a run).
+    fit = latency_fit(book_of(lambda own, others: 4.0 + 8.0 * (own - 1)).cells["availability"])
+    assert fit is not None and not serialises(fit, slowest_alone_ms=5.0)
+
+
+def test_latency_that_does_not_grow_is_not_named_however_slow() -> None:
+    fit = latency_fit(book_of(lambda own, others: 300.0).cells["availability"])
+    assert fit is not None and fit["per_own_ms"] == pytest.approx(0.0, abs=1e-6)
+    assert not serialises(fit, slowest_alone_ms=300.0)
+
+
+def test_usl_peak_is_where_coherency_turns_the_curve() -> None:
+    model = usl(alone_ms=10.0, slope_ms=1.0, coherency_ms=0.01)  # lambda 100, sigma .1, kappa .001
+    assert model is not None and model.peak_in_flight == pytest.approx(30.0, abs=0.1)
+    n = 30.0
+    assert model.peak_rps == pytest.approx(
+        100 * n / (1 + 0.1 * (n - 1) + 0.001 * n * (n - 1)), 0.01
+    )
+
+
+def test_the_solver_solves_and_refuses_a_singular_system() -> None:
+    assert solve([[2.0, 1.0], [1.0, 3.0]], [3.0, 5.0]) == pytest.approx([0.8, 1.4])
+    assert solve([[1.0, 2.0], [2.0, 4.0]], [1.0, 2.0]) is None
+
+
+def failures_book(failed: Any) -> ConcurrencyBook:
+    book = ConcurrencyBook()
+    for total in range(1, 13):
+        for i in range(200):
+            book.record("list", 1, total - 1, 5.0, failed=failed(total, i))
+    return book
+
+
+def test_failures_above_six_in_flight_are_named_with_the_split() -> None:
+    split = error_split(failures_book(lambda total, i: total > 6 and i % 33 == 0).cells["list"])
+    assert split is not None and split.above == 6 and split.rate_at_or_below == 0
+    assert split.rate_above == pytest.approx(7 / 200, rel=0.01)
+
+
+def test_the_crawlers_pages_fail_with_the_listings_and_are_read_with_them() -> None:
+    book = failures_book(lambda total, i: total > 6 and i % 66 == 0)
+    book.cells["crawl"] = {levels: list(cell) for levels, cell in book.cells["list"].items()}
+    named = analyse(book, {})
+    assert named["endpoints"]["crawl"]["errors_under_concurrency"] is None
+    assert named["endpoints"]["list"]["errors_under_concurrency"]["failed_above"] == 2 * 24
+    assert named["findings"] == [
+        "listings fail under concurrency: 2.0% of requests sent with more than 6 in flight "
+        "failed, 0.0% with 6 or fewer"
+    ]
+
+
+def test_failures_spread_evenly_or_none_are_not_named() -> None:
+    assert error_split(failures_book(lambda total, i: i % 33 == 0).cells["list"]) is None
+    assert error_split(failures_book(lambda total, i: False).cells["list"]) is None
+
+
+def step_with(rate: float, p50: dict[str, float]) -> Step:
+    return Step(
+        rate, "pass", 1, rate, 0.0, None, None, [], [], None, "x",
+        endpoints={key: {"p50_ms": value} for key, value in p50.items()},
+    )  # fmt: skip
+
+
+def test_the_latency_that_grew_first_must_stay_grown() -> None:
+    steps = [
+        step_with(20, {"login": 6, "availability": 41}),
+        step_with(30, {"login": 15, "availability": 45}),  # a burst of logins, once
+        step_with(45, {"login": 7, "availability": 90}),
+        step_with(67, {"login": 7, "availability": 200}),
+    ]
+    grew = grew_first(steps)
+    assert grew is not None and grew["endpoint"] == "availability" and grew["rate_rps"] == 45
+
+
+# --- Real runs on loopback ----------------------------------------------------------------------
+
+
+def capacity(url: str, report_dir: Path, *options: str) -> tuple[list[str], dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "octopus_qa", "capacity", "--target", url,
+         "--report-dir", str(report_dir), "--max-time", "3m", *options],
+        capture_output=True, text=True, timeout=300, env=CLEAN_ENV,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    summary = json.loads((report_dir / "capacity" / "summary.json").read_text(encoding="utf-8"))
+    return result.stdout.strip().splitlines(), summary
+
+
+@pytest.mark.slow
+def test_a_capacity_run_names_the_availability_lock(tmp_path: Path) -> None:
+    with sandbox_process("--fault", "availability-serialised", env=CLEAN_ENV) as url:
+        lines, summary = capacity(
+            url, tmp_path, "--start-rps", "30", "--factor", "1.5", "--step-s", "4"
+        )
+    said = re.search(r"availability serialises: \+(\d+) ms per concurrent request", lines[-1])
+    assert said is not None, lines
+    assert 25 <= int(said.group(1)) <= 50  # the lock is held 40 ms
+    assert any(line.strip().startswith("bottleneck: availability serialises") for line in lines)
+    named = summary["bottleneck"]
+    assert [f for f in named["findings"] if "serialises" in f] == [named["findings"][0]]
+    assert named["endpoints"]["availability"]["serialises"]
+    peak = named["endpoints"]["availability"]["usl"]["peak_rps"]
+    assert 15 <= peak <= 40, peak  # one at a time for 40 ms: 25 a second
+    assert summary["steps"][0]["endpoints"]["availability"]["p50_ms"] >= 40
+    assert named["grew_first"]["endpoint"] == "availability", named["grew_first"]
+    assert any(line.strip().startswith("the latency of availability grew first") for line in lines)
+    # Little's law: the time-average in flight (rate x mean latency) is what arrivals saw.
+    for step in summary["steps"]:
+        entry = step_summary(tmp_path, step)["concurrency"]["endpoints"]["availability"]
+        if entry["in_flight_littles_law"] >= 0.3:
+            ratio = entry["in_flight_seen"] / entry["in_flight_littles_law"]
+            assert 0.5 <= ratio <= 2, (step["rate_rps"], entry)
+
+
+def step_summary(report_dir: Path, step: dict[str, Any]) -> dict[str, Any]:
+    path = report_dir / step["directory"] / "summary.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.slow
+def test_a_capacity_run_names_listings_that_fail_under_concurrency(tmp_path: Path) -> None:
+    with sandbox_process("--fault", "listings-fail-under-load", env=CLEAN_ENV) as url:
+        lines, summary = capacity(
+            url, tmp_path, "--start-rps", "60", "--factor", "1.3", "--step-s", "10"
+        )
+    assert "listings fail under concurrency" in lines[-1], lines
+    split = summary["bottleneck"]["endpoints"]["list"]["errors_under_concurrency"]
+    assert split["rate_at_or_below"] < split["rate_above"] and split["failed_above"] >= 3
+    assert not any("serialises" in finding for finding in summary["bottleneck"]["findings"])
+
+
+@pytest.mark.slow
+def test_a_clean_sandbox_is_named_nothing(tmp_path: Path) -> None:
+    with sandbox_process(env=CLEAN_ENV) as url:
+        lines, summary = capacity(
+            url, tmp_path, "--start-rps", "50", "--factor", "2", "--max-rps", "400",
+            "--step-s", "4",
+        )  # fmt: skip
+    assert summary["bottleneck"]["findings"] == [], summary["bottleneck"]["findings"]
+    assert "serialises" not in lines[-1] and "under concurrency" not in lines[-1]
+    assert not any(line.strip().startswith("bottleneck:") for line in lines)
+
+
+@pytest.mark.slow
+def test_a_smoke_run_says_the_lock_even_with_every_gate_green(tmp_path: Path) -> None:
+    """At the smoke profile only a few availability checks ever overlap (1.6 a second, each
+    40 ms: about one run in two has one) and an overlap that came as the lock was released
+    shows little: so smoke runs are tried until one names the lock, up to SMOKE_TRIES; every
+    run, whatever it saw, names nothing else, and every gate holds."""
+    with sandbox_process("--fault", "availability-serialised", env=CLEAN_ENV) as url:
+        for attempt in range(SMOKE_TRIES):
+            run_dir = tmp_path / f"run-{attempt}"
+            result = subprocess.run(
+                [sys.executable, "-m", "octopus_qa", "load", "--profile", "smoke",
+                 "--target", url, "--report-dir", str(run_dir)],
+                capture_output=True, text=True, timeout=120, env=CLEAN_ENV,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr  # every gate held
+            summary = json.loads((run_dir / "load" / "summary.json").read_text(encoding="utf-8"))
+            findings = summary["concurrency"]["findings"]
+            assert all(f.startswith("availability serialises: +") for f in findings), findings
+            if findings:
+                break
+        else:
+            pytest.fail(f"{SMOKE_TRIES} smoke runs did not name the lock")
+    assert f"bottleneck: {findings[0]}" in result.stdout
+    write_report(run_dir, {"stages": []})  # the page `octoqa run` writes of its stages
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert f"Bottleneck: {escape(findings[0])}" in page
