@@ -29,6 +29,7 @@ time, and writes them to `--bench-out` as JSON: requests per CPU-second is the r
 
 from __future__ import annotations
 
+import cProfile
 import http.client
 import json
 import os
@@ -292,11 +293,18 @@ def record_timed(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
 
 
 METER: dict[str, Any] = {}
+#: BENCH_PROFILE=FILE: cProfile on this process's CPU clock between test_start and test_stop,
+#: written to FILE (pstats): where a request's CPU goes, whatever the shared machine's load
+#: (a wall-clock profiler counts the moments another process held the core).
+PROFILE_TO = os.environ.get("BENCH_PROFILE", "")
 
 
 @events.test_start.add_listener
 def start_meter(environment: Any, **_: Any) -> None:
     METER.update(wall=time.perf_counter(), cpu=time.process_time())
+    if PROFILE_TO:
+        METER["profile"] = cProfile.Profile(time.process_time)
+        METER["profile"].enable()
     if not any(issubclass(user, Interleaved) for user in environment.user_classes):
         return  # a separate run: no windows, every request as its variant sends it
     window_s = environment.parsed_options.window_ms / 1000
@@ -307,6 +315,9 @@ def start_meter(environment: Any, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def stop_meter(environment: Any, **_: Any) -> None:
+    if "profile" in METER:
+        METER["profile"].disable()
+        METER["profile"].dump_stats(PROFILE_TO)
     if "alternating" in METER:
         METER["alternating"].kill()
     total = environment.runner.stats.total

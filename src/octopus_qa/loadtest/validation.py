@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -78,7 +79,7 @@ def send(
     request_id = new_ksuid() if random.random() < CLIENT_TRACE_SHARE else None
     if request_id is not None:
         headers = {**(headers or {}), "X-Request-Id": request_id}
-    url = f"{path}?{urlencode(query)}" if query else path
+    url = _url(path, tuple(query.items())) if query else path
     retry_after = None
     with client.request(
         endpoint.method,
@@ -112,6 +113,11 @@ def send(
         gevent.sleep(retry_after)
         return Reply(status, exchange, False)
     return Reply(status, exchange, ok)
+
+
+@lru_cache(maxsize=4096)  # a scenario sends few distinct queries; urlencode quotes each anew
+def _url(path: str, query: tuple[tuple[str, str], ...]) -> str:
+    return f"{path}?{urlencode(query)}"
 
 
 _JSON_BODY = {"content-type": "application/json"}  # what FastHttpSession sends with json=

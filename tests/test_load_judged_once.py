@@ -1,0 +1,121 @@
+"""The faster path under load judges what the slow one did: remembered verdicts and counts.
+
+`Exchange.array_length` remembers counts by the body's exact bytes; `judged_once` remembers
+pages that held by request and body (loadtest/judged_once.py). Neither may hide a response that
+differs: another body, the same body under another sort or filter, a page that broke before.
+The end-to-end proof, under Locust against a target that reverses every second answer to the
+same request, is tests/test_load_runs.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from octopus_qa.loadtest.judged_once import HELD, judged_once
+from octopus_qa.rules import (
+    Exchange,
+    RuleViolation,
+    listing_is_in_requested_order,
+    listing_matches_filters,
+    pagination_headers_are_consistent,
+)
+from octopus_qa.rules.evidence import recording
+from octopus_qa.rules.exchange import MISSING, BoundedMemo
+
+PRODUCTS = [
+    {"id": 9 - n, "name": f"Card {n}", "category": "Gift Cards", "country_code": "GB"}
+    for n in range(5)
+]  # id descending: the default order
+
+
+def page(items: list[dict[str, Any]], **query: str) -> Exchange:
+    """A 200 listing of `items`, its pagination headers consistent with them, a fresh body."""
+    size = len(items)
+    headers = {
+        "x-page": "1",
+        "x-per-page": query.get("limit", "50"),
+        "x-total-count": str(size),
+        "x-total-pages": "1",
+        "x-page-size": str(size),
+        "x-has-more": "false",
+    }
+    body = json.dumps(items).encode()
+    return Exchange("GET", "/api/v1/products", 200, headers, body=body, query=query)
+
+
+@pytest.fixture(autouse=True)
+def nothing_remembered() -> Iterator[None]:
+    HELD.clear()
+    yield
+    HELD.clear()
+
+
+listing_holds = judged_once(listing_matches_filters, listing_is_in_requested_order)
+
+
+def test_a_page_that_held_is_not_walked_again_for_the_same_request_and_bytes() -> None:
+    calls: list[Exchange] = []
+    counted = judged_once(calls.append)
+    counted(page(PRODUCTS, limit="5"))
+    counted(page(PRODUCTS, limit="5"))  # equal bytes, another bytes object: remembered
+    assert len(calls) == 1
+
+
+def test_another_body_for_the_same_request_is_judged_afresh() -> None:
+    listing_holds(page(PRODUCTS))
+    with pytest.raises(RuleViolation, match=r"\[default-order-id-desc\]"):
+        listing_holds(page(PRODUCTS[::-1]))
+
+
+def test_the_same_body_under_another_sort_is_judged_afresh() -> None:
+    listing_holds(page(PRODUCTS))
+    with pytest.raises(RuleViolation, match=r"\[sort-orders-results\]"):
+        listing_holds(page(PRODUCTS, sort='{"field":"id","direction":"ASC"}'))
+
+
+def test_the_same_body_under_another_filter_is_judged_afresh() -> None:
+    listing_holds(page(PRODUCTS))
+    with pytest.raises(RuleViolation, match=r"\[filters-match\]"):
+        listing_holds(page(PRODUCTS, category="Food"))
+
+
+def test_a_page_that_broke_is_judged_and_reported_every_time() -> None:
+    for _ in range(3):
+        with pytest.raises(RuleViolation):
+            listing_holds(page(PRODUCTS[::-1]))
+
+
+def test_while_evidence_is_recorded_every_exchange_is_judged_aloud() -> None:
+    with recording() as evidence:
+        for _ in range(2):
+            listing_holds(page(PRODUCTS))
+    assert sum(evidence.exchanges.values()) == 2  # default-order-id-desc, once per exchange
+
+
+def test_a_body_that_differs_by_one_item_is_counted_afresh() -> None:
+    pagination_headers_are_consistent(page(PRODUCTS))
+    five = page(PRODUCTS)
+    four = Exchange("GET", "/api/v1/products", 200, five.headers, body=page(PRODUCTS[:4]).body)
+    assert five.array_length == 5 and four.array_length == 4
+    with pytest.raises(RuleViolation, match=r"\[pagination-headers-consistent\].*holds 4 items"):
+        pagination_headers_are_consistent(four)
+
+
+def test_counts_of_malformed_and_non_array_bodies_are_none_each_time() -> None:
+    for body in (b"[1, 2", b'{"a": 1}', b"[1, 2", b""):
+        exchange = Exchange("GET", "/api/v1/products", 200, {}, body=body)
+        assert exchange.array_length is None
+
+
+def test_the_memo_holds_its_byte_budget_and_forgets_the_oldest_first() -> None:
+    memo = BoundedMemo(max_bytes=10)
+    memo.put(b"aaaa", 1, 4)
+    memo.put(b"bbbb", 2, 4)
+    memo.put(b"cccc", 3, 4)  # 12 bytes: the oldest goes
+    assert memo.get(b"aaaa") is MISSING and memo.get(b"bbbb") == 2 and memo.get(b"cccc") == 3
+    memo.put(b"x" * 11, 4, 11)  # larger than the whole budget: not kept, nothing evicted
+    assert memo.get(b"x" * 11) is MISSING and memo.get(b"bbbb") == 2
