@@ -1,8 +1,10 @@
 """The faster path under load judges what the slow one did: remembered verdicts and counts.
 
-`Exchange.array_length` remembers counts by the body's exact bytes; `judged_once` remembers
-pages that held by request and body (loadtest/judged_once.py). Neither may hide a response that
-differs: another body, the same body under another sort or filter, a page that broke before.
+`Exchange.array_length` remembers counts by the body's exact bytes; `cheap_checks` remembers
+answers that held by everything but their request id, and judges that id every time;
+`judged_once` remembers pages that held by request and body (loadtest/judged_once.py). None may
+hide a response that differs: another body, another header, another request id, the same body
+under another sort or filter, a page that broke before.
 The end-to-end proof, under Locust against a target that reverses every second answer to the
 same request, is tests/test_load_runs.py.
 """
@@ -15,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from octopus_qa.ksuids import new_ksuid
 from octopus_qa.loadtest.judged_once import HELD, judged_once
 from octopus_qa.rules import (
     Exchange,
     RuleViolation,
+    cheap_checks,
     listing_is_in_requested_order,
     listing_matches_filters,
     pagination_headers_are_consistent,
@@ -36,6 +40,8 @@ def page(items: list[dict[str, Any]], **query: str) -> Exchange:
     """A 200 listing of `items`, its pagination headers consistent with them, a fresh body."""
     size = len(items)
     headers = {
+        "content-type": "application/json",
+        "x-request-id": new_ksuid(),
         "x-page": "1",
         "x-per-page": query.get("limit", "50"),
         "x-total-count": str(size),
@@ -94,6 +100,55 @@ def test_while_evidence_is_recorded_every_exchange_is_judged_aloud() -> None:
         for _ in range(2):
             listing_holds(page(PRODUCTS))
     assert sum(evidence.exchanges.values()) == 2  # default-order-id-desc, once per exchange
+
+
+def again(exchange: Exchange, **headers: str) -> Exchange:
+    """The same answer to the same request, a fresh copy of its body, some headers changed."""
+    return Exchange(
+        exchange.method,
+        exchange.path,
+        exchange.status,
+        {**exchange.headers, **headers},
+        body=bytes(bytearray(exchange.body)),
+        query=exchange.query,
+        request_headers=exchange.request_headers,
+    )
+
+
+def test_an_answer_like_one_that_held_is_still_judged_by_its_own_request_id() -> None:
+    held = page(PRODUCTS)
+    cheap_checks(held)
+    cheap_checks(again(held, **{"x-request-id": new_ksuid()}))  # held: only the id is new
+    with pytest.raises(RuleViolation, match=r"\[request-id-generated\]"):
+        cheap_checks(again(held, **{"x-request-id": "not-a-ksuid"}))
+    with pytest.raises(RuleViolation, match=r"\[request-id-present\]"):
+        cheap_checks(again(held, **{"x-request-id": ""}))
+
+
+def test_an_answer_with_one_other_header_changed_is_judged_afresh() -> None:
+    held = page(PRODUCTS)
+    cheap_checks(held)
+    with pytest.raises(RuleViolation, match=r"\[pagination-headers-consistent\]"):
+        cheap_checks(again(held, **{"x-total-pages": "2"}))
+    with pytest.raises(RuleViolation, match=r"\[json-content-type\]"):
+        cheap_checks(again(held, **{"content-type": "text/plain"}))
+
+
+def test_an_answer_whose_body_differs_from_the_one_that_held_is_judged_afresh() -> None:
+    held = page(PRODUCTS)
+    cheap_checks(held)
+    shorter = again(held)
+    shorter.body = held.body.replace(b"}, {", b"}, 7, {", 1)  # one more item, same headers
+    with pytest.raises(RuleViolation, match=r"\[pagination-headers-consistent\].*6 items"):
+        cheap_checks(shorter)
+    cheap_checks(again(held))  # and the page that held still holds
+
+
+def test_an_answer_that_broke_a_rule_is_judged_every_time() -> None:
+    broken = page(PRODUCTS, limit="0")  # accepted although limit=0 is out of bounds
+    for _ in range(3):
+        with pytest.raises(RuleViolation, match=r"\[limit-bounds\]"):
+            cheap_checks(again(broken))
 
 
 def test_a_body_that_differs_by_one_item_is_counted_afresh() -> None:

@@ -17,11 +17,12 @@ from collections.abc import Callable
 
 from octopus_qa.rules import Exchange
 from octopus_qa.rules.evidence import is_recording
-from octopus_qa.rules.exchange import MISSING, BoundedMemo
+from octopus_qa.rules.exchange import BoundedMemo
 
 Check = Callable[[Exchange], None]
 
-#: Pages that held, by request and body; bounded in bytes like the array lengths.
+#: The page that held, by checks and request (the body compared whole, not hashed); bounded in
+#: bytes like the array lengths.
 HELD = BoundedMemo(max_bytes=32 * 1024 * 1024)
 
 
@@ -33,17 +34,11 @@ def judged_once(*checks: Check) -> Check:
         if is_recording():  # a test collecting evidence: every exchange must be judged aloud
             _run(checks, exchange)
             return
-        key = (
-            checks,
-            exchange.method,
-            exchange.path,
-            tuple(sorted(exchange.query.items())),
-            exchange.status,
-            bytes(exchange.body),
-        )
-        if HELD.get(key) is MISSING:
+        query = tuple(exchange.query.items())
+        key = (checks, exchange.method, exchange.path, query, exchange.status)
+        if HELD.get(key) != exchange.body:  # compared whole; nothing held yet reads as MISSING
             _run(checks, exchange)  # a violation propagates: nothing is remembered
-            HELD.put(key, True, len(exchange.body))
+            HELD.put(key, bytes(exchange.body), len(exchange.body))
 
     judge.__doc__ = f"judged once per request and body: {', '.join(c.__name__ for c in checks)}"
     return judge

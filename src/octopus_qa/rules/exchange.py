@@ -33,8 +33,9 @@ class BoundedMemo:
     """Values computed from exact bytes (a body, a request), kept for the next identical key.
 
     A key is compared whole, as dict keys are (hash, then equality), so a value is reused only
-    for byte-identical input: a body that differs by one byte is computed afresh. The keys'
-    sizes are bounded in bytes; the oldest go first. For pure functions of the key only.
+    for byte-identical input: a body that differs by one byte is computed afresh. What it holds
+    is bounded in bytes (each entry's size given by its caller); the oldest go first. For pure
+    functions of the key only.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -47,8 +48,12 @@ class BoundedMemo:
         return self._values.get(key, MISSING)
 
     def put(self, key: Any, value: Any, size: int) -> None:
-        if size > self.max_bytes or key in self._values:
+        """Keep `value` for `key` (in place of what it held), unless `size` exceeds the budget."""
+        if size > self.max_bytes:
             return
+        if key in self._values:
+            del self._values[key]
+            self._held -= self._sizes.pop(key)
         while self._held + size > self.max_bytes:
             oldest = next(iter(self._values))
             del self._values[oldest]
