@@ -23,6 +23,8 @@ from octopus_qa.rules import (
     Exchange,
     RuleViolation,
     cheap_checks,
+    cheap_request_checks,
+    cheap_response_checks,
     listing_is_in_requested_order,
     listing_matches_filters,
     pagination_headers_are_consistent,
@@ -142,6 +144,58 @@ def test_an_answer_whose_body_differs_from_the_one_that_held_is_judged_afresh() 
     with pytest.raises(RuleViolation, match=r"\[pagination-headers-consistent\].*6 items"):
         cheap_checks(shorter)
     cheap_checks(again(held))  # and the page that held still holds
+
+
+class ReadNames(dict[str, str]):
+    """Request headers that note which names were read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.read.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> str:
+        self.read.add(name)
+        return super().__getitem__(name)
+
+    def items(self) -> Any:
+        self.read.add("*")
+        return super().items()
+
+    def __contains__(self, name: object) -> bool:
+        self.read.add(str(name))
+        return super().__contains__(name)
+
+    def __len__(self) -> int:
+        self.read.add("*")
+        return super().__len__()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/products", "/api/v1/products/7"])
+@pytest.mark.parametrize("sent_id", [None, "2QSKMo4aOm6QFTZXgxcWAW0A0Mw", "not-a-ksuid"])
+def test_on_a_200_get_no_cheap_check_reads_a_request_header_but_the_request_id(
+    path: str, sent_id: str | None
+) -> None:
+    """Why the memo of `cheap_checks` leaves the request's headers (every user's token) out of
+    its key: a check that starts reading one must be keyed by it (rules/under_load.py)."""
+    listing = page(PRODUCTS)
+    body = listing.body if path.endswith("products") else json.dumps(PRODUCTS[0]).encode()
+    sent = ReadNames({"authorization": "Bearer x.y.z"})
+    if sent_id is not None:
+        sent["x-request-id"] = sent_id
+    sent.read.clear()
+    exchange = Exchange(
+        "GET", path, 200, listing.headers, body=body, query={}, request_headers=sent
+    )
+    for check in (cheap_response_checks, cheap_request_checks):
+        try:
+            check(exchange)
+        except RuleViolation:
+            pass  # the echo rules may break here: which names were read is the point
+    assert sent.read <= {"x-request-id"}
 
 
 def test_an_answer_that_broke_a_rule_is_judged_every_time() -> None:
