@@ -127,6 +127,13 @@ def test_an_answer_like_one_that_held_is_still_judged_by_its_own_request_id() ->
         cheap_checks(again(held, **{"x-request-id": ""}))
 
 
+def test_an_answer_of_another_second_is_judged_by_its_request_id() -> None:
+    held = page(PRODUCTS)
+    cheap_checks(again(held, date="Sun, 06 Dec 2026 10:37:39 GMT"))
+    with pytest.raises(RuleViolation, match=r"\[request-id-generated\]"):
+        cheap_checks(again(held, date="Sun, 06 Dec 2026 10:37:40 GMT", **{"x-request-id": "x"}))
+
+
 def test_an_answer_with_one_other_header_changed_is_judged_afresh() -> None:
     held = page(PRODUCTS)
     cheap_checks(held)
@@ -147,7 +154,7 @@ def test_an_answer_whose_body_differs_from_the_one_that_held_is_judged_afresh() 
 
 
 class ReadNames(dict[str, str]):
-    """Request headers that note which names were read."""
+    """Headers that note which names were read ("*": all of them)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -176,26 +183,27 @@ class ReadNames(dict[str, str]):
 
 @pytest.mark.parametrize("path", ["/api/v1/products", "/api/v1/products/7"])
 @pytest.mark.parametrize("sent_id", [None, "2QSKMo4aOm6QFTZXgxcWAW0A0Mw", "not-a-ksuid"])
-def test_on_a_200_get_no_cheap_check_reads_a_request_header_but_the_request_id(
+def test_on_a_200_get_the_cheap_checks_read_no_request_header_but_its_id_and_no_date(
     path: str, sent_id: str | None
 ) -> None:
-    """Why the memo of `cheap_checks` leaves the request's headers (every user's token) out of
-    its key: a check that starts reading one must be keyed by it (rules/under_load.py)."""
+    """Why the memo of `cheap_checks` leaves the request's headers (every user's token) and the
+    response's Date out of its key: a check that starts reading one must be keyed by it
+    (rules/under_load.py)."""
     listing = page(PRODUCTS)
     body = listing.body if path.endswith("products") else json.dumps(PRODUCTS[0]).encode()
     sent = ReadNames({"authorization": "Bearer x.y.z"})
     if sent_id is not None:
         sent["x-request-id"] = sent_id
+    answered = ReadNames({**listing.headers, "date": "Sun, 06 Dec 2026 10:37:39 GMT"})
     sent.read.clear()
-    exchange = Exchange(
-        "GET", path, 200, listing.headers, body=body, query={}, request_headers=sent
-    )
+    exchange = Exchange("GET", path, 200, answered, body=body, query={}, request_headers=sent)
     for check in (cheap_response_checks, cheap_request_checks):
         try:
             check(exchange)
         except RuleViolation:
             pass  # the echo rules may break here: which names were read is the point
     assert sent.read <= {"x-request-id"}
+    assert "date" not in answered.read and "*" not in answered.read  # nor the Date answered
 
 
 def test_an_answer_that_broke_a_rule_is_judged_every_time() -> None:

@@ -65,11 +65,13 @@ def cheap_request_checks(exchange: Exchange) -> None:
 
 #: The body that held every cheap check, by the rest of the exchange but its request id. A load
 #: run gets the same page for the same request over and over, byte for byte but for the fresh
-#: X-Request-Id (and Date, each second): those answers hold again, and only the id, new every
-#: time, is judged again. The body is compared, not hashed (a hash reads all of it, a compare
+#: X-Request-Id and the Date: those answers hold again, and only the id, new every time, is
+#: judged again. The body is compared, not hashed (a hash reads all of it, a compare
 #: stops at the first byte that differs). Bounded in body bytes, oldest out first.
 _HELD = BoundedMemo(max_bytes=32 * 1024 * 1024)
-_REQUEST_ID = "x-request-id"
+#: Response headers left out of the memo's key: the request id, judged on every response, and
+#: Date, new every second and read by no cheap check (tests/test_load_judged_once.py).
+_UNKEYED = frozenset({"x-request-id", "date"})
 
 
 def cheap_checks(exchange: Exchange) -> None:
@@ -94,7 +96,8 @@ def cheap_checks(exchange: Exchange) -> None:
 def _held_key(exchange: Exchange) -> tuple[Any, ...] | None:
     """What the cheap checks but the request id's read of a bodiless GET answered 200 (its 200
     spares the HTTP layer's size limits, which read the request's headers whole): its path,
-    query and response headers, the body aside; None for anything else, judged every time."""
+    query and response headers but the unkeyed, the body aside; None for anything else, judged
+    every time."""
     if (
         exchange.status != 200
         or exchange.method != "GET"
@@ -110,5 +113,5 @@ def _held_key(exchange: Exchange) -> tuple[Any, ...] | None:
     return (
         exchange.path,
         tuple(exchange.query.items()),
-        tuple(item for item in exchange.headers.items() if item[0] != _REQUEST_ID),
+        tuple(item for item in exchange.headers.items() if item[0] not in _UNKEYED),
     )
