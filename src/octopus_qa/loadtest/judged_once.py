@@ -8,7 +8,7 @@ holds again without walking its items. The memo is keyed by all of those, compar
 page that differs by one byte, or the same page under another sort or filter, is judged
 afresh), and only a page that held is remembered: a broken one is judged, and reported, every
 time it comes back. Checks of headers, timing or anything per response (the request id, the
-pagination headers) stay in `cheap_response_checks`, judged on every response.
+pagination headers) stay in `cheap_checks` (rules/under_load.py), judged on every response.
 """
 
 from __future__ import annotations

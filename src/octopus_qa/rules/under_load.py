@@ -79,8 +79,8 @@ def cheap_checks(exchange: Exchange) -> None:
     a GET answered 200 that is the same as one that held, in everything the checks read but
     the request id (the request's path and query, the response's headers and body, compared
     whole), had every check but the request id's hold already, so `request_id_follows_rules`
-    alone judges it. A response that broke a rule is never
-    remembered, nor one judged while evidence is recorded."""
+    alone judges it. A response that broke a rule is never remembered, nor one judged while
+    evidence is recorded."""
     if exchange.status == RETRY_LATER:
         return
     key = _held_key(exchange)
