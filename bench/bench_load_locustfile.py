@@ -8,14 +8,20 @@
   intended start by the locustfile's recorder (`octopus_qa.loadtest.recorder`).
 - InterleavedUser: both of the above in turns, inside one process. A meter switches every user
   between "bare" and "validated" every `--window-ms` and books the process's CPU time and the
-  requests finished in each window to that window's variant. Both variants then share the same
-  moments of a shared machine, whose speed drifts by a quarter within minutes; separate runs
-  compare different moments. With `--metrics-port P` (the locustfile's live metrics, served by
-  this process) each validated window starts with a scrape of this process's own `/metrics`, over
-  HTTP as Prometheus would: the export's whole cost, both ends of it, lands on the validated side.
+  requests started and finished in the same window to that window's variant. Both variants
+  then share the same moments of a shared machine, whose speed drifts by a quarter within
+  minutes; separate runs compare different moments. With `--metrics-port P` (the locustfile's
+  live metrics, served by this process) each validated window starts with a scrape of this
+  process's own `/metrics`, over HTTP as Prometheus would: the export's whole cost, both ends of
+  it, lands on the validated side.
 - Browser, CatalogCrawler, TokenChurner: the load scenario itself (`load/locustfile.py`),
   validation on; with `--load-profile bench` from the bench's own profiles file their pacing is
   close to zero, so they run as fast as the generator allows.
+- InterleavedBrowser, InterleavedCrawler, InterleavedChurner: the same scenario (same weights,
+  tasks, pages, request sequence) switched by the same windows between its validated self and
+  its bare twin: in a bare window every request the scenario makes goes through `bare_send`
+  (the same request, no trace id drawn, no check, not recorded, unpaced), whose reply still
+  tells the scenario what it reads to choose its next request (ids, pages, tokens).
 
 Between `test_start` and `test_stop` the meter counts requests, wall time and this process's CPU
 time, and writes them to `--bench-out` as JSON: requests per CPU-second is the rate per core.
@@ -23,6 +29,7 @@ time, and writes them to `--bench-out` as JSON: requests per CPU-second is the r
 
 from __future__ import annotations
 
+import cProfile
 import http.client
 import json
 import os
@@ -30,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import gevent
 from locust import FastHttpUser, constant, events, task
@@ -40,16 +48,21 @@ sys.path.insert(0, str(LOAD_DIR))
 
 from locustfile import Browser, CatalogCrawler, TokenChurner  # noqa: E402
 
+from octopus_qa.loadtest import validation  # noqa: E402
 from octopus_qa.loadtest.recorder import RECORDER  # noqa: E402
 from octopus_qa.loadtest.tokens import TokenKeeper  # noqa: E402
-from octopus_qa.loadtest.validation import send  # noqa: E402
-from octopus_qa.plan.endpoints import ENDPOINTS  # noqa: E402
+from octopus_qa.loadtest.validation import RETRY_POLICY, Reply, send  # noqa: E402
+from octopus_qa.plan.endpoints import ENDPOINTS, Endpoint  # noqa: E402
+from octopus_qa.rules import RETRY_LATER, Exchange  # noqa: E402
 from octopus_qa.target.credentials import Credentials  # noqa: E402
 
 __all__ = [
     "BareUser",
     "Browser",
     "CatalogCrawler",
+    "InterleavedBrowser",
+    "InterleavedChurner",
+    "InterleavedCrawler",
     "InterleavedUser",
     "TokenChurner",
     "ValidatedUser",
@@ -126,9 +139,11 @@ class Windows:
         self.scrapes["wall_s"] += time.perf_counter() - started
         self.scrapes["bytes"] += len(body)
 
-    def count(self, variant: str) -> None:
-        """A request of `variant` finished; it counts only if its window is still open."""
-        if self.current == variant:
+    def count(self, context: dict[str, Any] | None = None, **_: Any) -> None:
+        """A request finished (Locust's `request` event): it counts for the variant of the
+        window it started in (`Interleaved.context`), only if that window is still open."""
+        variant = context.get("window") if context else None
+        if variant is not None and variant == self.current:
             self.finished[variant] += 1
 
     def alternate(self, window_s: float) -> None:
@@ -150,8 +165,10 @@ class Windows:
 WINDOWS = Windows()
 
 
-class InterleavedUser(FastHttpUser):
-    # Not a subclass of ValidatedUser: Locust would inherit its task too.
+class Interleaved:
+    """The one switch of every interleaved user: in a validated window it is paced and timed as
+    under real load, in a bare window it is plain FastHttpUser (no schedule, no recording).
+    Each request carries the window it started in, for `Windows.count`."""
 
     def wait_time(self) -> float:
         if WINDOWS.current == "validated":
@@ -159,7 +176,14 @@ class InterleavedUser(FastHttpUser):
         return 0.0
 
     def context(self) -> dict[str, Any]:
-        return RECORDER.request_context(self) if WINDOWS.current == "validated" else {}
+        window = WINDOWS.current
+        if window == "validated":
+            return {**RECORDER.request_context(self), "window": window}
+        return {"window": window}
+
+
+class InterleavedUser(Interleaved, FastHttpUser):
+    # Not a subclass of ValidatedUser: Locust would inherit its task too.
 
     def on_start(self) -> None:
         self.tokens = TokenKeeper(self.client, Credentials.from_env())
@@ -167,13 +191,77 @@ class InterleavedUser(FastHttpUser):
 
     @task
     def list_products(self) -> None:
-        variant = WINDOWS.current
-        if variant == "validated":
-            validated_request(self.client, self.tokens)
-        else:
+        if WINDOWS.current == "bare":
             bare_request(self.client, self.headers)
-        if variant is not None:
-            WINDOWS.count(variant)
+        else:
+            validated_request(self.client, self.tokens)
+
+
+# The whole scenario against its bare twin: the scenario's own users, switched by the windows.
+class InterleavedBrowser(Interleaved, Browser):
+    pass
+
+
+class InterleavedCrawler(Interleaved, CatalogCrawler):
+    pass
+
+
+class InterleavedChurner(Interleaved, TokenChurner):
+    pass
+
+
+def bare_send(
+    client: FastHttpSession,
+    endpoint: Endpoint,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    expect: int = 200,
+    **_: Any,  # the judge: a bare request is not judged
+) -> Reply:
+    """The request `validation.send` would make, sent as plain FastHttpUser code sends it: no
+    trace id drawn, no check, no failure bookkeeping. The scenario still reads its reply (the
+    ids it opens next, the next page, its tokens), so the same requests follow in both windows;
+    a 429's Retry-After is honoured as `send` honours it, so neither twin floods the other."""
+    url = f"{path}?{urlencode(query)}" if query else path
+    response = client.request(endpoint.method, url, name=endpoint.name, headers=headers, json=body)
+    status = response.status_code
+    if not status:
+        return Reply(0, None, False)
+    exchange = Exchange(
+        method=endpoint.method,
+        path=path,
+        status=status,
+        headers=dict(response.headers.iterlower()),
+        body=response.content or b"",
+        query=query or {},
+    )
+    if status == RETRY_LATER:
+        gevent.sleep(RETRY_POLICY.wait_for(exchange.headers.get("retry-after")))
+        return Reply(status, exchange, False)
+    return Reply(status, exchange, status == expect)
+
+
+def switching_send(client: FastHttpSession, *args: Any, **kwargs: Any) -> Reply:
+    """`validation.send`, or its bare twin in a bare window."""
+    if WINDOWS.current == "bare":
+        return bare_send(client, *args, **kwargs)
+    return validation.send(client, *args, **kwargs)
+
+
+def route_sends_through_windows() -> None:
+    """Every module that imported `validation.send` by name (the locustfile, the token keeper)
+    sends through `switching_send` instead; outside interleaved runs no window is ever bare."""
+    for module in list(sys.modules.values()):
+        if module.__name__ not in (validation.__name__, __name__) and (
+            getattr(module, "send", None) is validation.send
+        ):
+            module.send = switching_send  # type: ignore[attr-defined]
+
+
+route_sends_through_windows()
 
 
 @events.init_command_line_parser.add_listener
@@ -205,19 +293,33 @@ def record_timed(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
 
 
 METER: dict[str, Any] = {}
+#: BENCH_PROFILE=FILE: cProfile on this process's CPU clock between test_start and test_stop,
+#: written to FILE (pstats): where a request's CPU goes, whatever the shared machine's load
+#: (a wall-clock profiler counts the moments another process held the core).
+PROFILE_TO = os.environ.get("BENCH_PROFILE", "")
 
 
 @events.test_start.add_listener
 def start_meter(environment: Any, **_: Any) -> None:
     METER.update(wall=time.perf_counter(), cpu=time.process_time())
+    if PROFILE_TO:
+        METER["profile"] = cProfile.Profile(time.process_time)
+        METER["profile"].enable()
+    if not any(issubclass(user, Interleaved) for user in environment.user_classes):
+        return  # a separate run: no windows, every request as its variant sends it
     window_s = environment.parsed_options.window_ms / 1000
     WINDOWS.scrape_port = int(environment.parsed_options.metrics_port or 0)
+    environment.events.request.add_listener(WINDOWS.count)
     METER["alternating"] = gevent.spawn(WINDOWS.alternate, window_s)
 
 
 @events.test_stop.add_listener
 def stop_meter(environment: Any, **_: Any) -> None:
-    METER["alternating"].kill()
+    if "profile" in METER:
+        METER["profile"].disable()
+        METER["profile"].dump_stats(PROFILE_TO)
+    if "alternating" in METER:
+        METER["alternating"].kill()
     total = environment.runner.stats.total
     result = {
         "requests": total.num_requests,

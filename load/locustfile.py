@@ -31,6 +31,7 @@ from typing import Any
 from locust import between, task
 
 from octopus_qa.loadtest import locust_plugin  # noqa: F401  (octoqa's options, plan and gates)
+from octopus_qa.loadtest.judged_once import judged_once
 from octopus_qa.loadtest.shapes import ProfileShape
 from octopus_qa.loadtest.tokens import ExpiryProbe
 from octopus_qa.loadtest.users import ApiUser
@@ -65,10 +66,10 @@ def random_sort() -> dict[str, str]:
     return {field_key: random.choice(SORT_FIELDS), direction_key: direction}
 
 
-def listing_holds(exchange: Exchange) -> None:
-    """A browsed page keeps its filters (L6) and its order (L5): the page is parsed anyway."""
-    listing_matches_filters(exchange)
-    listing_is_in_requested_order(exchange)
+#: A browsed page keeps its filters (L6) and its order (L5): the page is parsed anyway. Both
+#: read only the request and the body, so a page that held is not walked again for the same
+#: request (`judged_once`).
+listing_holds = judged_once(listing_matches_filters, listing_is_in_requested_order)
 
 
 class Browser(ApiUser):

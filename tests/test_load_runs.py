@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -230,6 +231,29 @@ def test_a_contract_fault_is_named_by_its_rule_under_load(tmp_path: Path) -> Non
     assert all("[pagination-headers-consistent]" in entry["comment"] for entry in entries)
     assert all(entry["request"]["url"].startswith(f"{url}/api/v1/products") for entry in entries)
     assert summary["artifacts"]["failures_har"] == "load/failures.har"
+
+
+REORDERING_TARGET = Path(__file__).with_name("reordering_target.py")
+ORDER_RULES = ("default-order-id-desc", "sort-orders-results")
+SMOKE_USERS = 12  # load/profiles.toml: at most one answer each left unread when the run stops
+
+
+@pytest.mark.slow
+def test_a_page_unlike_one_that_held_for_the_same_request_is_judged_again(tmp_path: Path) -> None:
+    """Pages that held are remembered by request and body (loadtest/judged_once.py): the target
+    reverses every second answer to the same browsed request, and every reversed page the users
+    read is counted as broken, however often its request held before."""
+    port = free_port()
+    command = [sys.executable, str(REORDERING_TARGET), "--port", str(port)]
+    with server_process(command, port, env=CLEAN_ENV, timeout=STARTUP_DEADLINE_S) as url:
+        code, summary, output = load_against(url, tmp_path / "run", "--load-profile", "smoke")
+        with urllib.request.urlopen(f"{url}/__reversed", timeout=10) as answer:
+            reversed_pages = json.loads(answer.read())["reversed"]
+    broken = sum(summary["rule_violations"].get(rule, 0) for rule in ORDER_RULES)
+    assert code == 1, output
+    assert set(summary["rule_violations"]) <= set(ORDER_RULES), summary["rule_violations"]
+    assert reversed_pages > 0
+    assert reversed_pages - SMOKE_USERS <= broken <= reversed_pages, (reversed_pages, broken)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from typing import Any
 
 import pytest
@@ -501,3 +502,32 @@ def test_nested_date_fields_are_judged_too() -> None:
     products = [{"id": 1, "updated_at": "2025-01-15T13:00:00Z"}, {"id": 2, "updated_at": 5}]
     with pytest.raises(RuleViolation, match=r"\[1\]\.updated_at"):
         rules.dates_are_rfc3339(exchange(body=products))
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize(("field", "direction"), [("id", "DESC"), ("id", "ASC"), ("name", "ASC")])
+def test_items_are_sorted_names_the_first_pair_out_of_order(
+    seed: int, field: str, direction: str
+) -> None:
+    """The keys are compared in one pass (rules/listing.py): the verdict and the pair it names
+    are those of a walk pair by pair, ties and casefolded names included."""
+    rng = random.Random(seed)
+    items = [
+        {"id": rng.randint(1, 6), "name": rng.choice(["a", "A", "b", "B", "c"])}
+        for _ in range(rng.randint(0, 8))
+    ]
+    key = (lambda i: i["name"].casefold()) if field == "name" else (lambda i: i["id"])
+    keys = [key(item) for item in items]
+    first_bad = next(
+        (
+            n
+            for n in range(len(keys) - 1)
+            if (keys[n] < keys[n + 1] if direction == "DESC" else keys[n] > keys[n + 1])
+        ),
+        None,
+    )
+    if first_bad is None:
+        rules.items_are_sorted(items, field, direction)
+        return
+    with pytest.raises(RuleViolation, match=rf"item {first_bad} \(.* item {first_bad + 1} \("):
+        rules.items_are_sorted(items, field, direction)

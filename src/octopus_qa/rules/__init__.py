@@ -128,7 +128,7 @@ from .products import (
     quantity_is_bounded,
     unknown_product_is_404,
 )
-from .under_load import cheap_request_checks, cheap_response_checks
+from .under_load import cheap_checks, cheap_request_checks, cheap_response_checks
 
 __all__ = [
     "ACCESS_TOKEN_IS_JWT",
@@ -188,6 +188,7 @@ __all__ = [
     "auth_is_required",
     "availability_false_outside_ranges",
     "availability_is_boolean",
+    "cheap_checks",
     "cheap_request_checks",
     "cheap_response_checks",
     "dates_are_rfc3339",

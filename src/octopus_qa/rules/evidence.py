@@ -61,6 +61,11 @@ def applies(rule: Rule, exchange: object | None = None) -> None:
         recorder.note(rule, exchange)
 
 
+def is_recording() -> bool:
+    """Whether evidence is being collected: a check that is skipped then would go unrecorded."""
+    return _recording is not None
+
+
 @contextmanager
 def recording() -> Iterator[Evidence]:
     """Collects the evidence of what runs inside (one test), then stops collecting."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -25,6 +25,53 @@ _ARRAY_OF_RAW = msgspec.json.Decoder(list[msgspec.Raw])
 _ANY_JSON = msgspec.json.Decoder()
 #: What `Exchange.json` holds until someone reads it (None is a parse result: "not JSON").
 NOT_PARSED: Any = object()
+#: What a `BoundedMemo` returns for a key it does not hold (None and 0 are values it keeps).
+MISSING: Any = object()
+
+
+class BoundedMemo:
+    """Values computed from exact bytes (a body, a request), kept for the next identical key.
+
+    A key is compared whole, as dict keys are (hash, then equality), so a value is reused only
+    for byte-identical input: a body that differs by one byte is computed afresh. What it holds
+    is bounded in bytes (each entry's size given by its caller); the oldest go first. For pure
+    functions of the key only.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._values: dict[Any, Any] = {}
+        self._sizes: dict[Any, int] = {}
+        self._held = 0
+        self.max_bytes = max_bytes
+
+    def get(self, key: Any) -> Any:
+        return self._values.get(key, MISSING)
+
+    def put(self, key: Any, value: Any, size: int) -> None:
+        """Keep `value` for `key` (in place of what it held), unless `size` exceeds the budget."""
+        if size > self.max_bytes:
+            return
+        if key in self._values:
+            del self._values[key]
+            self._held -= self._sizes.pop(key)
+        while self._held + size > self.max_bytes:
+            oldest = next(iter(self._values))
+            del self._values[oldest]
+            self._held -= self._sizes.pop(oldest)
+        self._values[key] = value
+        self._sizes[key] = size
+        self._held += size
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._sizes.clear()
+        self._held = 0
+
+
+#: Array lengths by body. Hashing a body costs about a quarter of decoding it (siphash against
+#: msgspec's scan, 0.3 against 1.2 µs per KB), and a load run fetches the same pages over and
+#: over: a crawler's 800 KB page is counted once, then recognised (bench/README.md).
+_ARRAY_LENGTHS = BoundedMemo(max_bytes=32 * 1024 * 1024)
 
 
 def _decode_json(text: bytes | str) -> Any:
@@ -78,10 +125,12 @@ class Exchange:
         """
         if self._parsed is not NOT_PARSED:
             return len(self._parsed) if isinstance(self._parsed, list) else None
-        try:
-            return len(_ARRAY_OF_RAW.decode(self.body))
-        except msgspec.MsgspecError:  # malformed, or valid JSON that is not an array
-            return None
+        body = bytes(self.body)  # a dict key, whatever buffer the sender handed over
+        length = _ARRAY_LENGTHS.get(body)
+        if length is MISSING:
+            length = _array_length(body)
+            _ARRAY_LENGTHS.put(body, length, len(body))
+        return cast("int | None", length)
 
     @property
     def is_list(self) -> bool:
@@ -89,6 +138,13 @@ class Exchange:
         if self._is_list is None:
             self._is_list = self.method == "GET" and LIST_PATH.search(self.path) is not None
         return self._is_list
+
+
+def _array_length(body: bytes) -> int | None:
+    try:
+        return len(_ARRAY_OF_RAW.decode(body))
+    except msgspec.MsgspecError:  # malformed, or valid JSON that is not an array
+        return None
 
 
 def lower_headers(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
