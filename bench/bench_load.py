@@ -254,10 +254,13 @@ JUDGED: dict[str, tuple[str, float | None]] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, choices=range(1, 11))
-    parser.add_argument("--seconds", type=int, default=8, choices=range(3, 61))
-    parser.add_argument("--users", type=int, default=32, choices=range(1, 101))
-    parser.add_argument("--window-ms", type=int, default=500, choices=range(100, 2001))
+    # Bounded, so a typo cannot start an hour-long run; the metavar keeps --help to the bounds.
+    parser.add_argument("--rounds", type=int, default=5, choices=range(1, 11), metavar="1..10")
+    parser.add_argument("--seconds", type=int, default=8, choices=range(3, 61), metavar="3..60")
+    parser.add_argument("--users", type=int, default=32, choices=range(1, 101), metavar="1..100")
+    parser.add_argument(
+        "--window-ms", type=int, default=500, choices=range(100, 2001), metavar="100..2000"
+    )
     parser.add_argument(
         "--variants",
         type=variant_list,
