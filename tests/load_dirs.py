@@ -1,7 +1,9 @@
-"""Helpers for the load tests (no tests here): a copy of `load/` a test may add profiles to."""
+"""Helpers for the load tests (no tests here): a copy of `load/` a test may add profiles to,
+the open-model profile the live-metrics tests watch, and an environment without a target."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -18,3 +20,26 @@ def load_dir_with(tmp_path: Path, profiles: str) -> Path:
     with (directory / "profiles.toml").open("a", encoding="utf-8") as handle:
         handle.write(profiles)
     return directory
+
+
+#: This process's environment without the variables that name a target or an account: a test
+#: names its own (the machine's shell may have them set for a real deployment).
+CLEAN_ENV = {
+    key: value
+    for key, value in os.environ.items()
+    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
+}
+
+
+def watched_profile(name: str) -> str:
+    """An open-model profile (TOML) of 20 task runs a second from 10 users for 12 s: long
+    enough for a scraper at one second to see it run, short enough for a test."""
+    return f"""
+[profile.{name}]
+kind = "arrival"
+description = "test: 20 task runs/s from 10 users over two workers, 12 s"
+rate_rps = 20
+per_user_rps = 2
+ramp_s = 1
+hold_s = 11
+"""

@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 import pytest
-from load_dirs import load_dir_with
+from load_dirs import load_dir_with, watched_profile
 from test_load_metrics import HDR_RESOLUTION, ROOT, RUN_TIMEOUT_S, prometheus, wait_for
 from test_load_runs import CLEAN_ENV, sandbox
 
@@ -65,15 +65,7 @@ RATE_TOLERANCE = 0.35
 #: (20 task runs a second from 10 users, 12 s), each over two workers, against a sandbox whose
 #: pagination headers are off by one (broken rules, failed requests, breached gates).
 PROFILES = {"soak-smoke": "closed", "watched": "open"}
-OPEN_PROFILE = """
-[profile.watched]
-kind = "arrival"
-description = "test: 20 task runs/s from 10 users over two workers, 12 s"
-rate_rps = 20
-per_user_rps = 2
-ramp_s = 1
-hold_s = 11
-"""
+OPEN_PROFILE = watched_profile("watched")
 FAULT = "total-pages-off-by-one"
 #: Panels of the open model's schedule: the closed model has none (their descriptions say so).
 OPEN_MODEL_ONLY = {"stat: Offered req/s", "timeseries: Task starts: late and dropped (open model)"}

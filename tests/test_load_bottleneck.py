@@ -12,7 +12,6 @@ the report lines and summary.json.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from load_dirs import CLEAN_ENV
 
 from octopus_qa.loadtest.bottleneck import (
     analyse,
@@ -38,11 +38,6 @@ from octopus_qa.sandbox.server import sandbox_process
 
 #: Smoke runs tried until one has overlapping availability checks (about 13 s each).
 SMOKE_TRIES = 10
-CLEAN_ENV = {
-    key: value
-    for key, value in os.environ.items()
-    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
-}
 
 
 def book_of(latency: Any, requests: int = 40, levels: int = 6, others: int = 3) -> ConcurrencyBook:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from load_dirs import CLEAN_ENV
 
 from octopus_qa.cli import main as octoqa
 from octopus_qa.config import ConfigError
@@ -55,12 +55,6 @@ from octopus_qa.plan.load_profiles import Limits, users_offering
 from octopus_qa.plan.slo import load_slo
 from octopus_qa.report.capacity import render
 from octopus_qa.sandbox.server import sandbox_process
-
-CLEAN_ENV = {
-    key: value
-    for key, value in os.environ.items()
-    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
-}
 
 
 def step(

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
-from load_dirs import load_dir_with
+from load_dirs import load_dir_with, watched_profile
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 from test_load_runs import CLEAN_ENV, sandbox
@@ -456,15 +456,7 @@ def query(prometheus_url: str, expr: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-LIVE_PROFILE = """
-[profile.live-metrics]
-kind = "arrival"
-description = "test: 20 task runs/s from 10 users over two workers, 12 s"
-rate_rps = 20
-per_user_rps = 2
-ramp_s = 1
-hold_s = 11
-"""
+LIVE_PROFILE = watched_profile("live-metrics")
 
 
 @pytest.fixture

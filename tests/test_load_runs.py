@@ -11,7 +11,6 @@ exit code 2 before any load.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from load_dirs import CLEAN_ENV
 from test_report_har import assert_valid_har
 
 from octopus_qa.loadtest.results import read_stats
@@ -36,11 +36,6 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 RUN_TIMEOUT_S = 180
 STARTUP_DEADLINE_S = 20.0
 #: The environment of a run: no target or credentials inherited from the caller's shell.
-CLEAN_ENV = {
-    key: value
-    for key, value in os.environ.items()
-    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
-}
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
-from load_dirs import load_dir_with
+from load_dirs import CLEAN_ENV, load_dir_with
 
 from octopus_qa.cli import main as octoqa
 from octopus_qa.errors import UsageError
@@ -48,11 +47,6 @@ from octopus_qa.sandbox.delays import DRAWS_PATH, Freeze, LatencyDistribution
 from octopus_qa.sandbox.server import running_sandbox, sandbox_process
 
 RUN_TIMEOUT_S = 180
-CLEAN_ENV = {
-    key: value
-    for key, value in os.environ.items()
-    if key not in ("OCTOPUS_BASE_URL", "OCTOPUS_USERNAME", "OCTOPUS_PASSWORD")
-}
 PERCENTILES = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 99.0))
 #: The test's own open-model profiles: many requests in seconds, on loopback.
 TEST_PROFILES = """
