@@ -57,6 +57,13 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
+def clocks_us(service_ms: float, lag_ms: float) -> tuple[int, int]:
+    """A request's service and response clocks (service time plus its start's lag) in whole µs,
+    each rounded once: the book and the timeline take the same values."""
+    service_us = to_us(service_ms)
+    return service_us, (to_us(service_ms + lag_ms) if lag_ms else service_us)
+
+
 #: Values a `Pending` holds before they go into its histogram unasked: memory stays bounded.
 SETTLE_EVERY = 4096
 
@@ -183,6 +190,10 @@ class LatencyBook:
 
     def record(self, name: str, service_ms: float, lag_ms: float = 0.0) -> None:
         """One request: its service time, and how late its task started behind schedule."""
+        self.record_us(name, *clocks_us(service_ms, lag_ms))
+
+    def record_us(self, name: str, service_us: int, response_us: int) -> None:
+        """One request by its two clocks in whole µs (`clocks_us`): the per-request path."""
         pair = self._by_name.get(name)
         if pair is None:
             pair = self._by_name[name] = (
@@ -190,9 +201,8 @@ class LatencyBook:
                 self._pending(name, RESPONSE),
             )
         service, response = pair
-        service_us = to_us(service_ms)
         service.values.append(service_us)
-        response.values.append(to_us(service_ms + lag_ms) if lag_ms else service_us)
+        response.values.append(response_us)
         if len(service.values) >= SETTLE_EVERY:
             service.settled()
         if len(response.values) >= SETTLE_EVERY:
@@ -276,12 +286,16 @@ class Timeline:
         self._closed: dict[int, dict[str, Any]] = {}
 
     def record(self, second: int, value_ms: float) -> None:
+        self.record_us(second, to_us(value_ms))
+
+    def record_us(self, second: int, value_us: int) -> None:
+        """One value, in whole µs, into the second it came back in."""
         pending = self._open.get(second)
         if pending is None:
             if self.closes_behind:
                 self.close_before(second - 1)
             pending = self._open[second] = Pending()
-        pending.values.append(to_us(value_ms))
+        pending.values.append(value_us)
         if len(pending.values) >= SETTLE_EVERY:
             pending.settled()
 
