@@ -14,12 +14,12 @@ Two clocks per request, both recorded:
   was slow and it was still waiting, or the generator woke late), the delay is added. This is
   the correction for coordinated omission that wrk2 makes. In a closed model the two are equal.
 
-Recording is batched (`Pending`): a request appends its whole microseconds to a list, and the
-list goes into the histogram before anything reads it, or every `SETTLE_EVERY` values. hdrh's
-`record_value` is pure Python, five method calls a value; a batch is counted in one loop of bit
-arithmetic (`record_all`). Counting distinct buckets first would not help: at three significant
-digits a run's latencies spread over thousands of them. The histogram ends exactly as
-value-by-value recording leaves it: the same counts, total, minimum and maximum
+Recording is batched (`Pending`): a request appends its milliseconds to a list, and the list
+goes into the histogram, rounded to whole µs, before anything reads it or every `SETTLE_EVERY`
+values. hdrh's `record_value` is pure Python, five method calls a value; a batch is counted in
+one loop of bit arithmetic (`record_all`). Counting distinct buckets first would not help: at
+three significant digits a run's latencies spread over thousands of them. The histogram ends
+exactly as value-by-value recording leaves it: the same counts, total, minimum and maximum
 (tests/test_load_timing.py compares the encodings).
 
 This module knows nothing of Locust: the locustfile's recorder feeds it, the runner reads the
@@ -57,13 +57,6 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
-def clocks_us(service_ms: float, lag_ms: float) -> tuple[int, int]:
-    """A request's service and response clocks (service time plus its start's lag) in whole µs,
-    each rounded once: the book and the timeline take the same values."""
-    service_us = to_us(service_ms)
-    return service_us, (to_us(service_ms + lag_ms) if lag_ms else service_us)
-
-
 #: Values a `Pending` holds before they go into its histogram unasked: memory stays bounded.
 SETTLE_EVERY = 4096
 
@@ -74,19 +67,20 @@ def to_us(milliseconds: float) -> int:
 
 
 class Pending:
-    """A histogram and the values recorded into it not yet counted in: `values.append(us)` is
-    the hot path (a request's cost), `settled()` the histogram with every value in it."""
+    """A histogram and the values recorded into it not yet counted in: `values.append(ms)` is
+    the hot path (a request's cost), `settled()` the histogram with every value in it, each
+    rounded to whole µs by `to_us` as it goes in (the same rounding, done in the batch)."""
 
     __slots__ = ("_histogram", "values")
 
     def __init__(self) -> None:
         self._histogram = new_histogram()
-        self.values: list[int] = []
+        self.values: list[float] = []
 
     def settled(self) -> HdrHistogram:
         """The histogram, every appended value recorded in it (once)."""
         if self.values:
-            record_all(self._histogram, self.values)
+            record_all(self._histogram, [to_us(ms) for ms in self.values])
             self.values = []
         return self._histogram
 
@@ -190,10 +184,6 @@ class LatencyBook:
 
     def record(self, name: str, service_ms: float, lag_ms: float = 0.0) -> None:
         """One request: its service time, and how late its task started behind schedule."""
-        self.record_us(name, *clocks_us(service_ms, lag_ms))
-
-    def record_us(self, name: str, service_us: int, response_us: int) -> None:
-        """One request by its two clocks in whole µs (`clocks_us`): the per-request path."""
         pair = self._by_name.get(name)
         if pair is None:
             pair = self._by_name[name] = (
@@ -201,8 +191,8 @@ class LatencyBook:
                 self._pending(name, RESPONSE),
             )
         service, response = pair
-        service.values.append(service_us)
-        response.values.append(response_us)
+        service.values.append(service_ms)
+        response.values.append(service_ms + lag_ms)
         if len(service.values) >= SETTLE_EVERY:
             service.settled()
         if len(response.values) >= SETTLE_EVERY:
@@ -286,16 +276,12 @@ class Timeline:
         self._closed: dict[int, dict[str, Any]] = {}
 
     def record(self, second: int, value_ms: float) -> None:
-        self.record_us(second, to_us(value_ms))
-
-    def record_us(self, second: int, value_us: int) -> None:
-        """One value, in whole µs, into the second it came back in."""
         pending = self._open.get(second)
         if pending is None:
             if self.closes_behind:
                 self.close_before(second - 1)
             pending = self._open[second] = Pending()
-        pending.values.append(value_us)
+        pending.values.append(value_ms)
         if len(pending.values) >= SETTLE_EVERY:
             pending.settled()
 

@@ -46,7 +46,7 @@ from ..rules import Exchange, Rule
 from .abort import BreachWatch, breaches
 from .concurrency import IN_FLIGHT
 from .generator import ProcessHealth
-from .latency import RESPONSE, LatencyBook, Timeline, clocks_us, complete_before, to_us
+from .latency import RESPONSE, LatencyBook, Timeline, complete_before, to_us
 from .schedule import ArrivalSchedule
 
 #: Message key inside Locust's worker report.
@@ -198,11 +198,11 @@ class Recorder:
         **_: Any,
     ) -> None:
         lag_ms = context.get("lag_ms", 0.0) if context else 0.0
-        service_us, response_us = clocks_us(response_time or 0.0, lag_ms)
-        self.book.record_us(name, service_us, response_us)
+        service_ms = response_time or 0.0
+        self.book.record(name, service_ms, lag_ms)
         if not name.startswith(RATE_LIMITED_PREFIX):  # as the "total" row: 429s aside
-            timed_us = response_us if self.timeline.clock == RESPONSE else service_us
-            self.timeline.record_us(int(time.time()), timed_us)
+            timed = service_ms + lag_ms if self.timeline.clock == RESPONSE else service_ms
+            self.timeline.record(int(time.time()), timed)
         if getattr(response, "status_code", None):  # any HTTP answer, errors included
             self._last_answer = time.monotonic()
             self._unanswered = 0
