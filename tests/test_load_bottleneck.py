@@ -33,6 +33,7 @@ from octopus_qa.loadtest.bottleneck import (
 )
 from octopus_qa.loadtest.capacity import Step
 from octopus_qa.loadtest.concurrency import CONTEXT_KEY, ConcurrencyBook, InFlight
+from octopus_qa.loadtest.latency import SETTLE_EVERY
 from octopus_qa.report import write_report
 from octopus_qa.sandbox.server import sandbox_process
 
@@ -74,6 +75,27 @@ def test_the_request_event_books_the_latency_under_the_levels_and_skips_429s() -
     in_flight.on_request("429 GET /x", 1.0, {CONTEXT_KEY: ("list", 1, 0)})
     in_flight.on_request("GET /y", 1.0, {})  # sent by something else than `send`: not booked
     assert in_flight.book.cells == {"list": {(2, 3): [2.0, 42.0, 1.0]}}
+
+
+def test_requests_booked_in_a_batch_make_the_book_booked_one_by_one() -> None:
+    """The request event only appends; the book read midway, at the end, or filled past
+    SETTLE_EVERY holds every request, with the same sums as `record` called for each."""
+    in_flight, direct = InFlight(), ConcurrencyBook()
+    for i in range(SETTLE_EVERY + 300):
+        own, others, ms, failed = 1 + i % 5, i % 3, 0.5 + (i * 37 % 1000) / 7, i % 11 == 0
+        exception = RuntimeError() if failed else None
+        in_flight.on_request(
+            "GET /x", ms, {CONTEXT_KEY: ("list", own, others)}, exception=exception
+        )
+        direct.record("list", own, others, ms, failed)
+        if i == 10:
+            assert sum(cell[0] for cell in in_flight.book.cells["list"].values()) == 11
+        if i == SETTLE_EVERY + 10:
+            assert len(in_flight._sent) < SETTLE_EVERY
+    assert in_flight.book.encode() == direct.encode()
+    in_flight.on_request("GET /x", 1.0, {CONTEXT_KEY: ("list", 1, 0)})
+    in_flight.reset()
+    assert in_flight.book.encode() == ConcurrencyBook().encode()
 
 
 def test_workers_books_add_up_on_the_master() -> None:

@@ -34,11 +34,16 @@ from octopus_qa.cli import main as octoqa
 from octopus_qa.errors import UsageError
 from octopus_qa.loadtest.generator import ProcessHealth, generator_problems
 from octopus_qa.loadtest.latency import (
+    HIGHEST_US,
+    LOWEST_US,
     RESPONSE,
     SERVICE,
+    SETTLE_EVERY,
     LatencyBook,
     Timeline,
     complete_before,
+    new_histogram,
+    record_all,
 )
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.loadtest.schedule import ArrivalSchedule
@@ -89,6 +94,47 @@ def test_recorded_percentiles_are_exact_to_a_tenth_of_a_percent() -> None:
         exact = exact_quantile(values, percentile)
         assert exact * 0.999 <= getattr(summary, key) <= exact * 1.001 + 0.001, key
     assert max(values) * 0.999 <= summary.max_ms <= max(values) * 1.001
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_values_recorded_in_a_batch_leave_the_histogram_as_recorded_one_by_one(seed: int) -> None:
+    """`record_all` (the book's and timeline's batches) against hdrh's own `record_value`, value
+    by value: the same counts, total, min and max, so the same encoding, over the whole range."""
+    rng = random.Random(seed)
+    values = [
+        min(
+            max(int(rng.lognormvariate(math.log(rng.choice((50, 5_000, 500_000))), 1.5)), 1),
+            HIGHEST_US,
+        )
+        for _ in range(rng.randint(1, 3_000))
+    ] + rng.sample([LOWEST_US, 2047, 2048, 2049, 4095, 4096, HIGHEST_US], k=rng.randint(0, 3))
+    one_by_one, batched = new_histogram(), new_histogram()
+    for value in values:
+        one_by_one.record_value(value)
+    record_all(batched, values)
+    assert list(batched.counts) == list(one_by_one.counts)
+    assert (batched.total_count, batched.min_value, batched.max_value) == (
+        one_by_one.total_count,
+        one_by_one.min_value,
+        one_by_one.max_value,
+    )
+    assert batched.encode() == one_by_one.encode()
+
+
+def test_a_book_settles_its_batch_on_every_read_and_when_it_is_full() -> None:
+    """Reads in the middle of recording see every value recorded so far, and a long run's
+    unread values go into the histogram every SETTLE_EVERY requests (memory stays bounded)."""
+    book, reference = LatencyBook(), new_histogram()
+    for i in range(2 * SETTLE_EVERY + 7):
+        value_ms = 0.5 + (i * 7919 % 100_000) / 1000
+        book.record("GET /x", value_ms)
+        reference.record_value(round(value_ms * 1000))
+        if i in (0, 1, 999):
+            summary = book.summary(["GET /x"], SERVICE)
+            assert summary is not None and summary.count == i + 1
+    assert all(len(pending.values) < SETTLE_EVERY for pending in book._histograms.values())
+    assert book.histogram(["GET /x"], SERVICE).encode() == reference.encode()
+    assert book.histogram(["GET /x"], RESPONSE).encode() == reference.encode()
 
 
 def test_books_merged_from_encodings_equal_one_book_of_every_value() -> None:

@@ -8,7 +8,9 @@ goes out and out when its answer has been judged, and hands Locust a context wit
 saw: its endpoint's count (itself included) and the rest of the process's. Locust's `request`
 event then books the request's service time (from sending, unrounded) under those levels in a
 `ConcurrencyBook`: per (own, others) a count, a sum and the failures, and per own level a
-two-significant-digit histogram for percentiles. That is a few dictionary operations a request.
+two-significant-digit histogram for percentiles. The request path only appends what the request
+met to a list; the book takes the list in whenever it is read, or every `SETTLE_EVERY` requests
+(the same sums, in the same order: booking in a loop runs warm, once a request it ran cold).
 
 Merged across workers like the latency book (`report_to_master` / `worker_report`) and written
 beside the timing file at the end of the run (`concurrency.json`); loadtest/bottleneck.py reads
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan.endpoints import RATE_LIMITED_PREFIX
+from .latency import SETTLE_EVERY
 
 #: The key of the levels in Locust's request context, and of the book in a worker's report.
 CONTEXT_KEY = "octoqa_in_flight"
@@ -31,6 +34,7 @@ CONCURRENCY_FILE = "concurrency.json"
 MAX_LEVEL = 256
 
 Cell = list[float]  # [requests, sum of ms, failed requests]
+Sent = tuple[str, int, int, float, bool]  # key, own, others, ms, failed: `ConcurrencyBook.record`
 
 
 def bucket_ms(ms: float) -> float:
@@ -157,8 +161,27 @@ class InFlight:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.total = 0
-        self.book = ConcurrencyBook()
+        self._book = ConcurrencyBook()
+        self._sent: list[Sent] = []  # answered, not yet in the book
         self._file: Path | None = None
+
+    @property
+    def book(self) -> ConcurrencyBook:
+        """The book, with every request answered so far in it."""
+        if self._sent:
+            self._settle()
+        return self._book
+
+    def _settle(self) -> None:
+        record = self._book.record
+        for sent in self._sent:
+            record(*sent)
+        self._sent = []
+
+    def reset(self) -> None:
+        """Forget what was booked (Locust's --reset-stats, a worker's report sent)."""
+        self._sent = []
+        self._book.reset()
 
     def sending(self, key: str) -> _Sending:
         """One request of `key` in flight: `with IN_FLIGHT.sending(key) as context,
@@ -171,7 +194,7 @@ class InFlight:
         events = environment.events
         events.request.add_listener(self.on_request)
         events.spawning_complete.add_listener(
-            lambda **_: self.book.reset() if environment.reset_stats else None
+            lambda **_: self.reset() if environment.reset_stats else None
         )
         events.report_to_master.add_listener(self.on_report_to_master)
         events.worker_report.add_listener(self.on_worker_report)
@@ -189,11 +212,13 @@ class InFlight:
         if sent is None or name.startswith(RATE_LIMITED_PREFIX):  # 429s: not its latency
             return
         key, own, others = sent
-        self.book.record(key, own, others, response_time or 0.0, exception is not None)
+        self._sent.append((key, own, others, response_time or 0.0, exception is not None))
+        if len(self._sent) >= SETTLE_EVERY:
+            self._settle()
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         data[CONTEXT_KEY] = self.book.encode()
-        self.book.reset()  # each value is sent once; the master adds them up
+        self.reset()  # each value is sent once; the master adds them up
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         self.book.add_encoded(data.get(CONTEXT_KEY))

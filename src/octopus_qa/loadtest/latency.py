@@ -3,9 +3,9 @@
 Locust rounds each response time to about two significant digits before it computes
 percentiles (`bucket_response_time` in `locust/stats.py`), so a p99 gate is judged on a rounded
 figure and a p99 may exceed the maximum. An HdrHistogram keeps three significant digits over
-1 µs .. 1 h (a value is off by at most 0.1 %), costs about 0.6 µs per recorded value, and adds
-exactly: `encode()` in one process and `add_encoded()` in another give the percentiles of the
-union, which is how a distributed run's master gets the workers' numbers unrounded.
+1 µs .. 1 h (a value is off by at most 0.1 %) and adds exactly: `encode()` in one process and
+`add_encoded()` in another give the percentiles of the union, which is how a distributed run's
+master gets the workers' numbers unrounded.
 
 Two clocks per request, both recorded:
 - `service`: sent to answered, what Locust reports;
@@ -13,6 +13,14 @@ Two clocks per request, both recorded:
   task run has a start time on the schedule; when the user could not start on time (the API
   was slow and it was still waiting, or the generator woke late), the delay is added. This is
   the correction for coordinated omission that wrk2 makes. In a closed model the two are equal.
+
+Recording is batched (`Pending`): a request appends its milliseconds to a list, and the list
+goes into the histogram, rounded to whole µs, before anything reads it or every `SETTLE_EVERY`
+values. hdrh's `record_value` is pure Python, five method calls a value; a batch is counted in
+one loop of bit arithmetic (`record_all`). Counting distinct buckets first would not help: at
+three significant digits a run's latencies spread over thousands of them. The histogram ends
+exactly as value-by-value recording leaves it: the same counts, total, minimum and maximum
+(tests/test_load_timing.py compares the encodings).
 
 This module knows nothing of Locust: the locustfile's recorder feeds it, the runner reads the
 file it writes.
@@ -49,9 +57,52 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
+#: Values a `Pending` holds before they go into its histogram unasked: memory stays bounded.
+SETTLE_EVERY = 4096
+
+
 def to_us(milliseconds: float) -> int:
     """A duration in ms as whole microseconds, clamped into the histogram's range."""
     return min(max(int(milliseconds * 1000.0 + 0.5), LOWEST_US), HIGHEST_US)
+
+
+class Pending:
+    """A histogram and the values recorded into it not yet counted in: `values.append(ms)` is
+    the hot path (a request's cost), `settled()` the histogram with every value in it, each
+    rounded to whole µs by `to_us` as it goes in (the same rounding, done in the batch)."""
+
+    __slots__ = ("_histogram", "values")
+
+    def __init__(self) -> None:
+        self._histogram = new_histogram()
+        self.values: list[float] = []
+
+    def settled(self) -> HdrHistogram:
+        """The histogram, every appended value recorded in it (once)."""
+        if self.values:
+            record_all(self._histogram, [to_us(ms) for ms in self.values])
+            self.values = []
+        return self._histogram
+
+
+def record_all(histogram: HdrHistogram, values: list[int]) -> None:
+    """Record whole-µs `values` (within the histogram's range) exactly as `record_value` one by
+    one would: each value's count index in bit arithmetic (hdrh's `_counts_index_for`: keep the
+    `top` significant bits, never a shift below `unit`), counted straight into `counts`, then
+    the total, and the smallest and largest values with count 0, which is how hdrh keeps its
+    exact min and max. tests/test_load_timing.py holds this to hdrh's own, encoding for encoding.
+    """
+    magnitude = histogram.sub_bucket_half_count_magnitude
+    top, unit, half = magnitude + 1, histogram.unit_magnitude, histogram.sub_bucket_half_count
+    counts = histogram.counts
+    for value in values:
+        shift = value.bit_length() - top
+        if shift < unit:
+            shift = unit
+        counts[((shift - unit + 1) << magnitude) + (value >> shift) - half] += 1
+    histogram.total_count += len(values)
+    histogram.record_value(min(values), 0)
+    histogram.record_value(max(values), 0)
 
 
 @dataclass(frozen=True)
@@ -118,18 +169,34 @@ class LatencyBook:
     """One histogram per (request name, clock). Not thread-safe; gevent needs no locks."""
 
     def __init__(self) -> None:
-        self._histograms: dict[tuple[str, str], HdrHistogram] = {}
+        self._histograms: dict[tuple[str, str], Pending] = {}
+        #: Per request name, its (service, response) pair: the per-request path's one lookup.
+        self._by_name: dict[str, tuple[Pending, Pending]] = {}
+
+    def _pending(self, name: str, clock: str) -> Pending:
+        pending = self._histograms.get((name, clock))
+        if pending is None:
+            pending = self._histograms[(name, clock)] = Pending()
+        return pending
 
     def _histogram(self, name: str, clock: str) -> HdrHistogram:
-        histogram = self._histograms.get((name, clock))
-        if histogram is None:
-            histogram = self._histograms[(name, clock)] = new_histogram()
-        return histogram
+        return self._pending(name, clock).settled()
 
     def record(self, name: str, service_ms: float, lag_ms: float = 0.0) -> None:
         """One request: its service time, and how late its task started behind schedule."""
-        self._histogram(name, SERVICE).record_value(to_us(service_ms))
-        self._histogram(name, RESPONSE).record_value(to_us(service_ms + lag_ms))
+        pair = self._by_name.get(name)
+        if pair is None:
+            pair = self._by_name[name] = (
+                self._pending(name, SERVICE),
+                self._pending(name, RESPONSE),
+            )
+        service, response = pair
+        service.values.append(service_ms)
+        response.values.append(service_ms + lag_ms)
+        if len(service.values) >= SETTLE_EVERY:
+            service.settled()
+        if len(response.values) >= SETTLE_EVERY:
+            response.settled()
 
     def names(self) -> list[str]:
         return sorted({name for name, _ in self._histograms})
@@ -140,7 +207,7 @@ class LatencyBook:
         for name in names:
             part = self._histograms.get((name, clock))
             if part is not None:
-                merged.add(part)
+                merged.add(part.settled())
         return merged
 
     def summary(self, names: Iterable[str], clock: str) -> LatencySummary | None:
@@ -149,7 +216,8 @@ class LatencyBook:
     def encode(self) -> dict[str, dict[str, str]]:
         """JSON-ready: name → clock → HdrHistogram's compressed base64 encoding."""
         encoded: dict[str, dict[str, str]] = {}
-        for (name, clock), histogram in self._histograms.items():
+        for (name, clock), pending in self._histograms.items():
+            histogram = pending.settled()
             if histogram.get_total_count():
                 encoded.setdefault(name, {})[clock] = histogram.encode().decode("ascii")
         return encoded
@@ -163,6 +231,7 @@ class LatencyBook:
 
     def reset(self) -> None:
         self._histograms.clear()
+        self._by_name.clear()
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.encode()) + "\n", encoding="utf-8")
@@ -203,23 +272,26 @@ class Timeline:
         self.clock = clock
         #: False on a Locust worker: its seconds go to the master whole (`take_open`).
         self.closes_behind = closes_behind
-        self._open: dict[int, HdrHistogram] = {}
+        self._open: dict[int, Pending] = {}
         self._closed: dict[int, dict[str, Any]] = {}
 
     def record(self, second: int, value_ms: float) -> None:
-        histogram = self._open.get(second)
-        if histogram is None:
+        pending = self._open.get(second)
+        if pending is None:
             if self.closes_behind:
                 self.close_before(second - 1)
-            histogram = self._open[second] = new_histogram()
-        histogram.record_value(to_us(value_ms))
+            pending = self._open[second] = Pending()
+        pending.values.append(value_ms)
+        if len(pending.values) >= SETTLE_EVERY:
+            pending.settled()
 
     def close_before(self, second: int) -> None:
         """Sum up every second before `second`: no more values will come for them."""
         for done in [s for s in self._open if s < second]:
             self._close(done, self._open.pop(done))
 
-    def _close(self, second: int, histogram: HdrHistogram) -> None:
+    def _close(self, second: int, pending: Pending) -> None:
+        histogram = pending.settled()
         row: dict[str, Any] = {"at": second, "count": int(histogram.get_total_count())}
         # One pass over the counts for the three (values_at), not one Python walk each: every
         # second of a run pays this in the generator's event loop.
@@ -229,7 +301,7 @@ class Timeline:
 
     def take_open(self) -> dict[str, str]:
         """The open seconds, encoded, and forgotten here (a worker's part of its report)."""
-        encoded = {str(s): h.encode().decode("ascii") for s, h in self._open.items()}
+        encoded = {str(s): p.settled().encode().decode("ascii") for s, p in self._open.items()}
         self._open.clear()
         return encoded
 
@@ -239,10 +311,10 @@ class Timeline:
             key = int(second)
             if key in self._closed:
                 continue  # a worker that reported for the first time after others passed it
-            histogram = self._open.get(key)
-            if histogram is None:
-                histogram = self._open[key] = new_histogram()
-            histogram.decode_and_add(text.encode("ascii"))
+            pending = self._open.get(key)
+            if pending is None:
+                pending = self._open[key] = Pending()
+            pending.settled().decode_and_add(text.encode("ascii"))
 
     def rows(self) -> list[dict[str, Any]]:
         """Every second with a value, oldest first: at, count and the percentiles in ms."""

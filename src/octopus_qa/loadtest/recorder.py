@@ -198,9 +198,10 @@ class Recorder:
         **_: Any,
     ) -> None:
         lag_ms = context.get("lag_ms", 0.0) if context else 0.0
-        self.book.record(name, response_time or 0.0, lag_ms)
+        service_ms = response_time or 0.0
+        self.book.record(name, service_ms, lag_ms)
         if not name.startswith(RATE_LIMITED_PREFIX):  # as the "total" row: 429s aside
-            timed = (response_time or 0.0) + (lag_ms if self.timeline.clock == RESPONSE else 0.0)
+            timed = service_ms + lag_ms if self.timeline.clock == RESPONSE else service_ms
             self.timeline.record(int(time.time()), timed)
         if getattr(response, "status_code", None):  # any HTTP answer, errors included
             self._last_answer = time.monotonic()

@@ -40,6 +40,8 @@ class TokenKeeper:
         self._client = client
         self._credentials = credentials
         self._access: str | None = None
+        #: The Authorization header of `_access`, made once a token rather than once a request.
+        self._header: dict[str, str] | None = None
         self._refresh: str | None = None
         self._renew_at = 0.0
 
@@ -48,12 +50,15 @@ class TokenKeeper:
         return self._access is not None
 
     def authorization(self) -> dict[str, str] | None:
-        """The Authorization header for the next request, renewing first if `exp` is near."""
+        """The Authorization header for the next request, renewing first if `exp` is near.
+
+        The same dict for every request of one token: read it, never change it (`send` copies
+        what it adds)."""
         if self._access is None:
             self.login()
         elif time.time() >= self._renew_at:
             self.refresh()
-        return {"Authorization": f"Bearer {self._access}"} if self._access else None
+        return self._header
 
     def login(self) -> bool:
         reply = send(self._client, LOGIN, LOGIN_PATH, body=self._credentials.as_login_body())
@@ -100,11 +105,13 @@ class TokenKeeper:
             self._forget()
             return False
         self._access, self._refresh = access, refresh
+        self._header = {"Authorization": f"Bearer {access}"} if access else None
         self._renew_at = renewal_time(expires_at)
         return True
 
     def _forget(self) -> None:
         self._access = self._refresh = None
+        self._header = None
         self._renew_at = 0.0
 
 

@@ -28,6 +28,7 @@ from locust.contrib.fasthttp import FastHttpSession
 
 from octopus_qa.ksuids import new_ksuid
 from octopus_qa.loadtest.concurrency import IN_FLIGHT
+from octopus_qa.loadtest.headers import lower_headers
 from octopus_qa.loadtest.recorder import RECORDER
 from octopus_qa.plan.endpoints import Endpoint, rate_limited_name
 from octopus_qa.rules import (
@@ -102,7 +103,7 @@ def send(
             method=endpoint.method,
             path=path,
             status=status,
-            headers=dict(response.headers.iterlower()),  # lower-case names, as rules expect
+            headers=lower_headers(response.headers),
             body=response.content or b"",
             query=query or {},
             request_headers=_judged_request_headers(request_id, body, headers),
