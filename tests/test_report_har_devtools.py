@@ -80,11 +80,23 @@ def open_in_devtools(har: Path) -> dict[str, Any]:
                 if seen["requests"] or any(REFUSED in m for m in seen["messages"]):
                     break
                 page.wait_for_timeout(250)
-            footer = page.get_by_text(FOOTER)
-            seen["footer"] = footer.first.inner_text() if footer.count() else ""
+            seen["footer"] = read_footer(page, len(seen["requests"]))
         finally:
             browser.close()
     return seen
+
+
+def read_footer(page: Any, requests: int) -> str:
+    """The Network panel's footer once it counts `requests` (the grid is drawn after the log is
+    filled: read at once, a busy machine's footer was still empty), or what it says at the
+    deadline."""
+    footer, text = page.get_by_text(FOOTER), ""
+    for _ in range(IMPORT_DEADLINE_MS // 250):
+        text = footer.first.inner_text() if footer.count() else ""
+        if text.startswith(f"{requests} requests"):
+            break
+        page.wait_for_timeout(250)
+    return text
 
 
 def started_at(entry: dict[str, Any]) -> float:
