@@ -32,7 +32,7 @@ from octopus_qa.loadtest.bottleneck import (
     usl,
 )
 from octopus_qa.loadtest.capacity import Step
-from octopus_qa.loadtest.concurrency import CONTEXT_KEY, ConcurrencyBook, InFlight
+from octopus_qa.loadtest.concurrency import ConcurrencyBook, InFlight
 from octopus_qa.loadtest.latency import SETTLE_EVERY
 from octopus_qa.report import write_report
 from octopus_qa.sandbox.server import sandbox_process
@@ -72,40 +72,89 @@ def test_a_request_carries_the_levels_it_met_and_is_counted_out_even_when_its_ch
 ):
     in_flight = InFlight()
     with in_flight.sending("list") as first, in_flight.sending("detail") as second:
-        assert first[CONTEXT_KEY] == ("list", 1, 0)
-        assert second[CONTEXT_KEY] == ("detail", 1, 1)
+        assert (first.key, first.own, first.others) == ("list", 1, 0)
+        assert (second.key, second.own, second.others) == ("detail", 1, 1)
         with pytest.raises(ValueError), in_flight.sending("list") as third:
-            assert third[CONTEXT_KEY] == ("list", 2, 1)
+            assert (third.own, third.others) == (2, 1)
             raise ValueError("a check that blew up")
     assert in_flight.counts == {"list": 0, "detail": 0} and in_flight.total == 0
 
 
-def test_the_request_event_books_the_latency_under_the_levels_and_skips_429s() -> None:
+def test_an_answered_request_is_booked_under_the_levels_it_met_when_it_was_sent() -> None:
     in_flight = InFlight()
-    in_flight.on_request("GET /x", 12.0, {CONTEXT_KEY: ("list", 2, 3)}, exception=None)
-    in_flight.on_request("GET /x", 30.0, {CONTEXT_KEY: ("list", 2, 3)}, exception=RuntimeError())
-    in_flight.on_request("429 GET /x", 1.0, {CONTEXT_KEY: ("list", 1, 0)})
-    in_flight.on_request("GET /y", 1.0, {})  # sent by something else than `send`: not booked
-    assert in_flight.book.cells == {"list": {(2, 3): [2.0, 42.0, 1.0]}}
+    with in_flight.sending("detail"), in_flight.sending("list") as sent:
+        with in_flight.sending("list"):
+            pass  # came and went while `sent` was out: the levels are those met at sending
+        sent.answered(12.0, failed=False)
+        sent.answered(30.0, failed=True)
+    assert in_flight.book.cells == {"list": {(1, 1): [2.0, 42.0, 1.0]}}
+
+
+#: Sixty list requests through `validation.send` (a subprocess: Locust patches the standard
+#: library with gevent on import); prints what Locust was told and what the book holds.
+SEND_SIXTY = """
+import json, sys
+from locust.contrib.fasthttp import FastHttpSession
+from locust.event import EventHook
+from octopus_qa.loadtest.concurrency import IN_FLIGHT
+from octopus_qa.loadtest.validation import send
+from octopus_qa.plan.endpoints import ENDPOINTS
+from octopus_qa.target.credentials import Credentials
+from octopus_qa.target.session import login
+
+url = sys.argv[1]
+reported = []
+request_event = EventHook()
+request_event.add_listener(lambda **meta: reported.append(meta))
+client = FastHttpSession(url, request_event, user=None)
+token = login(url, Credentials.from_env()).access_token
+for _ in range(60):
+    send(client, ENDPOINTS["list"], "/api/v1/products", headers={"Authorization": "Bearer " + token})
+print(json.dumps({
+    "reported": [[m["name"], m["response_time"], m["exception"] is None] for m in reported],
+    "cells": {key: [[*levels, *cell] for levels, cell in cells.items()]
+              for key, cells in IN_FLIGHT.book.cells.items()},
+    "total": IN_FLIGHT.total,
+}))
+"""
+
+
+def test_send_books_each_answer_under_its_endpoint_but_not_the_429s() -> None:
+    """Through `validation.send` against a sandbox answering a third of its requests 429: the
+    book holds the others, under the list endpoint's key, with Locust's own latencies, and
+    nothing is left counted in flight."""
+    with sandbox_process("--chaos", "rate-limit=0.33,retry-after=0") as url:
+        run = subprocess.run(
+            [sys.executable, "-c", SEND_SIXTY, url], capture_output=True, text=True, timeout=60
+        )
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout)
+    limited = [row for row in seen["reported"] if row[0].startswith("429")]
+    answered = [row for row in seen["reported"] if not row[0].startswith("429")]
+    assert limited and answered and all(ok for _, _, ok in answered)
+    assert list(seen["cells"]) == ["list"]
+    (cell,) = seen["cells"]["list"]  # one request at a time: own 1, others 0
+    assert cell[:2] == [1, 0] and cell[2] == len(answered) and cell[4] == 0
+    assert cell[3] == pytest.approx(sum(ms for _, ms, _ in answered))
+    assert seen["total"] == 0
 
 
 def test_requests_booked_in_a_batch_make_the_book_booked_one_by_one() -> None:
-    """The request event only appends; the book read midway, at the end, or filled past
-    SETTLE_EVERY holds every request, with the same sums as `record` called for each."""
+    """Answering only appends; the book read midway, at the end, or filled past SETTLE_EVERY
+    holds every request, with the same sums as `record` called for each."""
     in_flight, direct = InFlight(), ConcurrencyBook()
-    for i in range(SETTLE_EVERY + 300):
-        own, others, ms, failed = 1 + i % 5, i % 3, 0.5 + (i * 37 % 1000) / 7, i % 11 == 0
-        exception = RuntimeError() if failed else None
-        in_flight.on_request(
-            "GET /x", ms, {CONTEXT_KEY: ("list", own, others)}, exception=exception
-        )
-        direct.record("list", own, others, ms, failed)
-        if i == 10:
-            assert sum(cell[0] for cell in in_flight.book.cells["list"].values()) == 11
-        if i == SETTLE_EVERY + 10:
-            assert len(in_flight._sent) < SETTLE_EVERY
-    assert in_flight.book.encode() == direct.encode()
-    in_flight.on_request("GET /x", 1.0, {CONTEXT_KEY: ("list", 1, 0)})
+    with in_flight.sending("list") as sent:
+        for i in range(SETTLE_EVERY + 300):
+            sent.own, sent.others = 1 + i % 5, i % 3
+            ms, failed = 0.5 + (i * 37 % 1000) / 7, i % 11 == 0
+            sent.answered(ms, failed)
+            direct.record("list", sent.own, sent.others, ms, failed)
+            if i == 10:
+                assert sum(cell[0] for cell in in_flight.book.cells["list"].values()) == 11
+            if i == SETTLE_EVERY + 10:
+                assert len(in_flight._sent) < SETTLE_EVERY
+        assert in_flight.book.encode() == direct.encode()
+        sent.answered(1.0, failed=False)
     in_flight.reset()
     assert in_flight.book.encode() == ConcurrencyBook().encode()
 

@@ -8,11 +8,12 @@ in-flight count k, itself included, and the rest of its process's, o) and its se
   as the straight line R = a + b (k - 1) + d o, with b and d at least 0. An endpoint
   *serialises* when each request of its own ahead adds at least SERIAL_MS, between about a
   third and one and a half of what one alone takes (PROPORTION_BAND: a lock, a pool of one;
-  waiting for the one ahead costs what is left of it, half on average at a light load), and OWN_OVER_OTHERS times what any other request in
-  flight adds: a server that is simply busy slows every endpoint by the total in flight, and
-  that is d, not b. Runs where few requests overlapped (a smoke run) are read against the
-  requests sent alone instead (MIN_ALONE). A clean sandbox stays below (its crawl pages, the
-  closest, +8 ms on 4 ms alone: out of proportion; tests/test_load_bottleneck.py runs it).
+  waiting for the one ahead costs what is left of it, half on average at a light load), and
+  OWN_OVER_OTHERS times what any other request in flight adds: a server that is simply busy
+  slows every endpoint by the total in flight, and that is d, not b. Runs where few requests
+  overlapped (a smoke run) are read against the requests sent alone instead (MIN_ALONE). A
+  clean sandbox stays below (its crawl pages, the closest, +8 ms on 4 ms alone: out of
+  proportion; tests/test_load_bottleneck.py runs it).
 - The Universal Scalability Law: the same levels fitted as R = a + b (k - 1) + c k (k - 1),
   its latency form (R(N) = N / X(N) = (1 + sigma (N - 1) + kappa N (N - 1)) / lambda, so
   lambda = 1/a, sigma = b/a, kappa = c/a). X(N) peaks at N* = sqrt((1 - sigma) / kappa) when
@@ -55,8 +56,8 @@ OWN_OVER_OTHERS = 5.0
 MIN_REQUESTS = 50
 MIN_CONCURRENT = 10
 #: Each request of its own ahead costs between SERIAL_SHARE and one and a half of one alone:
-#: waiting for it costs at most what it takes. More is out of proportion: a slow outlier, pages of very
-#: different sizes, or a generator (one thread) busy checking the answer that came before.
+#: waiting for it costs at most what it takes. More is out of proportion: a slow outlier, pages
+#: of very different sizes, or a generator (one thread) busy checking the answer that came before.
 PROPORTION_BAND = (SERIAL_SHARE, 1.5)
 #: Less evidence (a smoke run: a few requests ever overlap) is read only against requests sent
 #: alone, at least this many: the concurrent ones must on average take longer than the slowest

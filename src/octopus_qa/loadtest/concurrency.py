@@ -4,13 +4,15 @@ A lock or a pool of one shows as latency that grows with the endpoint's own conc
 server that breaks under load as failures that grow with the concurrency it is given; neither
 shows in percentiles over a whole run. So each process keeps one counter per endpoint and one for
 itself: `sending(key)` (the one hook in validation.py's `send`) counts the request in before it
-goes out and out when its answer has been judged, and hands Locust a context with the levels it
-saw: its endpoint's count (itself included) and the rest of the process's. Locust's `request`
-event then books the request's service time (from sending, unrounded) under those levels in a
-`ConcurrencyBook`: per (own, others) a count, a sum and the failures, and per own level a
-two-significant-digit histogram for percentiles. The request path only appends what the request
-met to a list; the book takes the list in whenever it is read, or every `SETTLE_EVERY` requests
-(the same sums, in the same order: booking in a loop runs warm, once a request it ran cold).
+goes out and out when its answer has been judged, and `answered(ms, failed)` books its service
+time (Locust's, from sending, unrounded) under the levels it met: its endpoint's count (itself
+included) and the rest of the process's. Booked in `send`, not from Locust's `request` event: a
+listener costs every request of the run a call and a context dict, and only `send`'s requests
+carry levels. The book is a `ConcurrencyBook`: per (own, others) a count, a sum and the failures,
+and per own level a two-significant-digit histogram for percentiles. The request path only
+appends what the request met to a list; the book takes the list in whenever it is read, or every
+`SETTLE_EVERY` requests (the same sums, in the same order: booking in a loop runs warm, once a
+request it ran cold).
 
 Merged across workers like the latency book (`report_to_master` / `worker_report`) and written
 beside the timing file at the end of the run (`concurrency.json`); loadtest/bottleneck.py reads
@@ -23,11 +25,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..plan.endpoints import RATE_LIMITED_PREFIX
 from .latency import SETTLE_EVERY
 
-#: The key of the levels in Locust's request context, and of the book in a worker's report.
-CONTEXT_KEY = "octoqa_in_flight"
+#: The key of the book in a worker's report to its master.
+REPORT_KEY = "octoqa_in_flight"
 #: Written beside the timing file by the master or the single process.
 CONCURRENCY_FILE = "concurrency.json"
 #: Levels above are booked at this level (the book stays small however deep the queue).
@@ -134,24 +135,35 @@ def read_book(path: Path) -> ConcurrencyBook:
 
 
 class _Sending:
-    """One request in flight: counted in on entry, out on exit (also when the check raised)."""
+    """One request in flight: counted in on entry, out on exit (also when the check raised);
+    `answered` books what it met."""
 
-    __slots__ = ("_key", "_owner")
+    __slots__ = ("_owner", "key", "own", "others")
 
     def __init__(self, owner: InFlight, key: str) -> None:
-        self._owner, self._key = owner, key
+        self._owner, self.key = owner, key
+        self.own = self.others = 0
 
-    def __enter__(self) -> dict[str, Any]:
-        owner, key = self._owner, self._key
+    def __enter__(self) -> _Sending:
+        owner, key = self._owner, self.key
         counts = owner.counts
         own = counts.get(key, 0) + 1
         counts[key] = own
         owner.total += 1
-        return {CONTEXT_KEY: (key, own, owner.total - own)}
+        self.own, self.others = own, owner.total - own
+        return self
+
+    def answered(self, ms: float, failed: bool) -> None:
+        """Its answer came (or none could): book its service time under the levels it met. A
+        429 is not booked: it is not the endpoint's latency (validation.py)."""
+        owner = self._owner
+        owner._sent.append((self.key, self.own, self.others, ms, failed))
+        if len(owner._sent) >= SETTLE_EVERY:
+            owner._settle()
 
     def __exit__(self, *_: object) -> None:
         owner = self._owner
-        owner.counts[self._key] -= 1
+        owner.counts[self.key] -= 1
         owner.total -= 1
 
 
@@ -184,15 +196,14 @@ class InFlight:
         self._book.reset()
 
     def sending(self, key: str) -> _Sending:
-        """One request of `key` in flight: `with IN_FLIGHT.sending(key) as context,
-        client.request(..., context=context)`; the context carries the levels it met."""
+        """One request of `key` in flight: `with IN_FLIGHT.sending(key) as sent:` around the
+        request, `sent.answered(ms, failed)` once it is judged."""
         return _Sending(self, key)
 
     def install(self, environment: Any, timing_file: str) -> None:
         """Listen to Locust's events; the book goes beside `timing_file` (master or single)."""
         self._file = Path(timing_file).with_name(CONCURRENCY_FILE) if timing_file else None
         events = environment.events
-        events.request.add_listener(self.on_request)
         events.spawning_complete.add_listener(
             lambda **_: self.reset() if environment.reset_stats else None
         )
@@ -200,28 +211,12 @@ class InFlight:
         events.worker_report.add_listener(self.on_worker_report)
         events.quitting.add_listener(self.on_quitting)
 
-    def on_request(
-        self,
-        name: str,
-        response_time: float,
-        context: dict[str, Any] | None = None,
-        exception: Any = None,
-        **_: Any,
-    ) -> None:
-        sent = context.get(CONTEXT_KEY) if context else None
-        if sent is None or name.startswith(RATE_LIMITED_PREFIX):  # 429s: not its latency
-            return
-        key, own, others = sent
-        self._sent.append((key, own, others, response_time or 0.0, exception is not None))
-        if len(self._sent) >= SETTLE_EVERY:
-            self._settle()
-
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        data[CONTEXT_KEY] = self.book.encode()
+        data[REPORT_KEY] = self.book.encode()
         self.reset()  # each value is sent once; the master adds them up
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        self.book.add_encoded(data.get(CONTEXT_KEY))
+        self.book.add_encoded(data.get(REPORT_KEY))
 
     def on_quitting(self, environment: Any = None, **_: Any) -> None:
         if self._file is None:

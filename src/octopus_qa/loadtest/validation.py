@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -92,12 +93,12 @@ def send(
             headers=headers,
             json=body,
             catch_response=True,
-            context=in_flight,
         ) as response,
     ):
         status = response.status_code
         if not status:
             response.failure(f"no HTTP response: {type(response.error).__name__}")
+            in_flight.answered(response.request_meta["response_time"], failed=True)
             return Reply(0, None, False)
         exchange = Exchange(
             method=endpoint.method,
@@ -109,12 +110,13 @@ def send(
             request_headers=_judged_request_headers(request_id, body, headers),
             request_json=body,
         )
-        if status == RETRY_LATER:
+        if status == RETRY_LATER:  # not booked in flight: a 429 is not the endpoint's latency
             response.request_meta["name"] = rate_limited_name(endpoint)
             response.success()
             retry_after = RETRY_POLICY.wait_for(exchange.headers.get("retry-after"))
         else:
             ok = _judge(response, exchange, expect, judge, judge_any_status)
+            in_flight.answered(response.request_meta["response_time"], failed=not ok)
     if retry_after is not None:
         gevent.sleep(retry_after)
         return Reply(status, exchange, False)
@@ -131,15 +133,24 @@ _JSON_BODY = {"content-type": "application/json"}  # what FastHttpSession sends 
 
 def _judged_request_headers(
     request_id: str | None, body: Any, sent: Mapping[str, str] | None
-) -> dict[str, str]:
+) -> Mapping[str, str]:
     """The request headers the checks read: the trace id sent, the JSON Content-Type, and the
-    Authorization header (the expiry check reads the token's `exp`)."""
+    Authorization header (the expiry check reads the token's `exp`). Most requests send neither
+    a trace id nor a body: theirs are one shared mapping per token, read, never changed."""
+    authorization = sent.get("Authorization") if sent else None
+    if request_id is None and body is None:
+        return _authorization_only(authorization)
     judged = dict(_JSON_BODY) if body is not None else {}
     if request_id is not None:
         judged["x-request-id"] = request_id
-    if sent and "Authorization" in sent:
-        judged["authorization"] = sent["Authorization"]
+    if authorization is not None:
+        judged["authorization"] = authorization
     return judged
+
+
+@lru_cache(maxsize=1024)  # a run's users hold a few tokens at a time; a new one every renewal
+def _authorization_only(authorization: str | None) -> Mapping[str, str]:
+    return MappingProxyType({} if authorization is None else {"authorization": authorization})
 
 
 def _judge(

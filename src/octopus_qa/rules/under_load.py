@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import NamedTuple
 
 from .dates import _auth_dates_are_rfc3339
 from .errors import RETRY_LATER, error_envelope_is_documented, status_is_documented
 from .evidence import is_recording
-from .exchange import BoundedMemo, Exchange
+from .exchange import MISSING, BoundedMemo, Exchange
 from .headers import json_content_type, request_id_follows_rules
 from .listing import (
     pagination_headers_are_consistent,
@@ -26,7 +26,7 @@ from .products import (
 
 #: A check added here or to CHEAP_REQUEST_CHECKS that reads more of a 200 GET than its path,
 #: query, response headers and body, and the request id (the request's other headers, the
-#: clock), must be keyed in `_held_key` too.
+#: clock), must be compared in `_Held` too.
 CHEAP_CHECKS = (
     status_is_documented,
     request_id_follows_rules,
@@ -63,15 +63,37 @@ def cheap_request_checks(exchange: Exchange) -> None:
     run_checks(CHEAP_REQUEST_CHECKS, exchange)
 
 
-#: The body that held every cheap check, by the rest of the exchange but its request id. A load
-#: run gets the same page for the same request over and over, byte for byte but for the fresh
-#: X-Request-Id and the Date: those answers hold again, and only the id, new every time, is
-#: judged again. The body is compared, not hashed (a hash reads all of it, a compare
-#: stops at the first byte that differs). Bounded in body bytes, oldest out first.
+#: What held every cheap check, by request (path and query): the answer's headers and body. A
+#: load run gets the same page for the same request over and over, byte for byte but for the
+#: fresh X-Request-Id and the Date: those answers hold again, and only the id, new every time, is
+#: judged again. Headers and body are compared whole, not hashed (a compare stops at the first
+#: byte that differs). One answer per request, the last that held; bounded in body bytes, oldest
+#: out first.
 _HELD = BoundedMemo(max_bytes=32 * 1024 * 1024)
-#: Response headers left out of the memo's key: the request id, judged on every response, and
+#: Response headers left out of the comparison: the request id, judged on every response, and
 #: Date, new every second and read by no cheap check (tests/test_load_judged_once.py).
 _UNKEYED = frozenset({"x-request-id", "date"})
+
+
+class _Held(NamedTuple):
+    """An answer that held: its headers, those of them left out of the comparison, its body."""
+
+    headers: dict[str, str]
+    unkeyed: dict[str, str]
+    body: bytes
+
+    @classmethod
+    def of(cls, exchange: Exchange) -> _Held:
+        headers = dict(exchange.headers)
+        unkeyed = {name: headers[name] for name in _UNKEYED if name in headers}
+        return cls(headers, unkeyed, bytes(exchange.body))
+
+    def is_like(self, exchange: Exchange) -> bool:
+        """The same body and the same headers but for the unkeyed ones: the answer's own values
+        of those replaced by the held ones, the two dicts compare equal (in C, with no Python step
+        per header, on every response of a run). An answer without an id or a Date the held one
+        had still compares equal: the id is judged anyway, and no cheap check reads the Date."""
+        return self.body == exchange.body and {**exchange.headers, **self.unkeyed} == self.headers
 
 
 def cheap_checks(exchange: Exchange) -> None:
@@ -83,21 +105,22 @@ def cheap_checks(exchange: Exchange) -> None:
     evidence is recorded."""
     if exchange.status == RETRY_LATER:
         return
-    key = _held_key(exchange)
-    if key is not None and _HELD.get(key) == exchange.body:
-        request_id_follows_rules(exchange)
-        return
+    request = _request_of(exchange)
+    if request is not None:
+        held = _HELD.get(request)
+        if held is not MISSING and held.is_like(exchange):
+            request_id_follows_rules(exchange)
+            return
     run_checks(CHEAP_CHECKS, exchange)
     run_checks(CHEAP_REQUEST_CHECKS, exchange)
-    if key is not None:
-        _HELD.put(key, bytes(exchange.body), len(exchange.body))
+    if request is not None:
+        _HELD.put(request, _Held.of(exchange), len(exchange.body))
 
 
-def _held_key(exchange: Exchange) -> tuple[Any, ...] | None:
-    """What the cheap checks but the request id's read of a bodiless GET answered 200 (its 200
-    spares the HTTP layer's size limits, which read the request's headers whole): its path,
-    query and response headers but the unkeyed, the body aside; None for anything else, judged
-    every time."""
+def _request_of(exchange: Exchange) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """The request a bodiless GET answered 200 is remembered by (its 200 spares the HTTP
+    layer's size limits, which read the request's headers whole): its path and query; None for
+    anything else, judged every time."""
     if (
         exchange.status != 200
         or exchange.method != "GET"
@@ -110,7 +133,4 @@ def _held_key(exchange: Exchange) -> tuple[Any, ...] | None:
     # The request's headers are left out: on a 200 no cheap check reads them but for the
     # request id (tests/test_load_judged_once.py holds them to that), so every user's token
     # shares the page that held.
-    keyed = dict(exchange.headers)  # copied and popped in C: no Python step per header
-    for name in _UNKEYED:
-        keyed.pop(name, None)
-    return (exchange.path, tuple(exchange.query.items()), tuple(keyed.items()))
+    return (exchange.path, tuple(exchange.query.items()))
