@@ -127,6 +127,17 @@ def test_an_answer_like_one_that_held_is_still_judged_by_its_own_request_id() ->
         cheap_checks(again(held, **{"x-request-id": ""}))
 
 
+def test_an_answer_like_one_that_held_but_without_any_request_id_header_breaks_h1() -> None:
+    """The comparison puts the held answer's id in place of the answer's own: an answer with no
+    X-Request-Id at all compares like the one that held, and its own (missing) id is judged."""
+    held = page(PRODUCTS)
+    cheap_checks(held)
+    bare = again(held)
+    bare.headers = {name: value for name, value in held.headers.items() if name != "x-request-id"}
+    with pytest.raises(RuleViolation, match=r"\[request-id-present\]"):
+        cheap_checks(bare)
+
+
 def test_an_answer_of_another_second_is_judged_by_its_request_id() -> None:
     held = page(PRODUCTS)
     cheap_checks(again(held, date="Sun, 06 Dec 2026 10:37:39 GMT"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -133,24 +132,15 @@ _JSON_BODY = {"content-type": "application/json"}  # what FastHttpSession sends 
 
 def _judged_request_headers(
     request_id: str | None, body: Any, sent: Mapping[str, str] | None
-) -> Mapping[str, str]:
+) -> dict[str, str]:
     """The request headers the checks read: the trace id sent, the JSON Content-Type, and the
-    Authorization header (the expiry check reads the token's `exp`). Most requests send neither
-    a trace id nor a body: theirs are one shared mapping per token, read, never changed."""
-    authorization = sent.get("Authorization") if sent else None
-    if request_id is None and body is None:
-        return _authorization_only(authorization)
+    Authorization header (the expiry check reads the token's `exp`)."""
     judged = dict(_JSON_BODY) if body is not None else {}
     if request_id is not None:
         judged["x-request-id"] = request_id
-    if authorization is not None:
-        judged["authorization"] = authorization
+    if sent and "Authorization" in sent:
+        judged["authorization"] = sent["Authorization"]
     return judged
-
-
-@lru_cache(maxsize=1024)  # a run's users hold a few tokens at a time; a new one every renewal
-def _authorization_only(authorization: str | None) -> Mapping[str, str]:
-    return MappingProxyType({} if authorization is None else {"authorization": authorization})
 
 
 def _judge(
