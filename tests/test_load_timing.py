@@ -44,6 +44,8 @@ from octopus_qa.loadtest.latency import (
     complete_before,
     new_histogram,
     record_all,
+    to_us,
+    whole_us,
 )
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
 from octopus_qa.loadtest.schedule import ArrivalSchedule
@@ -507,3 +509,49 @@ def test_workers_histograms_merge_at_the_master_into_one_count_per_request(
     assert sum(row["count"] for row in summary["timeline"]) == total["requests"]
     assert set(summary["generator"]["processes"]) == {"worker 1", "worker 2"}
     assert sum(p["starts"] for p in summary["generator"]["processes"].values()) > 100
+
+
+def test_a_batch_rounds_each_value_to_whole_us_and_clamps_it_into_the_histograms_range() -> None:
+    """The batch's own rounding (`whole_us`) is `to_us`'s, out-of-range values included: a
+    zero, a negative clock step and a two-hour wait land on the histogram's ends, not outside."""
+    values_ms = [0.0, -0.2, 0.0004, 0.0006, 1.2344, 1.2346, 7_200_000.0, 3.5]
+    assert whole_us(values_ms) == [to_us(ms) for ms in values_ms]
+    book = LatencyBook()
+    for ms in values_ms:
+        book.record("GET /x", ms)
+    summary = book.summary(["GET /x"], SERVICE)
+    assert summary is not None and summary.count == len(values_ms)
+    assert summary.max_ms == pytest.approx(HIGHEST_US / 1000, rel=0.001)
+
+
+#: Locust patches gevent on import: the recorder is exercised in a process of its own.
+RECORDER_READS = """
+from types import SimpleNamespace
+
+from octopus_qa.loadtest.latency import RESPONSE
+from octopus_qa.loadtest.recorder import Recorder
+from octopus_qa.plan.endpoints import RATE_LIMITED_PREFIX
+
+recorder = Recorder()
+answer = SimpleNamespace(status_code=200)
+for i in range(5):
+    recorder.on_request("GET /x", 10.0 + i, {"lag_ms": 1.0}, answer)
+recorder.on_request(RATE_LIMITED_PREFIX + "GET /x", 0.5, None, SimpleNamespace(status_code=429))
+summary = recorder.book.summary(["GET /x"], RESPONSE)
+print(summary.count, round(summary.max_ms, 1), recorder.book.names())
+recorder.on_request("GET /x", 20.0, None, answer)
+print(sum(row["count"] for row in recorder.timeline.rows()))
+"""
+
+
+def test_the_recorder_books_every_answered_request_before_anything_reads_its_book() -> None:
+    """The request listener only appends; the book and the timeline, read at any moment, hold
+    every request answered so far (the gates' watch and a live scrape read them mid-run), and a
+    429 goes into the book under its own name but not into the timeline's "total"."""
+    run = subprocess.run(
+        [sys.executable, "-c", RECORDER_READS], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    assert first == "5 15.0 ['429 GET /x', 'GET /x']"
+    assert second == "6"

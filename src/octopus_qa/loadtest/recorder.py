@@ -6,7 +6,9 @@ client makes is recorded whatever code sent it:
 - `request`: the service time Locust measured (unrounded, from `perf_counter`) and the lag of
   the task's start behind its schedule, into the `LatencyBook` under the request's name, and
   the gated clock's value into the `Timeline` of the second it came back in (the run over time,
-  exact, for the report's chart);
+  exact, for the report's chart). The listener only appends what it was handed to a list; the
+  list goes into the book and the timeline whenever either is read, or every `SETTLE_EVERY`
+  requests (as the in-flight levels are booked, concurrency.py);
 - a monitor greenlet: the process's CPU every second and the event loop's oversleep every tick;
 - a silence watch (on the master or a single process): when requests have come back without
   any HTTP answer (refused, reset, timed out) for `TARGET_SILENT_S` and none was answered
@@ -46,7 +48,7 @@ from ..rules import Exchange, Rule
 from .abort import BreachWatch, breaches
 from .concurrency import IN_FLIGHT
 from .generator import ProcessHealth
-from .latency import RESPONSE, LatencyBook, Timeline, complete_before, to_us
+from .latency import RESPONSE, SETTLE_EVERY, LatencyBook, Timeline, complete_before, to_us
 from .schedule import ArrivalSchedule
 
 #: Message key inside Locust's worker report.
@@ -66,8 +68,11 @@ class Recorder:
     """The recording of one Locust process (and, on a master, the merge of its workers')."""
 
     def __init__(self) -> None:
-        self.book = LatencyBook()
-        self.timeline = Timeline()
+        self._book = LatencyBook()
+        self._timeline = Timeline()
+        #: Requests answered and not yet in the book and timeline: (name, service ms, lag ms,
+        #: the second it came back in). `on_request` only appends; a read settles them all.
+        self._answered: list[tuple[str, float, float, int]] = []
         #: On a master: each worker's last report time (whole epoch seconds), for the timeline.
         self._reported_upto: dict[str, int] = {}
         #: Responses that broke each rule, by rule id (a worker's: since its last report).
@@ -94,6 +99,31 @@ class Recorder:
         self._worker_silence: dict[str, tuple[float, int, float]] = {}
         self._silence_greenlet: gevent.Greenlet | None = None
 
+    @property
+    def book(self) -> LatencyBook:
+        """Every request's latencies by name, every request answered so far in it."""
+        if self._answered:
+            self._settle()
+        return self._book
+
+    @property
+    def timeline(self) -> Timeline:
+        """The gated clock second by second, every request answered so far in it."""
+        if self._answered:
+            self._settle()
+        return self._timeline
+
+    def _settle(self) -> None:
+        """The requests answered since the last read, into the book and the timeline: in one
+        loop, which runs warm, where once a request the same work ran cold (bench/README.md)."""
+        answered, self._answered = self._answered, []
+        record, timeline = self._book.record, self._timeline
+        from_intended_start = timeline.clock == RESPONSE
+        for name, service_ms, lag_ms, second in answered:
+            record(name, service_ms, lag_ms)
+            if not name.startswith(RATE_LIMITED_PREFIX):  # as the "total" row: 429s aside
+                timeline.record(second, service_ms + lag_ms if from_intended_start else service_ms)
+
     # --- Set-up -----------------------------------------------------------------------------
 
     def install(
@@ -110,7 +140,7 @@ class Recorder:
         self.pace(per_user_rps=per_user_rps, late_after_ms=late_after_ms)
         self.timing_file = timing_file
         IN_FLIGHT.install(environment, timing_file)  # in flight per endpoint (concurrency.py)
-        self.timeline = Timeline(
+        self._timeline = Timeline(
             levels.latency_clock if levels is not None else RESPONSE,
             closes_behind=not isinstance(environment.runner, WorkerRunner),
         )
@@ -197,12 +227,17 @@ class Recorder:
         response: Any = None,
         **_: Any,
     ) -> None:
-        lag_ms = context.get("lag_ms", 0.0) if context else 0.0
-        service_ms = response_time or 0.0
-        self.book.record(name, service_ms, lag_ms)
-        if not name.startswith(RATE_LIMITED_PREFIX):  # as the "total" row: 429s aside
-            timed = service_ms + lag_ms if self.timeline.clock == RESPONSE else service_ms
-            self.timeline.record(int(time.time()), timed)
+        answered = self._answered
+        answered.append(
+            (
+                name,
+                response_time or 0.0,
+                context.get("lag_ms", 0.0) if context else 0.0,
+                int(time.time()),
+            )
+        )
+        if len(answered) >= SETTLE_EVERY:
+            self._settle()
         if getattr(response, "status_code", None):  # any HTTP answer, errors included
             self._last_answer = time.monotonic()
             self._unanswered = 0
