@@ -96,3 +96,32 @@ def test_request_ids_are_ksuids_that_round_trip_through_svix_ksuid() -> None:
         assert is_ksuid(request_id)
         assert str(Ksuid.from_base62(request_id)) == request_id
     assert abs(Ksuid.from_base62(new_ksuid()).timestamp - time.time()) < 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "0" * 26,  # one short
+        "0" * 28,  # one long
+        "0" * 26 + "-",
+        "0" * 26 + "_",
+        "0" * 26 + " ",
+        "0" * 26 + "é",  # a letter, not base62
+        "0" * 26 + "٣",  # an Arabic-Indic digit: alphanumeric, not ASCII
+        "0" * 26 + "ｚ",  # a fullwidth z
+        "aWgEPTl1tmebfsQzFP4bxwgy80W",  # one above the largest 160-bit value
+        "z" * 27,
+    ],
+)
+def test_a_value_that_is_not_27_base62_digits_of_at_most_160_bits_is_not_a_ksuid(
+    value: str,
+) -> None:
+    assert not is_ksuid(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["0" * 27, "aWgEPTl1tmebfsQzFP4bxwgy80V", "0ujtsYcgvSTl8PAuAdqWYSMnLOv"]
+)
+def test_27_base62_digits_of_at_most_160_bits_are_a_ksuid(value: str) -> None:
+    assert is_ksuid(value)

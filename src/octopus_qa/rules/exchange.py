@@ -87,6 +87,8 @@ class Exchange:
     """One request and its response, as plain data, whoever sent it (schemathesis, Locust, httpx).
 
     Header names are lower-case in both mappings; `path` is the URL path without the query.
+    The load generator builds one per response with its first eight fields given by position
+    (loadtest/validation.py): their order is part of the class.
     """
 
     method: str

@@ -40,6 +40,8 @@ HEADER_COUNT_LIMIT = 100
 BODY_LIMIT = 1_000_000
 #: The status of an exchange whose request got no answer at all (the connection was closed).
 NO_ANSWER = 0
+#: How a layer in front refuses: with a 4xx, or no answer at all; any other answer is the API's.
+LAYER_ANSWERS = frozenset({NO_ANSWER, *range(400, 500)})
 
 P = ParamSpec("P")
 
@@ -70,8 +72,7 @@ def oversized_for_http_layer(exchange: Exchange) -> str | None:
 def refused_by_http_layer(exchange: Exchange) -> bool:
     """Whether the answer may be the HTTP layer's refusal rather than the API's: a 4xx, or no
     answer, to an oversized request. Answers of 2xx, 3xx and 5xx are the API's, and judged."""
-    status = exchange.status
-    if status != NO_ANSWER and not 400 <= status < 500:
+    if exchange.status not in LAYER_ANSWERS:
         return False  # the common case, decided without measuring the request
     return oversized_for_http_layer(exchange) is not None
 
@@ -84,7 +85,8 @@ def unless_refused_by_http_layer(
 
     @functools.wraps(check)
     def judged_unless_refused(exchange: Exchange, /, *args: P.args, **kwargs: P.kwargs) -> None:
-        if not refused_by_http_layer(exchange):
+        # The API's own answers first, without a call: every response under load asks.
+        if exchange.status not in LAYER_ANSWERS or not refused_by_http_layer(exchange):
             check(exchange, *args, **kwargs)
 
     return judged_unless_refused
