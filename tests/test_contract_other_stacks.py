@@ -21,7 +21,6 @@ import pytest
 from contract_runs import ContractResult, run_contract, sandbox
 
 from octopus_qa.sandbox.server import server_process
-from octopus_qa.target.ports import free_port
 
 AIOHTTP_TARGET = Path(__file__).with_name("aiohttp_target.py")
 #: Seed 1 in every run of this project's tests; seed 2 too in the soak (tox -e soak): each run
@@ -32,9 +31,8 @@ SEEDS = [1, pytest.param(2, marks=pytest.mark.soak)]
 @contextlib.contextmanager
 def aiohttp_target(*args: str) -> Iterator[str]:
     """tests/aiohttp_target.py on a free loopback port for the block; yields its URL."""
-    port = free_port()
-    command = [sys.executable, str(AIOHTTP_TARGET), "--port", str(port), *args]
-    with server_process(command, port) as url:
+    command = [sys.executable, str(AIOHTTP_TARGET), *args, "--port"]
+    with server_process(lambda port: [*command, str(port)]) as url:
         yield url
 
 

@@ -238,9 +238,10 @@ def test_a_page_unlike_one_that_held_for_the_same_request_is_judged_again(tmp_pa
     """Pages that held are remembered by request and body (loadtest/judged_once.py): the target
     reverses every second answer to the same browsed request, and every reversed page the users
     read is counted as broken, however often its request held before."""
-    port = free_port()
-    command = [sys.executable, str(REORDERING_TARGET), "--port", str(port)]
-    with server_process(command, port, env=CLEAN_ENV, timeout=STARTUP_DEADLINE_S) as url:
+    command = [sys.executable, str(REORDERING_TARGET), "--port"]
+    with server_process(
+        lambda port: [*command, str(port)], env=CLEAN_ENV, timeout=STARTUP_DEADLINE_S
+    ) as url:
         code, summary, output = load_against(url, tmp_path / "run", "--load-profile", "smoke")
         with urllib.request.urlopen(f"{url}/__reversed", timeout=10) as answer:
             reversed_pages = json.loads(answer.read())["reversed"]
@@ -299,9 +300,10 @@ def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_target_that_is_not_the_api_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-    with server_process(command, port, env=CLEAN_ENV, timeout=STARTUP_DEADLINE_S) as url:
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1"]
+    with server_process(
+        lambda port: [*command, str(port)], env=CLEAN_ENV, timeout=STARTUP_DEADLINE_S
+    ) as url:
         result = octoqa_load("--target", url, cwd=tmp_path)
     assert_refused(result, "does not look like the Octopus Cards API")
 

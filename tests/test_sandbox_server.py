@@ -12,10 +12,13 @@ import httpx
 import pytest
 
 from octopus_qa.cli import main as octoqa
+from octopus_qa.errors import TargetUnreachable
 from octopus_qa.rules import Exchange, cheap_response_checks, lower_headers
+from octopus_qa.sandbox import server
 from octopus_qa.sandbox.faults import FAULTS
 from octopus_qa.sandbox.readings import READINGS
 from octopus_qa.sandbox.server import running_sandbox
+from octopus_qa.target import free_port
 from octopus_qa.target.credentials import DEMO_PASSWORD, DEMO_USERNAME, Credentials
 from octopus_qa.target.session import login
 
@@ -214,3 +217,35 @@ def test_a_capped_sandbox_serves_its_known_capacity_and_queues_the_rest() -> Non
         elapsed = time.monotonic() - started
     assert statuses == [200] * 60
     assert elapsed >= 59 / 40, f"60 requests through a cap of 40/s in {elapsed:.2f} s"
+
+
+def test_a_server_process_whose_port_was_taken_first_starts_again_on_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port found free can be taken before the server binds it (tests in parallel start
+    servers all the time): the block gets a server of its own on another port, never the
+    process that took the port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = taken.getsockname()[1]
+        ports = iter([taken_port])
+        monkeypatch.setattr(server, "free_port", lambda: next(ports, None) or free_port())
+        with server.sandbox_process() as url:
+            assert not url.endswith(f":{taken_port}")
+            assert httpx.get(f"{url}/api/v1/products", timeout=10).status_code == 401
+
+
+def test_a_server_process_is_ready_when_it_listens_itself_not_when_the_port_answers() -> None:
+    """Another process listening on the port does not make the one being started ready."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            with pytest.raises(TargetUnreachable, match="nothing listened"):
+                server.wait_listening(port, idle, timeout=1.0)
+        finally:
+            idle.kill()
+            idle.wait()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import psutil
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -147,46 +148,89 @@ def sandbox_process(
     a user would, and the benchmarks (a server on its own core). `env` replaces the environment
     (its account, for instance); on exit the sandbox gets Ctrl-C, then is killed if it lingers.
     """
-    port = free_port()
-    command = [sys.executable, "-m", "octopus_qa", "sandbox", "--port", str(port), *cli_args]
-    with server_process(command, port, env=env, timeout=timeout) as url:
+    command = [sys.executable, "-m", "octopus_qa", "sandbox", *cli_args, "--port"]
+    with server_process(lambda port: [*command, str(port)], env=env, timeout=timeout) as url:
         yield url
+
+
+#: A server that exits while starting is started again on another free port, this many times in
+#: all: a port found free can be taken by another process before the server binds it.
+START_ATTEMPTS = 3
 
 
 @contextlib.contextmanager
 def server_process(
-    command: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30.0
+    command: Callable[[int], list[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> Iterator[str]:
-    """`command`, a server that listens on loopback `port`, in its own process for the block;
-    yield its URL. On exit it gets Ctrl-C, then is killed if it lingers: the one way every
-    server a test or benchmark starts is stopped (the sandbox, the aiohttp target)."""
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=None if env is None else dict(env),
-    )
+    """`command(port)`, a server that listens on the loopback port it is given, in its own
+    process for the block; yield its URL. The port is a free one; a server that exits while
+    starting (another process took the port first) is started again on another. On exit it gets
+    Ctrl-C, then is killed if it lingers: the one way every server a test or benchmark starts is
+    stopped (the sandbox, the aiohttp target)."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        process = subprocess.Popen(
+            command(port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=None if env is None else dict(env),
+        )
+        try:
+            wait_listening(port, process, timeout)
+            break
+        except TargetUnreachable:
+            exited = process.poll() is not None  # not a timeout: the server gave up itself
+            _stop(process)
+            if not exited or attempt == START_ATTEMPTS:
+                raise
+        except BaseException:
+            _stop(process)
+            raise
     try:
-        wait_listening(port, process, timeout)
         yield base_url("127.0.0.1", port)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Until something accepts connections on loopback `port`; the process dying ends it."""
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, then a kill if it lingers."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(SHUTDOWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_listening(port: int, process: subprocess.Popen[Any], timeout: float) -> None:
+    """Until `process` (or a process it started) listens on loopback `port`; its dying ends it.
+
+    Asked of the process's own sockets, not by connecting: a connection would also be accepted
+    by another server that took the port first, and the block would then run against that one
+    (and fail when it stops)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise TargetUnreachable(f"the server exited with {process.returncode} while starting")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        if _listens(process.pid, port):
             return
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     raise TargetUnreachable(f"nothing listened on port {port} within {timeout:g} s")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` or one of its children has a TCP socket listening on `port`."""
+    try:
+        parent = psutil.Process(pid)
+        for process in (parent, *parent.children(recursive=True)):
+            for sock in process.net_connections(kind="tcp"):
+                if sock.status == psutil.CONN_LISTEN and sock.laddr and sock.laddr.port == port:
+                    return True
+    except psutil.Error:  # gone, or a child that ended while being asked
+        return False
+    return False
