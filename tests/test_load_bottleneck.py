@@ -183,6 +183,29 @@ def test_a_lock_held_40_ms_serialises_and_its_throughput_tops_out_near_25_a_seco
     assert model is not None and model.peak_rps == pytest.approx(1000 / 41, rel=0.1)
 
 
+#: A capacity run's availability levels under the 40 ms lock, deep in its queue (a busy
+#: machine, 2026-12-06): in flight, requests, mean ms. The second waits half of the one ahead,
+#: the rest whole ones: a line through them meets the axis near half of the 42 ms alone.
+A_LOCK_DEEP_IN_ITS_QUEUE = [
+    (1, 208, 41.9), (2, 218, 63.51), (3, 177, 102.79), (4, 125, 143.34), (5, 100, 183.48),
+    (6, 79, 222.15), (7, 72, 268.27), (8, 48, 308.49), (9, 44, 346.0), (10, 56, 389.86),
+    (11, 24, 433.14), (12, 13, 467.02), (13, 9, 519.3), (14, 6, 564.76), (15, 3, 593.91),
+]  # fmt: skip
+
+
+def test_a_lock_deep_in_its_queue_is_measured_against_the_requests_sent_alone() -> None:
+    """The proportion is of what one alone took, measured: against the line's intercept (27 ms
+    here) the +40 ms a request ahead read as out of proportion, and the lock went unnamed."""
+    book = ConcurrencyBook()
+    for own, requests, mean_ms in A_LOCK_DEEP_IN_ITS_QUEUE:
+        for _ in range(requests):
+            book.record("availability", own, 0, mean_ms, failed=False)
+    fit = latency_fit(book.cells["availability"])
+    assert fit is not None and fit["per_own_ms"] == pytest.approx(40.5, abs=1.5)
+    assert fit["alone_ms"] < 30 and fit["alone_mean_ms"] == pytest.approx(41.9)
+    assert serialises(fit, slowest_alone_ms=46.0)
+
+
 def test_a_busy_server_slows_with_everything_in_flight_and_is_not_called_serialising() -> None:
     book = book_of(lambda own, others: 5.0 + 12.0 * (own - 1 + others))
     fit = latency_fit(book.cells["availability"])
@@ -295,8 +318,13 @@ def test_a_capacity_run_names_the_availability_lock(tmp_path: Path) -> None:
     peak = named["endpoints"]["availability"]["usl"]["peak_rps"]
     assert 15 <= peak <= 40, peak  # one at a time for 40 ms: 25 a second
     assert summary["steps"][0]["endpoints"]["availability"]["p50_ms"] >= 40
-    assert named["grew_first"]["endpoint"] == "availability", named["grew_first"]
-    assert any(line.strip().startswith("the latency of availability grew first") for line in lines)
+    # Its p50 doubles only near the lock's limit (about 170 req/s of the mix): a busy machine's
+    # generator can give out before any step it judged shows that, and then nothing grew first.
+    if summary["steps"][-1]["verdict"] != "invalid":
+        assert named["grew_first"]["endpoint"] == "availability", named["grew_first"]
+        assert any(
+            line.strip().startswith("the latency of availability grew first") for line in lines
+        )
     # Little's law: the time-average in flight (rate x mean latency) is what arrivals saw.
     for step in summary["steps"]:
         entry = step_summary(tmp_path, step)["concurrency"]["endpoints"]["availability"]

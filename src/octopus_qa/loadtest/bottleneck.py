@@ -7,7 +7,8 @@ in-flight count k, itself included, and the rest of its process's, o) and its se
 - Serialisation. Per endpoint, the mean latency is fitted (least squares, weighted by requests)
   as the straight line R = a + b (k - 1) + d o, with b and d at least 0. An endpoint
   *serialises* when each request of its own ahead adds at least SERIAL_MS, between about a
-  third and one and a half of what one alone takes (PROPORTION_BAND: a lock, a pool of one;
+  third and one and a half of what one alone takes (measured: the mean of the requests sent
+  alone, not the line's intercept) (PROPORTION_BAND: a lock, a pool of one;
   waiting for the one ahead costs what is left of it, half on average at a light load), and
   OWN_OVER_OTHERS times what any other request in flight adds: a server that is simply busy
   slows every endpoint by the total in flight, and that is d, not b. Runs where few requests
@@ -202,8 +203,13 @@ def latency_fit(cells: Mapping[tuple[int, int], list[float]]) -> dict[str, float
         return None
     a, b, d = line
     concurrent_ms = sum(cell[1] for (own, _), cell in cells.items() if own > 1)
+    alone_ms = sum(cell[1] for (own, _), cell in cells.items() if own == 1)
     return {
         "alone_ms": round(a, 3),
+        # What the requests sent alone took, measured: the line's intercept is a fit, and a
+        # lock's levels do not lie on one line (the second waits half of the one ahead, the
+        # rest whole ones), so a run deep in its queue puts the intercept near half of it.
+        "alone_mean_ms": round(alone_ms / alone, 3),
         "per_own_ms": round(b, 3),
         "per_other_ms": round(d, 3),
         "usl_alone_ms": round(curve[0], 3),
@@ -220,7 +226,7 @@ def serialises(fit: Mapping[str, float] | None, slowest_alone_ms: float | None) 
     docstring); on little evidence, also beyond every request sent alone and in proportion."""
     if fit is None:
         return False
-    a, b = max(fit["alone_ms"], 0.0), fit["per_own_ms"]
+    a, b = fit["alone_mean_ms"], fit["per_own_ms"]
     proportional = (
         b >= SERIAL_MS and b >= SERIAL_SHARE * a and b >= OWN_OVER_OTHERS * fit["per_other_ms"]
     )
@@ -385,11 +391,9 @@ def findings(
 
 def serial_sentence(key: str, entry: Mapping[str, Any], share: float | None) -> str:
     fit, model = entry["fit"], entry.get("usl") or {}
-    # "alone": what the requests sent alone took, measured (the line's intercept is a fit).
-    alone = next((lv["mean_ms"] for lv in entry.get("levels") or [] if lv["in_flight"] == 1), None)
     sentence = (
         f"{label(key)} serialises: +{fit['per_own_ms']:.0f} ms per concurrent request "
-        f"({alone if alone is not None else fit['alone_ms']:.0f} ms alone)"
+        f"({fit['alone_mean_ms']:.0f} ms alone)"
     )
     peak = model.get("peak_rps")
     if peak:
