@@ -4,12 +4,14 @@ bodies labelled as JSON (H4)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from ksuid import Ksuid
 from sandbox_client import Api
 
-from octopus_qa.ksuids import is_ksuid, new_ksuid
+from octopus_qa import ksuids
+from octopus_qa.ksuids import SEQUENCE_LENGTH, encode, is_ksuid, new_ksuid
 from octopus_qa.rules import json_content_type, request_id_follows_rules
 
 RESPONSES_OF_EVERY_KIND = [
@@ -96,6 +98,37 @@ def test_request_ids_are_ksuids_that_round_trip_through_svix_ksuid() -> None:
         assert is_ksuid(request_id)
         assert str(Ksuid.from_base62(request_id)) == request_id
     assert abs(Ksuid.from_base62(new_ksuid()).timestamp - time.time()) < 2
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, 3843, 3844, 2**128, 2**160 - 1, *range(7**50, 7**51, 7**49)]
+)
+def test_a_160_bit_value_is_encoded_as_the_reference_encodes_it(value: int) -> None:
+    assert encode(value) == str(Ksuid.from_bytes(value.to_bytes(20, "big")))
+
+
+def test_ids_drawn_by_threads_across_sequences_are_all_distinct_ksuids() -> None:
+    """More ids than one sequence holds, drawn by four threads at once: no id twice, and the
+    sequences that ran out were followed by others with other random digits."""
+    per_thread = SEQUENCE_LENGTH // 2
+    with ThreadPoolExecutor(4) as pool:
+        drawn = list(pool.map(lambda _: [new_ksuid() for _ in range(per_thread)], range(4)))
+    ids = [request_id for batch in drawn for request_id in batch]
+    assert len(set(ids)) == len(ids) == 4 * per_thread
+    assert all(map(is_ksuid, ids))
+    assert len({request_id[:24] for request_id in ids}) >= 2
+
+
+def test_a_sequence_seeded_at_the_largest_value_stays_within_160_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ksuids.os, "urandom", lambda size: b"\xff" * size)
+    last_second = ksuids._KSUID_EPOCH + 0xFFFFFFFF
+    sequence = ksuids._Sequence.seeded(last_second)
+    last = sequence.prefix + "zzz"  # the sequence's last id
+    assert is_ksuid(last)
+    value = int.from_bytes(bytes(Ksuid.from_base62(last)), "big")
+    assert 2**160 - 2 * SEQUENCE_LENGTH < value < 2**160
 
 
 @pytest.mark.parametrize(

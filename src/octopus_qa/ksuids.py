@@ -7,12 +7,20 @@ Why not `svix-ksuid` for generation: it spends ~13 µs per id in a generic base 
 the sandbox makes one per response; emitting base62 two digits at a time takes ~3 µs, which moved
 the sandbox's list rate from 0.32 to 0.68 of a bare handler's (bench/README.md). svix-ksuid stays
 the reference: tests/test_sandbox_headers.py checks these ids round-trip through it.
+
+Ids come in sequences, as segmentio/ksuid's own `Sequence` makes them: one fresh KSUID a second
+(or every 62³ ids) is the seed, and the ids drawn from it share its first 24 digits and count in
+the last three. Each is a KSUID of the current second, unique in its process, and costs one
+`divmod` (0.3 µs, against 2.8 µs encoding 16 fresh random bytes every time): the load users draw
+one for a quarter of their requests and the sandbox one for every response it makes up.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from typing import NamedTuple
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]  # all 62² two-digit strings
@@ -21,16 +29,54 @@ _KSUID_EPOCH = 1_400_000_000
 MAX_KSUID = "aWgEPTl1tmebfsQzFP4bxwgy80V"
 
 
-def new_ksuid() -> str:
-    """A fresh KSUID: 13 base62 pairs and the leading digit (below 62 by then)."""
-    timestamp = (int(time.time()) - _KSUID_EPOCH) & 0xFFFFFFFF
-    value = (timestamp << 128) | int.from_bytes(os.urandom(16), "big")
+def encode(value: int) -> str:
+    """A 160-bit value as a KSUID: 13 base62 pairs and the leading digit (below 62 by then)."""
     digits = []
     for _ in range(13):
         value, pair = divmod(value, 3844)
         digits.append(_PAIRS[pair])
     digits.append(_ALPHABET[value])
     return "".join(reversed(digits))
+
+
+#: The ids one seed gives: its last three base62 digits count.
+SEQUENCE_LENGTH = 62**3
+_LARGEST = 2**160 - 1
+
+
+class _Sequence(NamedTuple):
+    """The KSUIDs of one seed: its second, its first 24 digits, and the count of ids drawn."""
+
+    second: int
+    prefix: str
+    drawn: itertools.count
+
+    @classmethod
+    def seeded(cls, second: int) -> _Sequence:
+        timestamp = (second - _KSUID_EPOCH) & 0xFFFFFFFF
+        value = (timestamp << 128) | int.from_bytes(os.urandom(16), "big")
+        if value // SEQUENCE_LENGTH == _LARGEST // SEQUENCE_LENGTH:
+            value -= SEQUENCE_LENGTH  # every id of the sequence stays within 160 bits
+        return cls(second, encode(value)[:24], itertools.count())
+
+
+_sequence = _Sequence.seeded(int(time.time()))
+
+
+def new_ksuid() -> str:
+    """A fresh KSUID of the current second: the next of this second's sequence.
+
+    `next()` on an `itertools.count` is one step in C, so threads (the contract suite's
+    simultaneous requests) never draw the same id; a thread that reseeds meanwhile starts a
+    sequence of its own, with other random digits."""
+    global _sequence
+    sequence, second = _sequence, int(time.time())
+    drawn = next(sequence.drawn)
+    if second != sequence.second or drawn >= SEQUENCE_LENGTH:
+        sequence = _sequence = _Sequence.seeded(second)
+        drawn = next(sequence.drawn)
+    high, low = divmod(drawn, 3844)
+    return sequence.prefix + _ALPHABET[high] + _PAIRS[low]
 
 
 def is_ksuid(value: str) -> bool:
