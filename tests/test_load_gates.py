@@ -7,6 +7,7 @@ tests also pin the format the runner depends on.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -60,6 +61,7 @@ GET,/api/v1/products,"CatchResponseError('[pagination-headers-consistent] The pa
 POST,/api/v1/products/[id]/availability,"CatchResponseError('[availability-false-outside-ranges] is_available=True outside')",1,2026-11-23T11:37:01Z,2026-11-23T11:37:10Z
 GET,/api/v1/products,CatchResponseError('HTTP 500 (expected 200)'),2,2026-11-23T11:38:17Z,2026-11-23T11:38:17Z
 GET,/api/v1/products,"CatchResponseError('[not-a-rule] made up')",9,2026-11-23T11:38:17Z,2026-11-23T11:38:17Z
+GET,/api/v1/products,"CatchResponseError('no HTTP response: ConnectionRefusedError')",4,2026-11-23T11:38:18Z,2026-11-23T11:38:19Z
 """
 HISTORY_CSV = """Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size
 1795433678,0,,Aggregated,0.000000,0.000000,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,0,0,0,0.0,0,0,0
@@ -296,7 +298,8 @@ def test_the_judgement_reads_back_from_the_facts_file_as_it_was_reached(
     )
     plan = build_plan(PlanOptions(run_dir=tmp_path, load=True, load_profile="smoke"))
     assert plan.load is not None
-    LoadFacts.of(judgement, plan.load, cpu_warning=True, workers_reported=2).write(
+    locust = dataclasses.replace(judgement.measurements, no_answer=4)
+    LoadFacts.of(judgement, locust, plan.load, cpu_warning=True, workers_reported=2).write(
         tmp_path / "facts.json"
     )
     facts = LoadFacts.read(tmp_path / "facts.json")
@@ -306,6 +309,11 @@ def test_the_judgement_reads_back_from_the_facts_file_as_it_was_reached(
     assert again.measurements.endpoints == judgement.measurements.endpoints
     assert again.measurements.rule_violations == judgement.measurements.rule_violations
     assert again.exit_code == 1 and again.describe() == judgement.describe()
+    # What `octoqa load` reads in place of the CSV's last snapshot, which may be a second old.
+    history = read_measurements(csv_prefix).history
+    measured = facts.measurements(history, {"rule": 1})
+    assert measured.endpoints == locust.endpoints and measured.no_answer == 4
+    assert measured.history == history and measured.rule_violations == {"rule": 1}
 
 
 def test_facts_of_a_locust_that_never_judged_hold_no_judgement(tmp_path: Path) -> None:
@@ -347,6 +355,13 @@ def test_locusts_statistics_in_memory_read_as_its_csv_reads(csv_prefix: Path) ->
     assert in_memory.endpoints == from_csv.endpoints
     assert in_memory.rate_limited == from_csv.rate_limited == 7
     assert in_memory.rule_violations == from_csv.rule_violations
+    assert in_memory.no_answer == from_csv.no_answer == 4
+    # A single process holds the exception itself (Locust's CatchResponseError), whose text
+    # has no class name around it.
+    stats_in_memory.errors["refused"] = SimpleNamespace(
+        error=ConnectionError("no HTTP response: ConnectionResetError"), occurrences=3
+    )
+    assert measurements_from_stats(stats_in_memory).no_answer == 4 + 3
 
 
 def test_a_run_stopped_for_silence_says_so_even_when_the_target_is_back() -> None:

@@ -37,7 +37,7 @@ import gevent
 import msgspec
 from locust import events
 from locust.env import Environment
-from locust.runners import STATE_INIT, WorkerRunner
+from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from ..errors import OctoqaError
@@ -262,9 +262,11 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     if environment.runner is not None and environment.runner.state == STATE_INIT:
         print("load verdict: none (no test was started in this session: nothing to judge)")
         return  # a web UI opened and closed again is not a run that failed its floors
-    # Locust's CSV writer snapshots once a second and is not flushed at the end, and in
-    # distributed mode the workers' last reports may still be on their way: one more tick.
-    gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
+    if isinstance(environment.runner, MasterRunner):
+        # The workers' last reports may still be on their way: one more tick. A single
+        # process has every figure in memory now (its CSV's last snapshot may be up to a
+        # second old: the facts file carries the figures as they are, for `octoqa load`).
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
     run.note_users(_dispatched(environment))
     judgement = judge_exactly(run.judge, environment, run.reach(environment.user_classes))
     total = judgement.measurements.endpoints.get("total")
@@ -278,7 +280,8 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     facts_file = getattr(environment.parsed_options, "facts_file", "")
     if facts_file:
         cpu_warning = _cpu_warning(run, environment)
-        facts = LoadFacts.of(judgement, run.load, cpu_warning, len(run.workers_reported))
+        locust = measurements_from_stats(environment.stats)
+        facts = LoadFacts.of(judgement, locust, run.load, cpu_warning, len(run.workers_reported))
         facts.write(Path(facts_file))
 
 

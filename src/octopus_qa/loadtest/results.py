@@ -193,6 +193,12 @@ def measurements_from_stats(
         rate_limited=rate_limited,
         rule_violations=dict(sorted((rule_violations or {}).items())),
         history=[],  # over time is the CSV history's business (read_history)
+        no_answer=sum(
+            error.occurrences
+            for error in stats.errors.values()
+            # An exception here, its text as Locust's CSV writes it on a master (from workers)
+            if NO_ANSWER_IN_MESSAGE.match(str(error.error))
+        ),
     )
 
 

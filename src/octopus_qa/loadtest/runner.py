@@ -254,6 +254,8 @@ def measure(step: LoadStep) -> Outcome:
     # percentiles of the timing file over them, the same histograms the judgement used.
     timing = read_timing(load_dir / TIMING_FILE)
     measured = read_measurements(load_dir / CSV_NAME, timing.rule_violations)
+    if facts is not None:  # Locust's numbers as it quit, not its CSV's last snapshot before
+        measured = facts.measurements(measured.history, timing.rule_violations)
     lost = target_lost(url, measured)
     gates = judgement.gates if judgement is not None else []
     saturated = [] if problem else timing.problems(step.load.generator)

@@ -78,9 +78,14 @@ class LoadFacts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     verdict: str
     slo_version: int
     gates: list[Gate]
+    #: As judged: Locust's counts with the exact percentiles of the gated clock.
     endpoints: dict[str, EndpointStats]
+    #: As Locust's own statistics read when it quit (its rounded percentiles): what its CSV
+    #: says once its writer's next snapshot is taken, without waiting up to a second for it.
+    locust_endpoints: dict[str, EndpointStats]
     rule_violations: dict[str, int]
     rate_limited: int
+    no_answer: int
     profile: str | None
     model: str
     cpu_warning: bool
@@ -88,8 +93,14 @@ class LoadFacts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @classmethod
     def of(
-        cls, judgement: Judgement, load: LoadPlan, cpu_warning: bool, workers_reported: int
+        cls,
+        judgement: Judgement,
+        locust: Measurements,
+        load: LoadPlan,
+        cpu_warning: bool,
+        workers_reported: int,
     ) -> LoadFacts:
+        """The facts of a judged run; `locust`: what Locust's statistics read as it quit."""
         measured = judgement.measurements
         open_model = load.profile is not None and load.profile.per_user_rps is not None
         return cls(
@@ -97,12 +108,27 @@ class LoadFacts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             slo_version=judgement.slo_version,
             gates=list(judgement.gates),
             endpoints=dict(measured.endpoints),
+            locust_endpoints=dict(locust.endpoints),
             rule_violations=dict(measured.rule_violations),
             rate_limited=measured.rate_limited,
+            no_answer=locust.no_answer,
             profile=load.profile.name if load.profile is not None else None,
             model="open" if open_model else "closed",
             cpu_warning=cpu_warning,
             workers_reported=workers_reported,
+        )
+
+    def measurements(
+        self, history: list[dict[str, Any]], rule_violations: Mapping[str, int]
+    ) -> Measurements:
+        """What Locust's statistics read as it quit, with the run over time (its CSV history)
+        and the rules broken (the timing file's count)."""
+        return Measurements(
+            endpoints=self.locust_endpoints,
+            rate_limited=self.rate_limited,
+            rule_violations=rule_violations,
+            history=history,
+            no_answer=self.no_answer,
         )
 
     @property
