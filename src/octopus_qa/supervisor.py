@@ -42,6 +42,7 @@ def run_bounded(
     )
     try:
         out, err = process.communicate(timeout=timeout_s)
+        _stop_leftovers(process.pid)
         return process.returncode, out or "", err or ""
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGTERM)
@@ -50,8 +51,18 @@ def run_bounded(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
+        _stop_leftovers(process.pid)
         return None, out or "", err or ""
     except BaseException:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
+
+
+def _stop_leftovers(group: int) -> None:
+    """What the child left running in its group once it exited (Locust's forked workers, when
+    its master could not start): killed, so that nothing outlives the run."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the usual case: the group ended with its leader

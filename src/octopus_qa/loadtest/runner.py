@@ -245,7 +245,7 @@ def measure(step: LoadStep) -> Outcome:
     url, load_dir = step.plan.url, step.load_dir
     started = datetime.now(UTC)
     clock = time.monotonic()
-    exit_code = run_locust(locust_command(step), step)
+    exit_code = start_locust(step)
     duration_s = time.monotonic() - clock
     facts = LoadFacts.read(load_dir / FACTS_FILE)
     judgement = facts.judgement if facts is not None else None
@@ -408,6 +408,34 @@ def worker_options(load: LoadPlan) -> list[str]:
 
 def hard_limit_s(step: LoadStep) -> float:
     return step.run_time_s + STARTUP_GRACE_S + SHUTDOWN_GRACE_S
+
+
+#: Starts of a multi-process run whose master found the free port it was given taken (another
+#: process bound it between the choice and Locust's bind): each start gets a port of its own.
+START_ATTEMPTS = 3
+#: What Locust's master logs when its port is taken, before it exits 1: in its own line "The
+#: Locust master port (…) was busy … (Socket bind failure: Address already in use)", or, when
+#: pyzmq adds the address to the text (which Locust then no longer recognises), in a traceback.
+MASTER_PORT_BUSY = "Socket bind failure: Address already in use"
+
+
+def start_locust(step: LoadStep) -> int | None:
+    """Run Locust on the step: on another free port when the master of a multi-process run
+    found its port taken, at most START_ATTEMPTS starts (the last one's outcome stands)."""
+    for _ in range(START_ATTEMPTS - 1):
+        exit_code = run_locust(locust_command(step), step)
+        if not _master_port_was_taken(step, exit_code):
+            return exit_code
+    return run_locust(locust_command(step), step)
+
+
+def _master_port_was_taken(step: LoadStep, exit_code: int | None) -> bool:
+    # Only a port of the run's own choosing is tried again: workers on other hosts
+    # (--master-bind-host) connect to Locust's fixed port, and a busy one there is the user's.
+    if exit_code != 1 or not step.load.workers or step.load.master_bind_host is not None:
+        return False
+    log = (step.load_dir / "locust.log").read_text(encoding="utf-8", errors="replace")
+    return MASTER_PORT_BUSY in log
 
 
 def run_locust(command: list[str], step: LoadStep) -> int | None:
