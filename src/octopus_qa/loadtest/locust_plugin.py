@@ -47,7 +47,7 @@ from .gates import FULL_REACH, Reach
 from .locust_run import LocustRun, run_of
 from .metrics import serve_metrics
 from .recorder import RECORDER
-from .results import measurements_from_stats
+from .results import Measurements, measurements_from_stats
 from .shapes import use_shape_if_chosen
 from .timing import Timing, exact_endpoints
 from .verdict import Judge, Judgement, LoadFacts
@@ -268,7 +268,8 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
         # second old: the facts file carries the figures as they are, for `octoqa load`).
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
     run.note_users(_dispatched(environment))
-    judgement = judge_exactly(run.judge, environment, run.reach(environment.user_classes))
+    locust = measurements_from_stats(environment.stats, RECORDER.broken)
+    judgement = judge_exactly(run.judge, locust, run.reach(environment.user_classes))
     total = judgement.measurements.endpoints.get("total")
     print(judgement.describe(), flush=True)
     print(
@@ -280,7 +281,6 @@ def judge_the_run(environment: Environment, **_: Any) -> None:
     facts_file = getattr(environment.parsed_options, "facts_file", "")
     if facts_file:
         cpu_warning = _cpu_warning(run, environment)
-        locust = measurements_from_stats(environment.stats)
         facts = LoadFacts.of(judgement, locust, run.load, cpu_warning, len(run.workers_reported))
         facts.write(Path(facts_file))
 
@@ -299,14 +299,14 @@ def _dispatched(environment: Environment) -> dict[str, int]:
     return dict(getattr(environment.runner, "target_user_classes_count", None) or {})
 
 
-def judge_exactly(judge: Judge, environment: Environment, reach: Reach = FULL_REACH) -> Judgement:
-    """Locust's counts with the exact percentiles of the recorder's histograms (the clock
-    slo.toml names), judged; a run the recorder stopped early on a sustained breach fails."""
-    measured = measurements_from_stats(environment.stats, RECORDER.broken)
+def judge_exactly(judge: Judge, locust: Measurements, reach: Reach = FULL_REACH) -> Judgement:
+    """Locust's counts (`measurements_from_stats`) with the exact percentiles of the recorder's
+    histograms (the clock slo.toml names), judged; a run the recorder stopped early on a
+    sustained breach fails."""
     exact = exact_endpoints(
-        measured.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
+        locust.endpoints, Timing(book=RECORDER.book), judge.levels.latency_clock
     )
-    judgement = judge.judge(dataclasses.replace(measured, endpoints=exact), reach)
+    judgement = judge.judge(dataclasses.replace(locust, endpoints=exact), reach)
     if RECORDER.aborted or RECORDER.target_silent:
         judgement = dataclasses.replace(judgement, verdict=Verdict.FAIL)
     return judgement
