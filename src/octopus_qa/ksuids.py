@@ -11,8 +11,9 @@ the reference: tests/test_sandbox_headers.py checks these ids round-trip through
 Ids come in sequences, as segmentio/ksuid's own `Sequence` makes them: one fresh KSUID a second
 (or every 62³ ids) is the seed, and the ids drawn from it share its first 24 digits and count in
 the last three. Each is a KSUID of the current second, unique in its process, and costs one
-`divmod` (0.3 µs, against 2.8 µs encoding 16 fresh random bytes every time): the load users draw
-one for a quarter of their requests and the sandbox one for every response it makes up.
+`divmod` (0.44 µs an id in `timeit`, against 2.8 µs encoding 16 fresh random bytes each time):
+the load users draw one for a quarter of their requests, the sandbox one for every response it
+makes up.
 """
 
 from __future__ import annotations

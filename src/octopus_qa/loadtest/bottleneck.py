@@ -7,9 +7,9 @@ in-flight count k, itself included, and the rest of its process's, o) and its se
 - Serialisation. Per endpoint, the mean latency is fitted (least squares, weighted by requests)
   as the straight line R = a + b (k - 1) + d o, with b and d at least 0. An endpoint
   *serialises* when each request of its own ahead adds at least SERIAL_MS, between about a
-  third and one and a half of what one alone takes (measured: the mean of the requests sent
-  alone, not the line's intercept) (PROPORTION_BAND: a lock, a pool of one;
-  waiting for the one ahead costs what is left of it, half on average at a light load), and
+  third and one and a half of what one alone takes, as measured: the mean of the requests sent
+  alone, not the line's intercept (PROPORTION_BAND: a lock, a pool of one; waiting for the one
+  ahead costs what is left of it, half on average at a light load), and
   OWN_OVER_OTHERS times what any other request in flight adds: a server that is simply busy
   slows every endpoint by the total in flight, and that is d, not b. Runs where few requests
   overlapped (a smoke run) are read against the requests sent alone instead (MIN_ALONE). A
