@@ -50,7 +50,7 @@ class _Sequence(NamedTuple):
 
     second: int
     prefix: str
-    drawn: itertools.count
+    drawn: itertools.count[int]
 
     @classmethod
     def seeded(cls, second: int) -> _Sequence:
