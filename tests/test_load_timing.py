@@ -483,9 +483,29 @@ def test_a_breach_must_last_the_whole_window_to_abort() -> None:
 def test_a_users_phase_shifts_its_grid_so_users_spawned_together_do_not_arrive_in_bursts() -> None:
     schedule = ArrivalSchedule(0.5, now=10.0, phase_s=0.2)
     schedule.started(10.0)
-    assert schedule.wait_s(10.0) == pytest.approx(0.7)  # slot at 10.7, then every 0.5 s
-    schedule.started(10.7)
-    assert schedule.wait_s(10.7) == pytest.approx(0.5)
+    assert schedule.wait_s(10.0) == pytest.approx(0.2)  # slot at 10.2, then every 0.5 s
+    schedule.started(10.2)
+    assert schedule.wait_s(10.2) == pytest.approx(0.5)
+
+
+def slots(schedule: ArrivalSchedule, until: float) -> list[float]:
+    """The start of every task of a user that is never late, up to `until`."""
+    now, starts = schedule.intended, []
+    while now <= until:
+        schedule.started(now)
+        starts.append(now)
+        now += schedule.wait_s(now)
+    return starts
+
+
+@pytest.mark.parametrize("interval", [0.25, 2.04, 5.0])
+def test_a_window_soon_after_the_spawn_is_offered_the_rate_promised(interval: float) -> None:
+    """100 users spawned at 0 with phases spread over an interval: from 1 s to 5 s (a capacity
+    step judged from a second after its ramp) they offer 400 / interval task runs, even at
+    0.2 a second each (a step at 20 req/s or less has 10 users, each slower than 2 a second)."""
+    users = [ArrivalSchedule(interval, 0.0, (i + 0.5) / 100 * interval) for i in range(100)]
+    offered = sum(1 for user in users for start in slots(user, 5.0) if 1.0 <= start < 5.0)
+    assert offered == pytest.approx(400 / interval, abs=1.5)
 
 
 @pytest.mark.slow
