@@ -397,16 +397,25 @@ def test_an_endpoint_no_running_user_calls_is_not_judged_and_says_why(csv_prefix
     assert "not judged: refresh p50_ms" in gates_table(browsers_only)
 
 
-def test_without_a_fixed_offer_only_the_throughput_floors_are_not_judged(csv_prefix: Path) -> None:
+@pytest.mark.parametrize(
+    ("reach", "reason"),
+    [
+        (Reach(fixed_offer=False), "no load profile fixed the offered rate"),
+        (Reach(search_step=True), "a capacity step: the search chose its rate"),
+    ],
+)
+def test_where_the_run_did_not_choose_its_offer_only_the_throughput_floors_are_not_judged(
+    csv_prefix: Path, reach: Reach, reason: str
+) -> None:
+    """-u/-t chose the offer, or a capacity search did (a step under 10 req/s judges no
+    login: they come with its ramp): a floor then says nothing about the API."""
     measurements = read_measurements(csv_prefix, FIXTURE_RULE_VIOLATIONS)
     levels = load_slo(DEFAULT_LOAD_DIR / "slo.toml", None)
     everything = judge_run(levels, measurements)
-    chosen_by_hand = judge_run(levels, measurements, reach=Reach(fixed_offer=False))
-    for full, judged in zip(everything, chosen_by_hand, strict=True):
+    chosen_elsewhere = judge_run(levels, measurements, reach=reach)
+    for full, judged in zip(everything, chosen_elsewhere, strict=True):
         if full.metric == "rps":
-            assert (
-                judged.verdict == SKIP and "no load profile fixed the offered rate" in judged.reason
-            )
+            assert judged.verdict == SKIP and reason in judged.reason
         else:
             assert judged == full
     assert any(g.metric == "rps" and g.verdict == FAIL for g in everything)  # the fixture's floors

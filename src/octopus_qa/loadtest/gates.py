@@ -57,14 +57,27 @@ class Reach:
     #: The kinds of user that ran, for the reason a skipped gate gives.
     users: tuple[str, ...] = ()
     fixed_offer: bool = True
+    #: A capacity search's step: the search chose the rate, and reads what was served itself.
+    search_step: bool = False
 
     def why_not(self, gate: Gate) -> str | None:
         """Why this gate says nothing about the API, or None when it does."""
         if self.endpoints is not None and gate.endpoint not in (*self.endpoints, "all", "total"):
             ran = ", ".join(self.users) or "none"
             return f"no running user calls {gate.endpoint} (users that ran: {ran})"
-        if gate.metric == "rps" and gate.source == "slo" and not self.fixed_offer:
+        if gate.metric == "rps" and gate.source == "slo":
+            return self._why_no_floor()
+        return None
+
+    def _why_no_floor(self) -> str | None:
+        """A throughput floor judges the API only where the run's own profile set the offer.
+        In a capacity step the search chose it: a floor there says whether the search offered
+        the endpoint enough (logins come with the ramp, which is not judged, so a step under
+        10 req/s has none), and the search reads what the API served from the step itself."""
+        if not self.fixed_offer:
             return "no load profile fixed the offered rate (-u/-t chose it): floor not judged"
+        if self.search_step:
+            return "a capacity step: the search chose its rate and reads what was served"
         return None
 
 

@@ -35,12 +35,17 @@ class LocustRun:
         self.users_ran.update(name for name, count in counts.items() if count > 0)
 
     def reach(self, user_classes: Iterable[Any]) -> Reach:
-        """What the users that ran could offer: their endpoints, and whether a profile fixed
-        the offer."""
+        """What the users that ran could offer: their endpoints, whether a profile fixed the
+        offer, and whether a capacity search chose it."""
         ran = [cls for cls in user_classes if cls.__name__ in self.users_ran]
         endpoints = frozenset(key for cls in ran for key in getattr(cls, "endpoints", ()))
         names = tuple(sorted(cls.__name__ for cls in ran))
-        return Reach(endpoints, names, fixed_offer=self.load.profile is not None)
+        return Reach(
+            endpoints,
+            names,
+            fixed_offer=self.load.profile is not None,
+            search_step=self.load.capacity_step_rps is not None,
+        )
 
     @property
     def load(self) -> LoadPlan:
