@@ -49,7 +49,14 @@ from octopus_qa.loadtest.capacity_gate import (
     worst_breaches,
 )
 from octopus_qa.loadtest.runner import DEFAULT_LOAD_DIR
-from octopus_qa.loadtest.search import MIN_GROWTH, RETRIES, Reading, Search, growth
+from octopus_qa.loadtest.search import (
+    DESCENTS,
+    MIN_GROWTH,
+    RETRIES,
+    Reading,
+    Search,
+    growth,
+)
 from octopus_qa.plan import PlanOptions, RunPlan, build_plan
 from octopus_qa.plan.load_profiles import Limits, users_offering
 from octopus_qa.plan.slo import load_slo
@@ -158,10 +165,33 @@ def test_the_climb_ends_at_the_maximum() -> None:
     assert search.held == 300 and search.broke is None
 
 
-def test_a_first_step_that_breaks_ends_the_search_with_nothing_held() -> None:
+@given(capacity=st.floats(min_value=4, max_value=48))  # served under 97 % of 50
+def test_below_the_start_a_throughput_bound_target_is_found_within_5_percent(
+    capacity: float,
+) -> None:
+    """The first step breaks, serving the capacity: the search steps down to just under what
+    it served, and brackets from there."""
     search = Search(50, 2.0, 2000)
-    assert searched_rates(search, queueing(20)) == [50]
-    assert (search.held, search.broke) == (None, 50)
+    rates = searched_rates(search, queueing(capacity))
+    assert rates[0] == 50 and rates[1] == round(0.95 * capacity, 1), rates
+    assert search.held is not None and 0.95 * capacity <= search.held <= capacity, rates
+    assert len(rates) <= 5, rates
+
+
+def test_a_first_step_that_breaks_steps_down_by_the_factor_until_a_rate_holds() -> None:
+    """A few listings fail at 60 req/s with the whole offer served (no saturation to read a
+    capacity from): 46.2 holds, and the bracket from 46.2 to 60 is narrowed as after a climb."""
+    search = Search(60, 1.3, 2000)
+    rates = searched_rates(search, lambda rate: Reading(rate, rate <= 50, 0.5, rate))
+    assert rates[:3] == [60, 60, 46.2], rates  # a break nothing corroborates, measured again
+    assert search.held is not None and 47.5 <= search.held <= 50 < search.broke, rates
+
+
+def test_a_target_that_breaks_at_every_rate_holds_none_after_the_descents() -> None:
+    search = Search(50, 2.0, 2000)
+    rates = searched_rates(search, lambda rate: Reading(rate, False, 3.0, rate))
+    assert rates == [50, 25, 12.5, 6.2] and len(rates) == 1 + DESCENTS
+    assert (search.held, search.broke) == (None, 6.2)
 
 
 def test_a_break_nothing_corroborates_is_measured_again_and_the_second_reading_decides() -> None:
@@ -354,8 +384,8 @@ def test_bad_capacity_options_are_one_line_and_exit_2(
 
 @pytest.mark.slow
 def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: Path) -> None:
-    # 150 ms on every answer breaks every p50 objective of 100 ms at any rate: no rate holds,
-    # and the first step already says which gates broke.
+    # 150 ms on every answer breaks every p50 objective of 100 ms at any rate: the search steps
+    # down three times, no rate holds, and the first step already says which gates broke.
     with sandbox_process("--latency-ms", "150", env=CLEAN_ENV) as url:
         result = subprocess.run(
             [
@@ -370,8 +400,11 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
     assert lines[-1].startswith("holds no rate tried within SLOs: ")
     summary = json.loads((tmp_path / "capacity" / "summary.json").read_text(encoding="utf-8"))
     assert summary["limit"] == "api" and summary["capacity_rps"] is None
-    assert summary["broke_at"]["list p50_ms"] == 20
-    first = summary["steps"][0]
+    rates = sorted(step["rate_rps"] for step in summary["steps"])
+    assert len(rates) == 1 + DESCENTS and rates[-1] == 20, rates  # 20, then lower, three times
+    assert all(step["verdict"] == "fail" for step in summary["steps"])
+    assert summary["broke_at"]["list p50_ms"] == rates[0]  # the lowest rate that broke it
+    first = next(step for step in summary["steps"] if step["rate_rps"] == 20)
     assert first["latency"]["p50_ms"] >= 150 and first["verdict"] == "fail"
     page = (tmp_path / "capacity" / "index.html").read_text(encoding="utf-8")
     assert "<svg" in page and "Latency against offered rate" in page
