@@ -404,6 +404,8 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
     assert len(rates) == 1 + DESCENTS and rates[-1] == 20, rates  # 20, then lower, three times
     assert all(step["verdict"] == "fail" for step in summary["steps"])
     assert summary["broke_at"]["list p50_ms"] == rates[0]  # the lowest rate that broke it
+    downs = [line for line in lines if line.startswith("  no rate held yet: stepping down to ")]
+    assert len(downs) == DESCENTS, lines
     first = next(step for step in summary["steps"] if step["rate_rps"] == 20)
     assert first["latency"]["p50_ms"] >= 150 and first["verdict"] == "fail"
     page = (tmp_path / "capacity" / "index.html").read_text(encoding="utf-8")

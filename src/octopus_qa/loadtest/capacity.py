@@ -342,9 +342,14 @@ DOUBT = (
 
 
 def _explore(steps: _Steps, search: Search, result: CapacityResult) -> None:
-    """The climb and the bisection, as `search` chooses their rates, with short holds."""
+    """The climb (or the steps down from a first step that broke) and the bisection, as
+    `search` chooses their rates, with short holds."""
     again = False
     while (rate := search.next_rate()) is not None:
+        if not again and search.held is None and search.broke is not None:
+            print(
+                f"  no rate held yet: stepping down to {rate:g} req/s", file=steps.out, flush=True
+            )
         ran = steps.run(rate, steps.options.step_s, folder="again" if again else "step")
         if isinstance(ran, str):
             _stopped(result, ran)
