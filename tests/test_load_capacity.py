@@ -207,6 +207,13 @@ def test_a_break_nothing_corroborates_is_measured_again_and_the_second_reading_d
     assert search.held == 200 and search.next_rate() == 400
 
 
+def test_a_shortfall_of_a_few_requests_is_the_count_s_noise_not_a_throughput_bound() -> None:
+    assert Reading(400, False, 3.0, 299, hold_s=4).throughput_bound  # 404 requests unserved
+    assert not Reading(10, False, 1.5, 9.4, hold_s=4).throughput_bound  # 2.4 of 40: noise
+    assert Reading(10, False, 1.5, 7.0, hold_s=4).throughput_bound  # 12 of 40
+    assert not Reading(400, False, 3.0, 390, hold_s=4).throughput_bound  # within 3 %
+
+
 def test_a_break_with_a_sign_of_saturation_is_believed_at_once() -> None:
     assert not Reading(200, False, 3.0, 200).doubtful  # far past its gate
     assert not Reading(200, False, 1.2, 150).doubtful  # could not serve its offer
@@ -362,6 +369,16 @@ def test_no_rate_held_is_exit_1() -> None:
     assert _verdict(result, 25, 0)[1] == 1
 
 
+def test_a_rate_under_10_req_s_is_said_to_its_first_decimal() -> None:
+    """A search that stepped down measured 6.2 and 2.5 req/s: not rounded to 6 and 2."""
+    result = CapacityResult(capacity_rps=6.2, limit="api", broke_at={"list p50_ms": 12.5})
+    assert _verdict(result, 12.5, 0)[0] == (
+        "holds 6.2 req/s of the scenario mix within SLOs; list p50_ms breaks first, at 12 req/s"
+    )
+    nothing = CapacityResult(capacity_rps=None, limit="api", broke_at={"list p50_ms": 2.5})
+    assert _verdict(nothing, 2.5, 0)[0].endswith("list p50_ms breaks first, at 2.5 req/s")
+
+
 @pytest.mark.parametrize(
     ("arguments", "complaint"),
     [
@@ -398,10 +415,12 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 1, result.stdout + result.stderr
     assert lines[-1].startswith("holds no rate tried within SLOs: ")
+    assert lines[-1].endswith("breaks first, at 2.5 req/s"), lines[-1]
     summary = json.loads((tmp_path / "capacity" / "summary.json").read_text(encoding="utf-8"))
     assert summary["limit"] == "api" and summary["capacity_rps"] is None
     rates = sorted(step["rate_rps"] for step in summary["steps"])
-    assert len(rates) == 1 + DESCENTS and rates[-1] == 20, rates  # 20, then lower, three times
+    # No step fell short of its offer by MIN_SHORTFALL requests: each step down is a halving.
+    assert rates == [2.5, 5, 10, 20] and len(rates) == 1 + DESCENTS, rates
     assert all(step["verdict"] == "fail" for step in summary["steps"])
     assert summary["broke_at"]["list p50_ms"] == rates[0]  # the lowest rate that broke it
     downs = [line for line in lines if line.startswith("  no rate held yet: stepping down to ")]

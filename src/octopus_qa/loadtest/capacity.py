@@ -46,7 +46,7 @@ from ..plan.load_profiles import Profile, Stage, arrival_profile, users_offering
 from ..rundir import point_latest_at
 from ..verdicts import Verdict
 from . import bottleneck, capacity_gate
-from .capacity_gate import CapacitySummary, Comparison
+from .capacity_gate import CapacitySummary, Comparison, readable
 from .gates import FAIL
 from .latency import RESPONSE
 from .runner import DEFAULT_LOAD_DIR, LoadOptions, LoadStep, Outcome, measure
@@ -447,6 +447,7 @@ def _reading(step: Step, outcome: Outcome, hold_s: float) -> Reading:
         pressure=max(pressures, default=0.0),
         achieved_rps=step.achieved_rps,
         queue_growing=queue_growing(outcome.timing.timeline, hold_s),
+        hold_s=hold_s,
     )
 
 
@@ -601,12 +602,12 @@ def _print_bottleneck(out: TextIO, named: dict[str, Any]) -> None:
 
 def _verdict(result: CapacityResult, broke: float | None, workers: int) -> tuple[str, int]:
     held = result.capacity_rps
-    holds = f"holds {held:,.0f} req/s of the scenario mix within SLOs" if held else ""
+    holds = f"holds {readable(held)} req/s of the scenario mix within SLOs" if held else ""
     if result.limit == "generator":
         rate = result.steps[-1].rate_rps
         prefix = f"{holds}; " if holds else ""
         return (
-            f"{prefix}the load generator, not the API, set the limit at {rate:,.0f} req/s: "
+            f"{prefix}the load generator, not the API, set the limit at {readable(rate)} req/s: "
             f"rerun with --workers {max(2, workers * 2)}",
             2,
         )
@@ -621,12 +622,12 @@ def _verdict(result: CapacityResult, broke: float | None, workers: int) -> tuple
         )
     if result.limit == "api" and broke is not None:
         first = min(result.broke_at.items(), key=lambda item: item[1], default=None)
-        which = f"{first[0]} breaks first, at {first[1]:,.0f} req/s" if first else ""
+        which = f"{first[0]} breaks first, at {readable(first[1])} req/s" if first else ""
         if not held:
             return (f"holds no rate tried within SLOs: {which}", 1)
         return (f"{holds}; {which}", 0)
-    if result.limit == "max-rate":
-        return (f"holds at least {held:,.0f} req/s within SLOs (the highest rate tried)", 0)
+    if result.limit == "max-rate" and held:
+        return (f"holds at least {readable(held)} req/s within SLOs (the highest rate tried)", 0)
     if held:
         return (f"{holds} (the time budget ended the search before an SLO broke)", 0)
     return ("no step finished within the time budget: no capacity found", 2)
