@@ -433,6 +433,26 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
 
 
 @pytest.mark.slow
+def test_a_step_at_5_req_s_is_offered_its_rate(tmp_path: Path) -> None:
+    """10 users at half a task run a second each, judged from a second after their ramp:
+    they are offered 5 a second (each starts a part of an interval late, its own place on the
+    grid), where the judged seconds once got half (2.4 req/s), read as a throughput bound."""
+    with sandbox_process(env=CLEAN_ENV) as url:
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "octopus_qa", "capacity", "--target", url,
+                "--report-dir", str(tmp_path), "--start-rps", "5", "--max-rps", "5",
+                "--step-s", "4", "--confirm-s", "0", "--max-time", "1m",
+            ],
+            capture_output=True, text=True, timeout=120, env=CLEAN_ENV,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "capacity" / "summary.json").read_text(encoding="utf-8"))
+    [step] = summary["steps"]
+    assert step["users"] == 10 and step["achieved_rps"] >= 0.85 * 5, step
+
+
+@pytest.mark.slow
 def test_a_search_under_a_low_spawn_limit_ramps_slower_instead_of_stopping(
     tmp_path: Path,
 ) -> None:

@@ -174,11 +174,16 @@ class Recorder:
         assert self.interval_s is not None
         schedule = self._schedules.get(id(user))
         if schedule is None:
-            phase = random.uniform(0.0, self.interval_s)
             schedule = self._schedules[id(user)] = ArrivalSchedule(
-                self.interval_s, time.perf_counter(), phase
+                self.interval_s, time.perf_counter()
             )
         return schedule
+
+    def start_delay_s(self) -> float:
+        """Open model: how long a new user waits before its first request, a random part of one
+        interval: Locust starts a second's users at once, and their grids would coincide. 0 in
+        the closed model."""
+        return random.uniform(0.0, self.interval_s) if self.interval_s is not None else 0.0
 
     def request_context(self, user: Any) -> dict[str, Any]:
         """Locust's per-request context: how late this request's task started (open model)."""

@@ -24,18 +24,17 @@ import math
 class ArrivalSchedule:
     """The start grid of one user; call `wait_s` after each task and `started` at each start."""
 
-    def __init__(self, interval_s: float, now: float, phase_s: float | None = None) -> None:
+    def __init__(self, interval_s: float, now: float) -> None:
         if interval_s <= 0:
             raise ValueError("an arrival schedule needs a positive interval")
         self.interval_s = interval_s
-        self.intended = now  # the first task starts as soon as the user has started
-        # Users spawned together would share one grid and arrive in bursts; a phase per user
-        # (drawn by the caller, up to one interval) is the gap to the second slot, and the grid
-        # runs on from there: with phases spread evenly, any window after the users' spawn is
-        # offered the rate promised, however long the interval. (With the phase added to a
-        # whole interval, a window that opened within two intervals of the spawn got too few:
-        # a capacity step at 4.9 req/s, 10 users at 0.49 a second, was offered about half.)
-        self._phase_s: float | None = interval_s if phase_s is None else phase_s
+        # The first task starts as soon as the user has started. Users spawned together would
+        # share one grid and arrive in bursts: each starts a random part of an interval late
+        # (the recorder's `start_delay_s`), so their grids interleave, and any window after
+        # their spawn is offered the rate promised, with no task more than the rate over a
+        # user's life (a task at the spawn and a phase before the second slot offered one too
+        # many: near a capacity, a queue the judged window inherited).
+        self.intended = now
         self.lag_s = 0.0  # of the current task's start behind its slot
         self.backlogged = False  # the current slot came while the previous task still ran
         self._pending = True  # a slot has been handed out and not yet started
@@ -45,11 +44,7 @@ class ArrivalSchedule:
         if self._pending:
             # The previous slot's task sent nothing: it still counts as started, on time.
             self._pending = False
-        if self._phase_s is not None:
-            self.intended += self._phase_s
-            self._phase_s = None
-        else:
-            self.intended += self.interval_s
+        self.intended += self.interval_s
         self.backlogged = now > self.intended
         self._pending = True
         return max(0.0, self.intended - now)

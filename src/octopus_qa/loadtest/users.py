@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import gevent
 from locust.contrib.fasthttp import FastHttpUser
 
 from ..target.credentials import Credentials
@@ -39,6 +40,7 @@ class ApiUser(FastHttpUser):
     think_time = THINK_TIME  # closed-model pause between tasks; the open model ignores it
 
     def on_start(self) -> None:
+        gevent.sleep(RECORDER.start_delay_s())  # open model: its own place on the grid
         self.tokens = TokenKeeper(self.client, Credentials.from_env())
 
     def on_stop(self) -> None:
