@@ -288,6 +288,20 @@ def test_the_latency_that_grew_first_must_stay_grown() -> None:
     assert grew is not None and grew["endpoint"] == "availability" and grew["rate_rps"] == 45
 
 
+def test_a_latency_that_doubled_and_stays_near_double_grew_first() -> None:
+    """CI's steps against the 40 ms lock: 95 ms at 120 req/s, then 82 and 86 a step higher
+    (under twice 43 ms, far over its lightest): availability grew first, at 120."""
+    steps = [
+        step_with(30, {"availability": 43}),
+        step_with(101.2, {"availability": 70}),
+        step_with(120, {"availability": 95}),
+        step_with(125, {"availability": 82}),
+        step_with(131.4, {"availability": 85.6}),
+    ]
+    grew = grew_first(steps)
+    assert grew is not None and grew["endpoint"] == "availability" and grew["rate_rps"] == 120
+
+
 # --- Real runs on loopback ----------------------------------------------------------------------
 
 
