@@ -72,8 +72,9 @@ class Reach:
     def _why_no_floor(self) -> str | None:
         """A throughput floor judges the API only where the run's own profile set the offer.
         In a capacity step the search chose it: a floor there says whether the search offered
-        the endpoint enough (logins come with the ramp, which is not judged, so a step under
-        10 req/s has none), and the search reads what the API served from the step itself."""
+        the endpoint enough (users log in as they start, mostly within the ramp, which is not
+        judged: login's floor broke a step at 7.8 req/s), and the search reads what the API
+        served from the step itself."""
         if not self.fixed_offer:
             return "no load profile fixed the offered rate (-u/-t chose it): floor not judged"
         if self.search_step:
