@@ -185,13 +185,14 @@ def test_a_first_step_that_breaks_steps_down_by_the_factor_until_a_rate_holds() 
     rates = searched_rates(search, lambda rate: Reading(rate, rate <= 50, 0.5, rate))
     assert rates[:3] == [60, 60, 46.2], rates  # a break nothing corroborates, measured again
     assert search.held is not None and 47.5 <= search.held <= 50 < search.broke, rates
+    assert not search.stepping_down
 
 
 def test_a_target_that_breaks_at_every_rate_holds_none_after_the_descents() -> None:
     search = Search(50, 2.0, 2000)
     rates = searched_rates(search, lambda rate: Reading(rate, False, 3.0, rate))
     assert rates == [50, 25, 12.5, 6.2] and len(rates) == 1 + DESCENTS
-    assert (search.held, search.broke) == (None, 6.2)
+    assert (search.held, search.broke) == (None, 6.2) and search.stepping_down
 
 
 def test_a_break_nothing_corroborates_is_measured_again_and_the_second_reading_decides() -> None:

@@ -346,7 +346,7 @@ def _explore(steps: _Steps, search: Search, result: CapacityResult) -> None:
     `search` chooses their rates, with short holds."""
     again = False
     while (rate := search.next_rate()) is not None:
-        if not again and search.held is None and search.broke is not None:
+        if not again and search.stepping_down:
             print(
                 f"  no rate held yet: stepping down to {rate:g} req/s", file=steps.out, flush=True
             )

@@ -119,6 +119,11 @@ class Search:
     #: The steps down taken while nothing had held.
     _descents: int = 0
 
+    @property
+    def stepping_down(self) -> bool:
+        """A step broke and none has held yet: the next probes go down (`_descend`)."""
+        return self.held is None and self.broke is not None
+
     def next_rate(self) -> float | None:
         """The rate to measure next, or None when the search is done."""
         if self._again is not None:
