@@ -320,8 +320,9 @@ def capacity(url: str, report_dir: Path, *options: str) -> tuple[list[str], dict
 def test_a_capacity_run_names_the_availability_lock(tmp_path: Path) -> None:
     with sandbox_process("--fault", "availability-serialised", env=CLEAN_ENV) as url:
         lines, summary = capacity(
-            url, tmp_path, "--start-rps", "30", "--factor", "1.5", "--step-s", "4"
-        )
+            url, tmp_path, "--start-rps", "30", "--factor", "1.5", "--step-s", "4",
+            "--refine", "1", "--confirm-s", "0",
+        )  # fmt: skip
     said = re.search(r"availability serialises: \+(\d+) ms per concurrent request", lines[-1])
     assert said is not None, lines
     assert 25 <= int(said.group(1)) <= 50  # the lock is held 40 ms
@@ -358,8 +359,9 @@ def test_a_capacity_run_names_listings_that_fail_under_concurrency(tmp_path: Pat
     busy one): the search steps down, and names the failures, whether a rate held or not."""
     with sandbox_process("--fault", "listings-fail-under-load", env=CLEAN_ENV) as url:
         lines, summary = capacity(
-            url, tmp_path, "--start-rps", "150", "--factor", "1.3", "--step-s", "10"
-        )
+            url, tmp_path, "--start-rps", "150", "--factor", "1.3", "--step-s", "6",
+            "--refine", "1", "--confirm-s", "0",
+        )  # fmt: skip
     assert summary["steps"][-1]["rate_rps"] == 150  # steps are listed by rate
     assert summary["steps"][0]["rate_rps"] <= 115.4, summary["steps"]  # at least one step down
     assert "listings fail under concurrency" in lines[-1], lines

@@ -12,6 +12,7 @@ slower one. How close and how fast the search is against known capacities is mea
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -416,14 +417,19 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 1, result.stdout + result.stderr
     assert lines[-1].startswith("holds no rate tried within SLOs: ")
-    assert lines[-1].endswith("breaks first, at 2.5 req/s"), lines[-1]
     summary = json.loads((tmp_path / "capacity" / "summary.json").read_text(encoding="utf-8"))
     assert summary["limit"] == "api" and summary["capacity_rps"] is None
-    rates = sorted(step["rate_rps"] for step in summary["steps"])
-    # No step fell short of its offer by MIN_SHORTFALL requests: each step down is a halving.
-    assert rates == [2.5, 5, 10, 20] and len(rates) == 1 + DESCENTS, rates
+    steps = sorted(summary["steps"], key=lambda step: step["rate_rps"], reverse=True)
+    tried = [step["rate_rps"] for step in steps]
+    assert tried[0] == 20 and len(tried) == 1 + DESCENTS, tried
+    # Each step down halves the rate, or lands just under what a throughput-bound step served
+    # (on CI's busy machine one step served so little that the last step down was to 3.4).
+    for high, low in itertools.pairwise(steps):
+        halved = low["rate_rps"] == round(high["rate_rps"] / 2, 1)
+        assert halved or low["rate_rps"] < high["achieved_rps"], (high, low)
+    assert lines[-1].endswith(f"breaks first, at {capacity_gate.readable(tried[-1])} req/s")
     assert all(step["verdict"] == "fail" for step in summary["steps"])
-    assert summary["broke_at"]["list p50_ms"] == rates[0]  # the lowest rate that broke it
+    assert summary["broke_at"]["list p50_ms"] == tried[-1]  # the lowest rate that broke it
     downs = [line for line in lines if line.startswith("  no rate held yet: stepping down to ")]
     assert len(downs) == DESCENTS, lines
     first = next(step for step in summary["steps"] if step["rate_rps"] == 20)
