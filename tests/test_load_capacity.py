@@ -90,6 +90,10 @@ def step(
     )
 
 
+def broken(rate: float, gate: str) -> Step:
+    return step(rate, "fail", gates=[gate])
+
+
 # --- The search's choices (search.py), on model targets ----------------------------------------
 
 
@@ -350,7 +354,7 @@ def test_the_knee_is_the_last_rate_whose_p99_stayed_within_twice_the_lightest() 
 
 
 def test_a_capacity_found_by_a_broken_gate_is_exit_0_and_names_the_gate_and_rate() -> None:
-    result = CapacityResult(capacity_rps=1850, limit="api", broke_at={"list p99_ms": 2100})
+    result = CapacityResult(steps=[broken(2100, "list p99_ms")], capacity_rps=1850, limit="api")
     verdict, code = _verdict(result, 2100, 0)
     assert code == 0
     assert verdict == (
@@ -367,18 +371,37 @@ def test_a_limit_set_by_the_generator_is_exit_2_and_suggests_more_workers() -> N
 
 
 def test_no_rate_held_is_exit_1() -> None:
-    result = CapacityResult(capacity_rps=None, limit="api", broke_at={"list p50_ms": 25})
+    result = CapacityResult(steps=[broken(25, "list p50_ms")], capacity_rps=None, limit="api")
     assert _verdict(result, 25, 0)[1] == 1
 
 
 def test_a_rate_under_10_req_s_is_said_to_its_first_decimal() -> None:
     """A search that stepped down measured 6.2 and 2.5 req/s: not rounded to 6 and 2."""
-    result = CapacityResult(capacity_rps=6.2, limit="api", broke_at={"list p50_ms": 12.5})
+    result = CapacityResult(steps=[broken(12.5, "list p50_ms")], capacity_rps=6.2, limit="api")
     assert _verdict(result, 12.5, 0)[0] == (
         "holds 6.2 req/s of the scenario mix within SLOs; list p50_ms breaks first, at 12 req/s"
     )
-    nothing = CapacityResult(capacity_rps=None, limit="api", broke_at={"list p50_ms": 2.5})
+    nothing = CapacityResult(steps=[broken(2.5, "list p50_ms")], capacity_rps=None, limit="api")
     assert _verdict(nothing, 2.5, 0)[0].endswith("list p50_ms breaks first, at 2.5 req/s")
+
+
+def test_the_verdict_never_says_a_rate_holds_and_breaks() -> None:
+    """A lock's p50 near its objective: 134.1 req/s broke, was measured again and held (no sign
+    of saturation), and the confirmation at 134.5 broke. The gate breaks first above what held,
+    and two rates that round alike are said to a decimal."""
+    steps = [
+        step(119.2),
+        broken(134.1, "availability p50_ms"),
+        step(134.1),
+        broken(134.5, "availability p95_ms"),
+        broken(145.3, "availability p50_ms"),
+    ]
+    result = CapacityResult(steps=steps, capacity_rps=134.1, limit="api")
+    result.broke_at = {"availability p50_ms": 134.1, "availability p95_ms": 134.5}
+    assert _verdict(result, 134.5, 0)[0] == (
+        "holds 134.1 req/s of the scenario mix within SLOs; "
+        "availability p95_ms breaks first, at 134.5 req/s"
+    )
 
 
 @pytest.mark.parametrize(

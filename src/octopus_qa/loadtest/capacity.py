@@ -487,6 +487,27 @@ def _stopped(result: CapacityResult, why: str) -> None:
         result.limit = "time" if why == OUT_OF_TIME else "limits"
 
 
+def _first_break_above(steps: list[Step], held: float | None) -> tuple[str, float] | None:
+    """The gate that broke at the lowest rate above the one that held, and that rate. Not
+    `broke_at`: a break that was measured again and held (search.py: no sign of saturation) is
+    still where that gate first broke, but the verdict must not say a rate holds and breaks."""
+    breaks = [
+        (gate, step.rate_rps)
+        for step in steps
+        if step.verdict == Verdict.FAIL and (held is None or step.rate_rps > held)
+        for gate in step.failed_gates
+    ]
+    return min(breaks, key=lambda item: item[1], default=None)
+
+
+def _apart(held: float | None, broke: float) -> tuple[str, str]:
+    """The two rates as the verdict says them: readable, or to a decimal where rounding would
+    make them one (holds 134.1, breaks at 134.5; not holds 134, breaks at 134)."""
+    if held is not None and readable(held) == readable(broke):
+        return (f"{held:,.1f}", f"{broke:,.1f}")
+    return (readable(held) if held is not None else "", readable(broke))
+
+
 def _note_broken(result: CapacityResult, step: Step) -> None:
     """Where each gate broke first: the lowest rate of the search that broke it."""
     for gate in step.failed_gates:
@@ -621,11 +642,12 @@ def _verdict(result: CapacityResult, broke: float | None, workers: int) -> tuple
             0 if held else 2,
         )
     if result.limit == "api" and broke is not None:
-        first = min(result.broke_at.items(), key=lambda item: item[1], default=None)
-        which = f"{first[0]} breaks first, at {readable(first[1])} req/s" if first else ""
+        gate, rate = _first_break_above(result.steps, held) or ("an SLO", broke)
+        held_said, broke_said = _apart(held, rate)
+        which = f"{gate} breaks first, at {broke_said} req/s"
         if not held:
             return (f"holds no rate tried within SLOs: {which}", 1)
-        return (f"{holds}; {which}", 0)
+        return (f"holds {held_said} req/s of the scenario mix within SLOs; {which}", 0)
     if result.limit == "max-rate" and held:
         return (f"holds at least {readable(held)} req/s within SLOs (the highest rate tried)", 0)
     if held:
