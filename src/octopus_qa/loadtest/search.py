@@ -24,6 +24,12 @@ with the signals a step already measures deciding each move instead of a fixed g
   it, at most `RETRIES` times a search, and only where believing it could cost more than twice
   the resolution (in the climb, or a bracket still wider than that); the second reading
   decides.
+- **check the ceiling**: a bracket that closed on a top read from what a broken step served,
+  not on a measured break, is measured at that top before the search stops. A target whose
+  throughput collapses when overloaded (thrashing, timeouts, retries) serves less at a rate far
+  past its capacity than it can hold: if the top holds, that reading was the collapse, and the
+  bracket reopens up to the lowest rate measured to break, with its own `refine` bisections.
+  Once a search: one step more on a target that queues instead.
 - **stop** when the bracket is within `resolution` of the rate that held, after `refine`
   bisections, or at `maximum`.
 
@@ -118,6 +124,10 @@ class Search:
     _retried: list[float] = field(default_factory=list)
     #: The steps down taken while nothing had held.
     _descents: int = 0
+    #: Whether a ceiling read from what a broken step served was measured (`_check_ceiling`,
+    #: once a search), and whether the step being measured is that check (not a bisection).
+    _checked: bool = False
+    _checking: bool = False
 
     @property
     def stepping_down(self) -> bool:
@@ -143,10 +153,16 @@ class Search:
             self._again = reading.rate_rps
             self._retried.append(reading.rate_rps)
             return False
-        bracketing = self.held is not None and self.ceiling is not None and again is None
+        checking, self._checking = self._checking, False
+        bracketing = self.held is not None and self.ceiling is not None
+        bracketing = bracketing and again is None and not checking
         self.last = reading
         if reading.held:
             self.held = max(self.held or 0.0, reading.rate_rps)
+            if self._below_a_break(self.ceiling) and reading.rate_rps >= self._checked_top():
+                # It holds more than a broken step served: that step's target collapsed. The
+                # bracket up to the lowest break is new, and gets the bisections it is due.
+                self.ceiling, self.bisections = self.broke, 0
         else:
             self.broke = min(self.broke or reading.rate_rps, reading.rate_rps)
             self.ceiling = min(self.ceiling or reading.rate_rps, reading.rate_rps)
@@ -179,12 +195,30 @@ class Search:
         if self.bisections >= self.refine:
             return None
         if high - low <= self.resolution * low:
-            return None
+            return self._check_ceiling(high)
         aim, self._aim = self._aim, None
         if aim is not None and low * (1.0 + self.resolution / 2) < aim < high:
             return _rounded(aim)
         middle = _rounded((low + high) / 2)
         return middle if low < middle < high else None
+
+    def _below_a_break(self, ceiling: float | None) -> bool:
+        """The bracket's top was read from what a broken step served, under any measured break."""
+        return ceiling is not None and self.broke is not None and ceiling < self.broke
+
+    def _checked_top(self) -> float:
+        """The bracket's top as `_check_ceiling` measures it (rounded like every rate)."""
+        return _rounded(self.ceiling) if self.ceiling is not None else 0.0
+
+    def _check_ceiling(self, high: float) -> float | None:
+        """The bracket closed: on a measured break the search is done; on a top read from what
+        a broken step served, that top is measured first, once a search (it may have been a
+        collapse)."""
+        rate = _rounded(high)
+        if not self._below_a_break(high) or self._checked or rate <= (self.held or 0.0):
+            return None
+        self._checked = self._checking = True
+        return rate
 
     def _descend(self) -> float | None:
         """Nothing has held yet: the next probe is just under what a throughput-bound step
