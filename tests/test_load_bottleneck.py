@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from load_dirs import CLEAN_ENV, load_dir_with
 
+from octopus_qa.loadtest import host_counts
 from octopus_qa.loadtest.bottleneck import (
     analyse,
     error_split,
@@ -33,6 +34,7 @@ from octopus_qa.loadtest.bottleneck import (
 )
 from octopus_qa.loadtest.capacity import Step
 from octopus_qa.loadtest.concurrency import ConcurrencyBook, InFlight
+from octopus_qa.loadtest.host_counts import COUNTS_FILE, HostCounts
 from octopus_qa.loadtest.latency import SETTLE_EVERY
 from octopus_qa.report import write_report
 from octopus_qa.sandbox.server import sandbox_process
@@ -169,6 +171,45 @@ def test_workers_books_add_up_on_the_master() -> None:
     assert master.cells["list"][(1, 0)] == [2.0, 6.0, 1.0]
     assert master.levels["list"][1] == {2.0: 1, 4.0: 1}
     assert master.cells["crawl"][(3, 1)] == [1.0, 10.0, 0.0]
+
+
+def test_workers_on_one_host_each_count_every_workers_requests(tmp_path: Path) -> None:
+    """Two workers' rows in the master's file: what a request meets at its send is its own
+    process's requests in flight and the other's, its endpoint's and all of them."""
+    path = tmp_path / COUNTS_FILE
+    host_counts.create(path, rows=2)
+    first, second = InFlight(), InFlight()
+    first.host, second.host = HostCounts.attach(path, 0), HostCounts.attach(path, 1)
+    assert first.host is not None and second.host is not None
+    with first.sending("availability"), first.sending("list"):
+        with second.sending("availability") as sent:
+            assert (sent.own, sent.others) == (2, 1)  # itself and the first's; the first's list
+        with second.sending("detail") as sent:
+            assert (sent.own, sent.others) == (1, 2)
+    with second.sending("availability") as sent:  # the first's have come back
+        assert (sent.own, sent.others) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "row", "damage"),
+    [(2, 2, None), (2, -1, None), (2, 0, "truncated"), (2, 0, "other columns"), (2, 0, "none")],
+)
+def test_a_worker_that_finds_no_row_of_its_own_counts_alone(
+    tmp_path: Path, rows: int, row: int, damage: str | None
+) -> None:
+    """A worker past the rows the master expected, on another host (no file), or finding a
+    file that is not one: it maps nothing in, and counts its own requests as before."""
+    path = tmp_path / COUNTS_FILE
+    host_counts.create(path, rows)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-8])
+    elif damage == "other columns":
+        data = bytearray(path.read_bytes())
+        data[8:16] = (len(host_counts.COLUMNS) + 1).to_bytes(8, "little")
+        path.write_bytes(bytes(data))
+    elif damage == "none":
+        path.unlink()
+    assert HostCounts.attach(path, row) is None
 
 
 # --- What the levels say ------------------------------------------------------------------------
@@ -346,6 +387,25 @@ def test_a_capacity_run_names_the_availability_lock(tmp_path: Path) -> None:
         if entry["in_flight_littles_law"] >= 0.3:
             ratio = entry["in_flight_seen"] / entry["in_flight_littles_law"]
             assert 0.5 <= ratio <= 2, (step["rate_rps"], entry)
+
+
+@pytest.mark.slow
+def test_two_workers_count_what_the_server_sees(tmp_path: Path) -> None:
+    """Each of two workers counts both workers' requests: what a request met at its send is on
+    average what Little's law says was in flight (each worker's own share read 0.59 of it), and
+    the lock reads as from one process, +40 ms a request on 40 ms alone (it read +52 on 58)."""
+    with sandbox_process("--fault", "availability-serialised", env=CLEAN_ENV) as url:
+        _, summary = capacity(
+            url, tmp_path, "--start-rps", "100", "--max-rps", "100", "--step-s", "8",
+            "--confirm-s", "0", "--workers", "2",
+        )  # fmt: skip
+    [step] = summary["steps"]
+    entry = step_summary(tmp_path, step)["concurrency"]["endpoints"]["availability"]
+    assert entry["in_flight_littles_law"] >= 0.5, entry  # the lock is busy half the time or more
+    assert 0.75 <= entry["in_flight_seen"] / entry["in_flight_littles_law"] <= 1.33, entry
+    fit = entry["fit"]
+    assert 25 <= fit["per_own_ms"] <= 50 and fit["alone_mean_ms"] < 50, fit
+    assert not list(tmp_path.rglob(COUNTS_FILE))  # the master removed the workers' counts
 
 
 def step_summary(report_dir: Path, step: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ request it ran cold).
 
 Merged across workers like the latency book (`report_to_master` / `worker_report`) and written
 beside the timing file at the end of the run (`concurrency.json`); loadtest/bottleneck.py reads
-it. In a distributed run the levels are each process's own: a share of what the server sees.
+it. In a multi-process run the levels are every worker's on this host (host_counts.py: each
+process's counts in a file they all map in); workers on other hosts count their own alone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import host_counts
+from .host_counts import COUNTS_FILE, HostCounts
 from .latency import SETTLE_EVERY
 
 #: The key of the book in a worker's report to its master.
@@ -158,6 +161,14 @@ class _Sending:
         own = counts.get(key, 0) + 1
         counts[key] = own
         owner.total += 1
+        host = owner.host
+        if host is not None:
+            host.write(key, own, owner.total)
+            on_host = host.read(key)
+            if on_host is not None:
+                own, total = on_host
+                self.own, self.others = own, total - own
+                return self
         self.own, self.others = own, owner.total - own
         return self
 
@@ -170,9 +181,11 @@ class _Sending:
             owner._settle()
 
     def __exit__(self, *_: object) -> None:
-        owner = self._owner
-        owner.counts[self.key] -= 1
+        owner, key = self._owner, self.key
+        owner.counts[key] -= 1
         owner.total -= 1
+        if owner.host is not None:
+            owner.host.write(key, owner.counts[key], owner.total)
 
 
 class InFlight:
@@ -184,6 +197,9 @@ class InFlight:
         self._book = ConcurrencyBook()
         self._sent: list[Sent] = []  # answered, not yet in the book
         self._file: Path | None = None
+        #: Every process's counts on this host, in a multi-process run (host_counts.py).
+        self.host: HostCounts | None = None
+        self._host_file: Path | None = None
 
     @property
     def book(self) -> ConcurrencyBook:
@@ -209,13 +225,28 @@ class InFlight:
     def install(self, environment: Any, timing_file: str) -> None:
         """Listen to Locust's events; the book goes beside `timing_file` (master or single)."""
         self._file = Path(timing_file).with_name(CONCURRENCY_FILE) if timing_file else None
+        self._host_file = Path(timing_file).with_name(COUNTS_FILE) if timing_file else None
         events = environment.events
         events.spawning_complete.add_listener(
             lambda **_: self.reset() if environment.reset_stats else None
         )
+        runner = environment.runner
+        if self._host_file is not None and type(runner).__name__ == "MasterRunner":
+            workers = getattr(environment.parsed_options, "expect_workers", 1)
+            host_counts.create(self._host_file, workers)
+        events.test_start.add_listener(self.on_test_start)
         events.report_to_master.add_listener(self.on_report_to_master)
         events.worker_report.add_listener(self.on_worker_report)
         events.quitting.add_listener(self.on_quitting)
+
+    def on_test_start(self, environment: Any = None, **_: Any) -> None:
+        """A worker maps its master's counts in, as the row of its index (known by now: the
+        master's acknowledgement of its connection came before its first spawn message)."""
+        runner: Any = getattr(environment, "runner", None)
+        if self.host is not None or self._host_file is None:
+            return
+        if type(runner).__name__ == "WorkerRunner":
+            self.host = HostCounts.attach(self._host_file, int(runner.worker_index))
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         data[REPORT_KEY] = self.book.encode()
@@ -231,6 +262,8 @@ class InFlight:
         if type(runner).__name__ == "WorkerRunner":
             return  # a worker's book went to its master
         self._file.write_text(json.dumps(self.book.encode()) + "\n", encoding="utf-8")
+        if self._host_file is not None:
+            self._host_file.unlink(missing_ok=True)  # the workers' counts: not a report
 
 
 IN_FLIGHT = InFlight()
