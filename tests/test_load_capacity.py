@@ -493,7 +493,9 @@ def test_a_short_search_finds_where_injected_latency_breaks_the_gates(tmp_path: 
 def test_a_step_at_5_req_s_is_offered_its_rate(tmp_path: Path) -> None:
     """10 users at half a task run a second each, judged from a second after their ramp:
     they are offered 5 a second (each starts a part of an interval late, its own place on the
-    grid), where the judged seconds once got half (2.4 req/s), read as a throughput bound."""
+    grid), where the judged seconds once got half (2.4 req/s), read as a throughput bound. The
+    offer is the task runs started in the window (20 in 4 s; 19-24 measured, as the window's
+    edges move); the requests they made vary with the tasks drawn (4.0-6.4 req/s measured)."""
     with sandbox_process(env=CLEAN_ENV) as url:
         result = subprocess.run(
             [
@@ -506,7 +508,8 @@ def test_a_step_at_5_req_s_is_offered_its_rate(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((tmp_path / "capacity" / "summary.json").read_text(encoding="utf-8"))
     [step] = summary["steps"]
-    assert step["users"] == 10 and step["achieved_rps"] >= 0.85 * 5, step
+    assert step["users"] == 10 and step["schedule"]["starts"] >= 0.85 * 5 * 4, step
+    assert step["achieved_rps"] >= 0.7 * 5, step
 
 
 @pytest.mark.slow
