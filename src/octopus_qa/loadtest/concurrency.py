@@ -230,14 +230,22 @@ class InFlight:
         events.spawning_complete.add_listener(
             lambda **_: self.reset() if environment.reset_stats else None
         )
-        runner = environment.runner
-        if self._host_file is not None and type(runner).__name__ == "MasterRunner":
-            workers = getattr(environment.parsed_options, "expect_workers", 1)
-            host_counts.create(self._host_file, workers)
+        if self._host_file is not None and type(environment.runner).__name__ == "MasterRunner":
+            self._share_counts(
+                self._host_file, getattr(environment.parsed_options, "expect_workers", 1)
+            )
         events.test_start.add_listener(self.on_test_start)
         events.report_to_master.add_listener(self.on_report_to_master)
         events.worker_report.add_listener(self.on_worker_report)
         events.quitting.add_listener(self.on_quitting)
+
+    def _share_counts(self, path: Path, workers: int) -> None:
+        """The master's file for its workers' counts; without it (a folder it cannot write
+        yet), each worker counts alone, as on another host."""
+        try:
+            host_counts.create(path, workers)
+        except OSError:
+            self._host_file = None
 
     def on_test_start(self, environment: Any = None, **_: Any) -> None:
         """A worker maps its master's counts in, as the row of its index (known by now: the
