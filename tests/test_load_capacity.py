@@ -148,6 +148,15 @@ def test_what_a_throughput_bound_step_achieved_brackets_the_capacity_at_once() -
     assert search.held == 297 and search.broke == 309
 
 
+def test_the_search_says_which_step_checks_the_top_of_its_bracket() -> None:
+    search, checks = Search(50, 2.0, 2000), []
+    while (rate := search.next_rate()) is not None:
+        if search.checking_ceiling:
+            checks.append(rate)
+        search.record(queueing(300)(rate))
+    assert checks == [309]
+
+
 def collapsing(capacity: float) -> Any:
     """A target that thrashes when overloaded: it holds any rate up to `capacity`, and past it
     serves less the more it is offered (capacity² / rate: at twice its capacity, half)."""

@@ -339,6 +339,12 @@ DOUBT = (
     "a break with no sign of saturation (its offer served, no queue, every gate within "
     f"{NOISE_PRESSURE:g}× its limit)"
 )
+#: The search's ceiling check (search.py), and what a check that held says.
+CEILING_CHECK = "the bracket's top was read from what a broken step served, not measured"
+COLLAPSED = (
+    "it held more than the broken step served (a target that collapses when overloaded): "
+    "bisecting again"
+)
 
 
 def _explore(steps: _Steps, search: Search, result: CapacityResult) -> None:
@@ -350,6 +356,9 @@ def _explore(steps: _Steps, search: Search, result: CapacityResult) -> None:
             print(
                 f"  no rate held yet: stepping down to {rate:g} req/s", file=steps.out, flush=True
             )
+        checking = search.checking_ceiling
+        if checking:
+            print(f"  {CEILING_CHECK}: measuring {rate:g} req/s", file=steps.out, flush=True)
         ran = steps.run(rate, steps.options.step_s, folder="again" if again else "step")
         if isinstance(ran, str):
             _stopped(result, ran)
@@ -363,6 +372,8 @@ def _explore(steps: _Steps, search: Search, result: CapacityResult) -> None:
             print(f"  {DOUBT}: measuring {rate:g} req/s again", file=steps.out, flush=True)
             continue
         _note_broken(result, step)
+        if checking and reading.held:
+            print(f"  {COLLAPSED}, up to {search.ceiling:g} req/s", file=steps.out, flush=True)
         if not reading.held:
             result.limit = "api"
     if result.limit == "none":

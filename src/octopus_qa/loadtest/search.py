@@ -134,6 +134,12 @@ class Search:
         """A step broke and none has held yet: the next probes go down (`_descend`)."""
         return self.held is None and self.broke is not None
 
+    @property
+    def checking_ceiling(self) -> bool:
+        """The rate `next_rate` just gave is the bracket's top read from what a broken step
+        served, measured once before the search stops (`_check_ceiling`)."""
+        return self._checking
+
     def next_rate(self) -> float | None:
         """The rate to measure next, or None when the search is done."""
         if self._again is not None:
