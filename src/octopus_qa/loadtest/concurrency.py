@@ -250,9 +250,9 @@ class InFlight:
     def on_test_start(self, environment: Any = None, **_: Any) -> None:
         """A worker maps its master's counts in, as the row of its index (known by now: the
         master's acknowledgement of its connection came before its first spawn message)."""
-        runner: Any = getattr(environment, "runner", None)
         if self.host is not None or self._host_file is None:
             return
+        runner: Any = getattr(environment, "runner", None)
         if type(runner).__name__ == "WorkerRunner":
             self.host = HostCounts.attach(self._host_file, int(runner.worker_index))
 

@@ -42,7 +42,7 @@ def create(path: Path, rows: int) -> None:
 class HostCounts:
     """One worker's view of the file: it writes its row and reads every row."""
 
-    def __init__(self, mapped: mmap.mmap, rows: int, row: int) -> None:
+    def __init__(self, mapped: mmap.mmap, row: int) -> None:
         self._mapped = mapped
         self._cells = memoryview(mapped).cast("q")
         width = len(COLUMNS)
@@ -69,7 +69,7 @@ class HostCounts:
         if width != len(COLUMNS) or not 0 <= row < rows or len(mapped) != expected:
             mapped.close()
             return None
-        return cls(mapped, rows, row)
+        return cls(mapped, row)
 
     def write(self, key: str, own: int, total: int) -> None:
         """This process's counts now: `own` of `key` in flight, `total` in all."""

@@ -165,7 +165,7 @@ class Search:
         self.last = reading
         if reading.held:
             self.held = max(self.held or 0.0, reading.rate_rps)
-            if self._below_a_break(self.ceiling) and reading.rate_rps >= self._checked_top():
+            if checking:
                 # It holds more than a broken step served: that step's target collapsed. The
                 # bracket up to the lowest break is new, and gets the bisections it is due.
                 self.ceiling, self.bisections = self.broke, 0
@@ -208,20 +208,13 @@ class Search:
         middle = _rounded((low + high) / 2)
         return middle if low < middle < high else None
 
-    def _below_a_break(self, ceiling: float | None) -> bool:
-        """The bracket's top was read from what a broken step served, under any measured break."""
-        return ceiling is not None and self.broke is not None and ceiling < self.broke
-
-    def _checked_top(self) -> float:
-        """The bracket's top as `_check_ceiling` measures it (rounded like every rate)."""
-        return _rounded(self.ceiling) if self.ceiling is not None else 0.0
-
     def _check_ceiling(self, high: float) -> float | None:
         """The bracket closed: on a measured break the search is done; on a top read from what
         a broken step served, that top is measured first, once a search (it may have been a
         collapse)."""
         rate = _rounded(high)
-        if not self._below_a_break(high) or self._checked or rate <= (self.held or 0.0):
+        read_not_measured = self.broke is not None and high < self.broke
+        if not read_not_measured or self._checked or rate <= (self.held or 0.0):
             return None
         self._checked = self._checking = True
         return rate
